@@ -1,1 +1,356 @@
-/* placeholder: being written */
+/*
+ * cache.c - in-process cache of TLSA answers, keyed by owner name.
+ *
+ * USAGE
+ *	c = cache_new(max_entries, max_ttl, err_ttl);
+ *	if (!cache_get(c, owner, now_ms, &ans)) {
+ *	    ... look up owner, giving ans ...
+ *	    cache_put(c, &ans, now_ms);
+ *	}
+ *	resolver_answer_clear(&ans);
+ *	cache_free(c);
+ *
+ * DESCRIPTION
+ *	The resolver keeps one cache so that a repeated check of the same
+ *	owner costs no resolver round trip.  Keys are owner names folded to
+ *	lower case (ASCII); otherwise they match exactly, so "a.example" and
+ *	"a.example." are different keys.  Every entry holds its own deep copy
+ *	of the answer; cache_get() hands out another copy, never the stored
+ *	one.
+ *
+ *	Lifetime of an entry, in seconds:
+ *	    secure, secure NXDOMAIN/NODATA, insecure: min(answer TTL, max_ttl)
+ *	    bogus, SERVFAIL, timeout, network error:  err_ttl
+ *	max_ttl == 0 disables the cache entirely; a lifetime of 0 stores
+ *	nothing (and drops any older entry for that owner).  The clock is
+ *	the caller's monotonic clock in milliseconds; an entry put at T with
+ *	lifetime L is live while now < T + 1000 * L.  cache_get() reports
+ *	the whole seconds left as the answer's TTL (rounded down, so it never
+ *	overstates) and sets from_cache.
+ *
+ *	Structure: a chained hash table on the key for look-ups, plus a
+ *	binary min-heap ordered by expiry time.  The heap's top is always
+ *	the entry that expires first - an expired one if there is any - which
+ *	is exactly the entry to evict when the cache is full.  Every
+ *	operation is O(1) expected for the hash plus O(log n) for the heap.
+ *	Expired entries are removed when they are looked up or evicted.
+ *
+ * DIAGNOSTICS
+ *	Out of memory aborts (there is no useful way to continue).  The cache
+ *	is not thread-safe: one thread owns it (the resolver's).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+
+#include "cache.h"
+
+#define CACHE_MIN_BUCKETS 64
+
+typedef struct cache_entry {
+    struct cache_entry *next;		/* hash chain */
+    char    key[sizeof(((resolver_answer *) 0)->owner)];	/* lower case */
+    uint64_t hash;
+    long long expires_ms;		/* live while now_ms < expires_ms */
+    size_t  heap_index;			/* position in cache->heap */
+    resolver_answer ans;		/* owned deep copy */
+} cache_entry;
+
+struct cache {
+    size_t  max_entries;
+    unsigned max_ttl;
+    unsigned err_ttl;
+    cache_entry **buckets;		/* nbuckets is a power of two */
+    size_t  nbuckets;
+    cache_entry **heap;			/* min-heap on expires_ms */
+    size_t  heap_alloc;
+    size_t  count;
+};
+
+/* cache_alloc - calloc that aborts when memory runs out. */
+static void *cache_alloc(size_t n, size_t size)
+{
+    void   *p = calloc(n ? n : 1, size ? size : 1);
+
+    if (p == NULL)
+	abort();				/* out of memory */
+    return (p);
+}
+
+/* cache_fold_key - lower-case copy of owner; false when it does not fit. */
+static bool cache_fold_key(char *key, size_t keysize, const char *owner)
+{
+    size_t  i;
+
+    for (i = 0; owner[i] != 0; i++) {
+	if (i + 1 >= keysize)
+	    return (false);
+	key[i] = (owner[i] >= 'A' && owner[i] <= 'Z') ?
+	    (char) (owner[i] - 'A' + 'a') : owner[i];
+    }
+    key[i] = 0;
+    return (true);
+}
+
+/* cache_hash - FNV-1a over a folded key. */
+static uint64_t cache_hash(const char *key)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *key; key++) {
+	h ^= (unsigned char) *key;
+	h *= 1099511628211ULL;
+    }
+    return (h);
+}
+
+/* cache_lifetime - seconds an answer may be kept; 0 means not at all. */
+static unsigned cache_lifetime(const cache *c, const resolver_answer *ans)
+{
+    if (c->max_ttl == 0 || c->max_entries == 0)
+	return (0);
+    switch (ans->status) {
+    case RESOLVER_SECURE:
+    case RESOLVER_SECURE_NXDOMAIN:
+    case RESOLVER_SECURE_NODATA:
+    case RESOLVER_INSECURE:
+	return (ans->ttl < c->max_ttl ? ans->ttl : c->max_ttl);
+    case RESOLVER_BOGUS:
+    case RESOLVER_SERVFAIL:
+    case RESOLVER_TIMEOUT:
+    case RESOLVER_NETERR:
+	return (c->err_ttl);
+    }
+    abort();					/* broken invariant */
+}
+
+/* Heap helpers: the entry at index i has children 2i+1 and 2i+2. */
+
+/* cache_heap_set - place entry e at heap index i. */
+static void cache_heap_set(cache *c, size_t i, cache_entry *e)
+{
+    c->heap[i] = e;
+    e->heap_index = i;
+}
+
+/* cache_heap_up - move the entry at i towards the root while it expires earlier than its parent. */
+static void cache_heap_up(cache *c, size_t i)
+{
+    cache_entry *e = c->heap[i];
+
+    while (i > 0) {
+	size_t  parent = (i - 1) / 2;
+
+	if (c->heap[parent]->expires_ms <= e->expires_ms)
+	    break;
+	cache_heap_set(c, i, c->heap[parent]);
+	i = parent;
+    }
+    cache_heap_set(c, i, e);
+}
+
+/* cache_heap_down - move the entry at i towards the leaves while a child expires earlier. */
+static void cache_heap_down(cache *c, size_t i)
+{
+    cache_entry *e = c->heap[i];
+
+    for (;;) {
+	size_t  child = 2 * i + 1;
+
+	if (child >= c->count)
+	    break;
+	if (child + 1 < c->count
+	    && c->heap[child + 1]->expires_ms < c->heap[child]->expires_ms)
+	    child++;
+	if (e->expires_ms <= c->heap[child]->expires_ms)
+	    break;
+	cache_heap_set(c, i, c->heap[child]);
+	i = child;
+    }
+    cache_heap_set(c, i, e);
+}
+
+/* cache_heap_fix - restore heap order after the entry at i changed its expiry. */
+static void cache_heap_fix(cache *c, size_t i)
+{
+    cache_entry *e = c->heap[i];
+
+    cache_heap_up(c, i);
+    cache_heap_down(c, e->heap_index);
+}
+
+/* cache_find - the entry for a folded key, or NULL; *link gets the chain link to it. */
+static cache_entry *cache_find(const cache *c, const char *key, uint64_t hash,
+			               cache_entry ***link)
+{
+    cache_entry **pp = &c->buckets[hash & (c->nbuckets - 1)];
+
+    for (; *pp != NULL; pp = &(*pp)->next) {
+	if ((*pp)->hash == hash && strcmp((*pp)->key, key) == 0) {
+	    if (link)
+		*link = pp;
+	    return (*pp);
+	}
+    }
+    if (link)
+	*link = pp;
+    return (NULL);
+}
+
+/* cache_remove - unlink an entry from hash and heap and free it. */
+static void cache_remove(cache *c, cache_entry *e)
+{
+    cache_entry **link;
+    size_t  i = e->heap_index;
+
+    if (cache_find(c, e->key, e->hash, &link) != e)
+	abort();				/* broken invariant */
+    *link = e->next;
+
+    if (i >= c->count || c->heap[i] != e)
+	abort();				/* broken invariant */
+    c->count--;
+    if (i < c->count) {
+	cache_heap_set(c, i, c->heap[c->count]);
+	cache_heap_fix(c, i);
+    }
+    c->heap[c->count] = NULL;
+
+    resolver_answer_clear(&e->ans);
+    free(e);
+}
+
+/* cache_grow - make room for one more entry in the heap and keep the hash load at most 1. */
+static void cache_grow(cache *c)
+{
+    if (c->count + 1 > c->heap_alloc) {
+	size_t  n = c->heap_alloc ? 2 * c->heap_alloc : CACHE_MIN_BUCKETS;
+	cache_entry **heap;
+
+	if (n > c->max_entries)
+	    n = c->max_entries;
+	heap = cache_alloc(n, sizeof(*heap));
+	if (c->count)
+	    memcpy(heap, c->heap, c->count * sizeof(*heap));
+	free(c->heap);
+	c->heap = heap;
+	c->heap_alloc = n;
+    }
+    if (c->count + 1 > c->nbuckets && c->nbuckets <= SIZE_MAX / 4) {
+	size_t  n = 2 * c->nbuckets;
+	cache_entry **buckets = cache_alloc(n, sizeof(*buckets));
+	size_t  b;
+
+	for (b = 0; b < c->nbuckets; b++) {
+	    cache_entry *e = c->buckets[b];
+
+	    while (e != NULL) {
+		cache_entry *next = e->next;
+		cache_entry **head = &buckets[e->hash & (n - 1)];
+
+		e->next = *head;
+		*head = e;
+		e = next;
+	    }
+	}
+	free(c->buckets);
+	c->buckets = buckets;
+	c->nbuckets = n;
+    }
+}
+
+/* cache_new - create a cache of at most max_entries; ttl ceiling and error lifetime in seconds. */
+cache  *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl)
+{
+    cache  *c = cache_alloc(1, sizeof(*c));
+
+    c->max_entries = max_entries;
+    c->max_ttl = max_ttl;
+    c->err_ttl = err_ttl;
+    c->nbuckets = CACHE_MIN_BUCKETS;
+    c->buckets = cache_alloc(c->nbuckets, sizeof(*c->buckets));
+    return (c);
+}
+
+/* cache_free - release the cache and all answers in it; NULL is fine. */
+void    cache_free(cache *c)
+{
+    if (c == NULL)
+	return;
+    while (c->count > 0)
+	cache_remove(c, c->heap[c->count - 1]);
+    free(c->heap);
+    free(c->buckets);
+    free(c);
+}
+
+/* cache_put - remember a copy of ans at now_ms; nothing is kept when its lifetime is 0. */
+void    cache_put(cache *c, const resolver_answer *ans, long long now_ms)
+{
+    char    key[sizeof(((cache_entry *) 0)->key)];
+    unsigned lifetime;
+    uint64_t hash;
+    cache_entry *e;
+
+    if (!cache_fold_key(key, sizeof(key), ans->owner) || key[0] == 0)
+	return;					/* cannot be a key; not cached */
+    hash = cache_hash(key);
+    e = cache_find(c, key, hash, NULL);
+    lifetime = cache_lifetime(c, ans);
+    if (lifetime == 0) {
+	if (e != NULL)				/* newer answer says: do not keep */
+	    cache_remove(c, e);
+	return;
+    }
+    if (e != NULL) {				/* replace in place */
+	resolver_answer_clear(&e->ans);
+    } else {
+	if (c->count >= c->max_entries)
+	    cache_remove(c, c->heap[0]);	/* expired, or expiring soonest */
+	cache_grow(c);
+	e = cache_alloc(1, sizeof(*e));
+	memcpy(e->key, key, sizeof(e->key));
+	e->hash = hash;
+	e->next = c->buckets[hash & (c->nbuckets - 1)];
+	c->buckets[hash & (c->nbuckets - 1)] = e;
+	e->expires_ms = now_ms;			/* set properly below */
+	cache_heap_set(c, c->count, e);
+	c->count++;
+    }
+    resolver_answer_copy(&e->ans, ans);
+    e->ans.from_cache = false;
+    e->expires_ms = now_ms + 1000LL * (long long) lifetime;
+    cache_heap_fix(c, e->heap_index);
+}
+
+/* cache_get - copy a live entry for owner into *ans; false on miss or expiry. */
+bool    cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans)
+{
+    char    key[sizeof(((cache_entry *) 0)->key)];
+    cache_entry *e;
+    long long left_ms;
+
+    if (!cache_fold_key(key, sizeof(key), owner))
+	return (false);
+    e = cache_find(c, key, cache_hash(key), NULL);
+    if (e == NULL)
+	return (false);
+    left_ms = e->expires_ms - now_ms;
+    if (left_ms <= 0) {
+	cache_remove(c, e);
+	return (false);
+    }
+    resolver_answer_copy(ans, &e->ans);
+    snprintf(ans->owner, sizeof(ans->owner), "%s", owner);
+    ans->ttl = (uint32_t) (left_ms / 1000);
+    ans->from_cache = true;
+    return (true);
+}
+
+/* cache_size - number of entries held (expired ones included until evicted). */
+size_t  cache_size(const cache *c)
+{
+    return (c->count);
+}

@@ -1,1 +1,205 @@
-/* placeholder: being written */
+/*
+ * check.c - the whole decision for one claimed identity.
+ *
+ * USAGE
+ *	check_options opt = { .server_tlsa = false };
+ *	check_identity(resolver, evidence, "mta1.example.net", &opt, &v);
+ * or, from an event loop,
+ *	job = check_start(resolver, evidence, name, &opt, &v, done, arg);
+ *
+ * DESCRIPTION
+ *	Both paths run the same steps, in the order that keeps hostile
+ *	input away from DNS:
+ *	  1. no evidence            -> none, no query;
+ *	  2. name fails identity_normalize() or is outside the look-up
+ *	     scope                  -> none, no query;
+ *	  3. each owner (the _smtp-client convention, plus _25._tcp when
+ *	     enabled, or exactly one explicit owner) is looked up; the
+ *	     answers are evaluated in owner order and verdict_finish()
+ *	     combines them.
+ *	The asynchronous path keeps each owner's answer until all have
+ *	arrived, so the verdict does not depend on the order answers come in.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "identity.h"
+
+/* The owners to look up for one identity, decided before any DNS traffic. */
+typedef struct owners {
+    size_t n;
+    char name[VERDICT_OWNERS_MAX][IDENTITY_OWNER_MAX];
+} owners;
+
+/* The callback argument of one owner's look-up. */
+typedef struct check_slot {
+    struct check_job *job;
+    size_t index;
+} check_slot;
+
+struct check_job {
+    resolver *res;
+    const evidence *ev;
+    verdict *v;
+    check_done done;
+    void *arg;
+    owners own;
+    check_slot slot[VERDICT_OWNERS_MAX];
+    int query[VERDICT_OWNERS_MAX];           /* resolver ids, 0 once answered */
+    resolver_answer ans[VERDICT_OWNERS_MAX]; /* answers kept until all arrived */
+    size_t outstanding;
+    bool starting; /* still inside check_start() */
+};
+
+/*
+ * prepare - steps 1 and 2: initialize v and list the owners to query.
+ * Returns false when the verdict is already decided (none, no DNS).
+ */
+static bool prepare(const evidence *ev, const char *claimed, const check_options *opt, verdict *v,
+                    owners *own)
+{
+    char name[IDENTITY_NAME_MAX];
+    char reason[VERDICT_REASON_MAX];
+    identity_status st;
+
+    st = identity_normalize(claimed, name);
+    verdict_init(v, st == IDENTITY_OK ? name : "", ev);
+    own->n = 0;
+    if (ev == NULL || evidence_is_empty(ev)) {
+        verdict_set_none(v, "no client certificate");
+        return false;
+    }
+    if (st != IDENTITY_OK) {
+        snprintf(reason, sizeof(reason), "claimed name invalid: %s", identity_status_str(st));
+        verdict_set_none(v, reason);
+        return false;
+    }
+    if (!identity_in_scope(name, opt->lookup_domains, opt->nlookup_domains)) {
+        verdict_set_none(v, "claimed name outside the look-up domains");
+        return false;
+    }
+    if (opt->owner != NULL)
+        st = identity_normalize_owner(opt->owner, own->name[0]);
+    else
+        st = identity_owner(name, IDENTITY_OWNER_CLIENT, own->name[0]);
+    if (st != IDENTITY_OK) {
+        snprintf(reason, sizeof(reason), "owner name invalid: %s", identity_status_str(st));
+        verdict_set_none(v, reason);
+        return false;
+    }
+    own->n = 1;
+    if (opt->owner == NULL && opt->server_tlsa &&
+        identity_owner(name, IDENTITY_OWNER_SERVER, own->name[1]) == IDENTITY_OK)
+        own->n = 2;
+    return true;
+}
+
+/* check_identity - decide the verdict for claimed name `claimed` with evidence ev. */
+void check_identity(resolver *res, const evidence *ev, const char *claimed,
+                    const check_options *opt, verdict *v)
+{
+    owners own;
+    resolver_answer ans;
+    size_t i;
+
+    if (!prepare(ev, claimed, opt, v, &own))
+        return;
+    for (i = 0; i < own.n; i++) {
+        resolver_lookup(res, own.name[i], &ans);
+        verdict_evaluate_owner(v, ev, &ans);
+        resolver_answer_clear(&ans);
+    }
+    verdict_finish(v);
+}
+
+/* job_free - release a job and the answers it holds. */
+static void job_free(check_job *job)
+{
+    size_t i;
+
+    for (i = 0; i < job->own.n; i++)
+        resolver_answer_clear(&job->ans[i]);
+    free(job);
+}
+
+/* job_complete - all answers are in: evaluate in owner order, report, free. */
+static void job_complete(check_job *job)
+{
+    check_done done = job->done;
+    void *arg = job->arg;
+    verdict *v = job->v;
+    size_t i;
+
+    for (i = 0; i < job->own.n; i++)
+        verdict_evaluate_owner(v, job->ev, &job->ans[i]);
+    verdict_finish(v);
+    job_free(job);
+    done(arg, v);
+}
+
+/* on_answer - resolver callback for one owner: keep the answer, finish when all are in. */
+static void on_answer(void *arg, const resolver_answer *ans)
+{
+    check_slot *slot = arg;
+    check_job *job = slot->job;
+
+    resolver_answer_copy(&job->ans[slot->index], ans);
+    job->query[slot->index] = 0;
+    if (job->outstanding == 0)
+        abort(); /* broken invariant: more answers than queries */
+    if (--job->outstanding == 0 && !job->starting)
+        job_complete(job);
+}
+
+/* check_start - begin an asynchronous check into *v. */
+check_job *check_start(resolver *res, const evidence *ev, const char *claimed,
+                       const check_options *opt, verdict *v, check_done done, void *arg)
+{
+    check_job *job;
+    size_t i;
+    int id;
+
+    if ((job = calloc(1, sizeof(*job))) == NULL)
+        abort();
+    if (!prepare(ev, claimed, opt, v, &job->own)) {
+        free(job);
+        done(arg, v);
+        return NULL;
+    }
+    job->res = res;
+    job->ev = ev;
+    job->v = v;
+    job->done = done;
+    job->arg = arg;
+    job->outstanding = job->own.n;
+    job->starting = true;
+    for (i = 0; i < job->own.n; i++) {
+        job->slot[i].job = job;
+        job->slot[i].index = i;
+        id = resolver_submit(res, job->own.name[i], on_answer, &job->slot[i]);
+        if (id > 0) /* else answered already (cache) or failed (callback ran) */
+            job->query[i] = id;
+    }
+    job->starting = false;
+    if (job->outstanding == 0) {
+        job_complete(job);
+        return NULL;
+    }
+    return job;
+}
+
+/* check_abort - cancel a pending job: its look-ups are cancelled and done never runs. */
+void check_abort(check_job *job)
+{
+    size_t i;
+
+    if (job == NULL)
+        return;
+    for (i = 0; i < job->own.n; i++)
+        if (job->query[i] > 0)
+            resolver_cancel(job->res, job->query[i]);
+    job_free(job);
+}

@@ -1,7 +1,8 @@
 /*
- * check.h - synchronous check of one claimed identity (the dance CLI's path).
+ * check.h - the whole decision for one claimed identity.
  *
- * check_identity() runs the whole decision for one claimed name: evidence
+ * check_identity() (synchronous, the dance CLI) and check_start()
+ * (asynchronous, the daemon's event loop) run the same steps: evidence
  * present? name valid and in scope? look up each owner (the convention, or
  * one explicit owner), evaluate, combine.  No DNS query is made unless the
  * evidence is non-empty and the name is valid and in scope.
@@ -16,14 +17,32 @@
 #include "verdict.h"
 
 typedef struct check_options {
-    bool server_tlsa;                 /* also query _25._tcp.NAME */
-    const char *owner;                /* query exactly this owner instead (still validated), or NULL */
-    const char *const *lookup_domains;/* scope; n == 0: everything */
+    bool server_tlsa;                  /* also query _25._tcp.NAME */
+    const char *owner;                 /* query exactly this owner instead (still validated), or NULL */
+    const char *const *lookup_domains; /* scope; n == 0: everything */
     size_t nlookup_domains;
 } check_options;
 
 /* check_identity - decide the verdict for claimed name `claimed` with evidence ev. */
 void check_identity(resolver *res, const evidence *ev, const char *claimed,
                     const check_options *opt, verdict *v);
+
+/* Completion of an asynchronous check: v is the caller's verdict, now finished. */
+typedef void (*check_done)(void *arg, verdict *v);
+
+typedef struct check_job check_job;
+
+/*
+ * check_start - begin an asynchronous check into *v.  ev, opt and v must stay
+ * valid until done runs.  When the verdict needs no DNS, or every answer came
+ * from the cache, done runs before check_start returns and NULL is returned;
+ * otherwise a job handle is returned and done runs later from
+ * resolver_process() or resolver_expire().
+ */
+check_job *check_start(resolver *res, const evidence *ev, const char *claimed,
+                       const check_options *opt, verdict *v, check_done done, void *arg);
+
+/* check_abort - cancel a pending job: its look-ups are cancelled and done never runs. */
+void check_abort(check_job *job);
 
 #endif

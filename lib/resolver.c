@@ -1,1 +1,831 @@
-/* placeholder: being written */
+/*
+ * resolver.c - DNSSEC-validated TLSA look-ups through libunbound.
+ *
+ * USAGE
+ *	resolver_config cfg;
+ *	resolver_config_init(&cfg);
+ *	cfg.trust_anchor_file = "...";		(optional overrides)
+ *	res = resolver_new(&cfg, err, sizeof(err));
+ *
+ *	Synchronous (the dance CLI):
+ *	    resolver_lookup(res, owner, &ans);
+ *	    ... use ans ...
+ *	    resolver_answer_clear(&ans);
+ *
+ *	Asynchronous (an event loop):
+ *	    id = resolver_submit(res, owner, callback, arg);
+ *	    loop: poll resolver_fd(res) for reading with a timeout of
+ *		  resolver_next_deadline_ms(res); when readable call
+ *		  resolver_process(res); then call resolver_expire(res).
+ *
+ *	resolver_free(res);
+ *
+ * DESCRIPTION
+ *	One resolver owns one libunbound context, one cache (cache.c) and
+ *	the list of queries in flight.  Only TLSA (type 52, class IN) is
+ *	ever asked.  Every answer is mapped to exactly one resolver_status,
+ *	checked in this order (libunbound hands out bogus answers with
+ *	rcode 0 and data filled in, so the security flags come first):
+ *	    libunbound error (err != 0)        -> NETERR, why = ub_strerror
+ *	    result->bogus                      -> BOGUS, why = why_bogus
+ *	    rcode other than NOERROR/NXDOMAIN  -> SERVFAIL, why = "rcode N (...)"
+ *	    not secure (data or denial)        -> INSECURE
+ *	    NXDOMAIN                           -> SECURE_NXDOMAIN
+ *	    no data                            -> SECURE_NODATA
+ *	    more than RESOLVER_MAX_RECORDS     -> SERVFAIL, "too many TLSA records"
+ *	    otherwise                          -> SECURE with copies of the RDATA
+ *	RDATA is only ever copied for SECURE answers: count is 0 for every
+ *	other status, so nothing unvalidated can be mistaken for records.
+ *	A bogus answer is delivered the moment libunbound reports it.
+ *
+ *	libunbound has no per-query timeout; each query gets a deadline on
+ *	the monotonic clock (timeout_ms after submission) and
+ *	resolver_expire() cancels overdue queries and reports them as
+ *	RESOLVER_TIMEOUT.  Every completed answer (errors and timeouts
+ *	included) goes into the cache; answers served from it carry
+ *	from_cache = true and the seconds of lifetime left as TTL.
+ *
+ *	libunbound works in a background thread (ub_ctx_async(ctx, 1)),
+ *	not a forked process: a forked worker would be a copy of the whole
+ *	daemon, keep the privileges it had when it was forked and outlive
+ *	privilege changes of its parent.  A thread dies with the process
+ *	and shares its privileges.  Consequence: create the resolver after
+ *	any fork()/daemonizing, since threads do not survive fork().
+ *
+ *	Callbacks run from resolver_submit() (cache hits, immediate errors),
+ *	resolver_process() and resolver_expire(), never with an iterator over
+ *	the pending queries held: a callback may submit, cancel or look up
+ *	other queries.  It must not call resolver_free().  A resolver is
+ *	used by one thread only.
+ *
+ *	Safety: resolver_new() refuses a libunbound configuration that turns
+ *	on val-permissive-mode (it makes bogus answers look insecure) or
+ *	leaves out the validator module, and it initialises libunbound at
+ *	once, so a broken trust anchor or configuration file is reported at
+ *	start-up and not at the first query.
+ *
+ * DIAGNOSTICS
+ *	resolver_new() returns NULL with a one-line message for a bad
+ *	environment.  Bad input to a look-up becomes RESOLVER_NETERR with a
+ *	reason.  Out of memory and broken invariants abort.
+ */
+
+#define _POSIX_C_SOURCE 200809L		/* clock_gettime, poll, strncasecmp */
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <unbound.h>
+
+#include "resolver.h"
+#include "cache.h"
+
+#define RESOLVER_RRTYPE_TLSA	52
+#define RESOLVER_RRCLASS_IN	1
+#define RESOLVER_MAX_PENDING	4096	/* queries in flight */
+
+ /*
+  * A name that is no local zone: removing it from the local zones is a
+  * no-op whose only effect is that libunbound finalizes its configuration.
+  */
+#define RESOLVER_FINALIZE_ZONE	"dance-finalize.invalid."
+
+typedef struct resolver_query {
+    resolver *res;
+    int     id;				/* ours, > 0 */
+    int     ub_id;			/* libunbound's async_id */
+    long long deadline_ms;		/* monotonic */
+    resolver_callback cb;
+    void   *arg;
+    size_t  slot;			/* index in res->pending */
+    struct resolver_query *next;	/* on res->expired */
+    char    owner[sizeof(((resolver_answer *) 0)->owner)];
+} resolver_query;
+
+struct resolver {
+    struct ub_ctx *ctx;
+    cache  *cache;
+    unsigned timeout_ms;
+    int     next_id;
+    /* Queries waiting for libunbound, in no particular order. */
+    resolver_query *pending[RESOLVER_MAX_PENDING];
+    size_t  npending;
+    /* Timed-out queries whose callbacks resolver_expire() is running. */
+    resolver_query *expired;
+    resolver_query *expired_tail;
+    size_t  nexpired;
+};
+
+static void resolver_answer_fail(resolver_answer *, resolver_status,
+				         const char *,...)
+	__attribute__((format(printf, 3, 4)));
+static void resolver_error(char *, size_t, const char *,...)
+	__attribute__((format(printf, 3, 4)));
+
+/* resolver_now_ms - the monotonic clock in milliseconds. */
+static long long resolver_now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+	abort();				/* broken environment */
+    return ((long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* resolver_alloc - calloc that aborts when memory runs out. */
+static void *resolver_alloc(size_t size)
+{
+    void   *p = calloc(1, size ? size : 1);
+
+    if (p == NULL)
+	abort();				/* out of memory */
+    return (p);
+}
+
+/* resolver_copy_printable - bounded copy with anything but printable ASCII replaced by '?'. */
+static void resolver_copy_printable(char *dst, size_t dstsize, const char *src)
+{
+    size_t  i;
+
+    if (dstsize == 0)
+	abort();				/* broken invariant */
+    for (i = 0; src != NULL && src[i] != 0 && i + 1 < dstsize; i++)
+	dst[i] = (src[i] >= 0x20 && src[i] <= 0x7e) ? src[i] : '?';
+    dst[i] = 0;
+}
+
+/* resolver_answer_init - an answer for owner with status NETERR and no data. */
+static void resolver_answer_init(resolver_answer *ans, const char *owner)
+{
+    memset(ans, 0, sizeof(*ans));
+    ans->status = RESOLVER_NETERR;
+    resolver_copy_printable(ans->owner, sizeof(ans->owner), owner);
+}
+
+/* resolver_answer_fail - set an error status with a formatted reason. */
+static void resolver_answer_fail(resolver_answer *ans, resolver_status status,
+				         const char *fmt,...)
+{
+    char    buf[sizeof(ans->why)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    ans->status = status;
+    ans->ttl = 0;
+    resolver_copy_printable(ans->why, sizeof(ans->why), buf);
+}
+
+/* resolver_error - format a resolver_new() error message. */
+static void resolver_error(char *err, size_t errsize, const char *fmt,...)
+{
+    va_list ap;
+
+    if (err == NULL || errsize == 0)
+	return;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+}
+
+/* resolver_owner_ok - is owner a string libunbound may be asked about? */
+static bool resolver_owner_ok(const char *owner)
+{
+    size_t  i;
+
+    if (owner == NULL || owner[0] == 0)
+	return (false);
+    for (i = 0; owner[i] != 0; i++) {
+	if (i + 1 >= sizeof(((resolver_answer *) 0)->owner))
+	    return (false);
+	if (owner[i] <= 0x20 || owner[i] >= 0x7f)
+	    return (false);
+    }
+    return (true);
+}
+
+/* resolver_same_name - equal presentation names, ignoring case and one trailing dot. */
+static bool resolver_same_name(const char *a, const char *b)
+{
+    size_t  la = strlen(a);
+    size_t  lb = strlen(b);
+
+    if (la > 0 && a[la - 1] == '.')
+	la--;
+    if (lb > 0 && b[lb - 1] == '.')
+	lb--;
+    return (la == lb && strncasecmp(a, b, la) == 0);
+}
+
+/* resolver_rcode_name - mnemonic of a DNS rcode for error texts. */
+static const char *resolver_rcode_name(int rcode)
+{
+    switch (rcode) {
+    case 1:
+	return ("FORMERR");
+    case 2:
+	return ("SERVFAIL");
+    case 4:
+	return ("NOTIMP");
+    case 5:
+	return ("REFUSED");
+    default:
+	return ("unexpected");
+    }
+}
+
+/* resolver_map_result - map libunbound's err/result to an answer (order: see DESCRIPTION). */
+static void resolver_map_result(resolver_answer *ans, const char *owner,
+				        int err, const struct ub_result *result)
+{
+    size_t  n;
+    size_t  i;
+
+    resolver_answer_init(ans, owner);
+    if (err != 0 || result == NULL) {
+	resolver_answer_fail(ans, RESOLVER_NETERR, "libunbound: %s",
+			     err ? ub_strerror(err) : "no result");
+	return;
+    }
+    if (result->canonname != NULL && result->qname != NULL
+	&& !resolver_same_name(result->canonname, result->qname))
+	resolver_copy_printable(ans->canon, sizeof(ans->canon),
+				result->canonname);
+    if (result->bogus) {
+	resolver_answer_fail(ans, RESOLVER_BOGUS, "%s",
+			     result->why_bogus ? result->why_bogus :
+			     "DNSSEC validation failed");
+	return;
+    }
+    if (result->rcode != 0 && result->rcode != 3) {
+	resolver_answer_fail(ans, RESOLVER_SERVFAIL, "rcode %d (%s)%s",
+			     result->rcode, resolver_rcode_name(result->rcode),
+			     result->was_ratelimited ? ", rate limited" : "");
+	return;
+    }
+    ans->ttl = result->ttl > 0 ? (uint32_t) result->ttl : 0;
+    if (!result->secure) {
+	ans->status = RESOLVER_INSECURE;
+	return;
+    }
+    if (result->nxdomain) {
+	ans->status = RESOLVER_SECURE_NXDOMAIN;
+	return;
+    }
+    for (n = 0; result->havedata && result->data != NULL
+	 && result->data[n] != NULL; n++) {
+	if (n == RESOLVER_MAX_RECORDS) {
+	    resolver_answer_fail(ans, RESOLVER_SERVFAIL,
+				 "too many TLSA records (more than %d)",
+				 RESOLVER_MAX_RECORDS);
+	    return;
+	}
+    }
+    if (n == 0) {
+	ans->status = RESOLVER_SECURE_NODATA;
+	return;
+    }
+    for (i = 0; i < n; i++) {
+	if (result->len[i] < 0)
+	    abort();				/* broken invariant */
+	ans->rdlen[i] = (size_t) result->len[i];
+	ans->rdata[i] = resolver_alloc(ans->rdlen[i]);
+	if (ans->rdlen[i] > 0)
+	    memcpy(ans->rdata[i], result->data[i], ans->rdlen[i]);
+    }
+    ans->count = n;
+    ans->status = RESOLVER_SECURE;
+}
+
+/* resolver_unlink - take a query off the pending array (order is not kept). */
+static void resolver_unlink(resolver *res, resolver_query *q)
+{
+    size_t  slot = q->slot;
+
+    if (slot >= res->npending || res->pending[slot] != q)
+	abort();				/* broken invariant */
+    res->npending--;
+    if (slot < res->npending) {
+	res->pending[slot] = res->pending[res->npending];
+	res->pending[slot]->slot = slot;
+    }
+    res->pending[res->npending] = NULL;
+}
+
+/* resolver_id_in_use - is id held by a pending or expiring query? */
+static bool resolver_id_in_use(const resolver *res, int id)
+{
+    const resolver_query *q;
+    size_t  i;
+
+    for (i = 0; i < res->npending; i++)
+	if (res->pending[i]->id == id)
+	    return (true);
+    for (q = res->expired; q != NULL; q = q->next)
+	if (q->id == id)
+	    return (true);
+    return (false);
+}
+
+/* resolver_new_id - next free query id > 0 (O(in flight), at most RESOLVER_MAX_PENDING). */
+static int resolver_new_id(resolver *res)
+{
+    int     id;
+
+    do {
+	id = res->next_id;
+	res->next_id = (res->next_id == INT_MAX) ? 1 : res->next_id + 1;
+    } while (resolver_id_in_use(res, id));
+    return (id);
+}
+
+/* resolver_deliver - cache a completed answer, run the query's callback and free the query. */
+static void resolver_deliver(resolver *res, resolver_query *q, resolver_answer *ans)
+{
+    cache_put(res->cache, ans, resolver_now_ms());
+    q->cb(q->arg, ans);
+    resolver_answer_clear(ans);
+    free(q);
+}
+
+/* resolver_ub_done - libunbound's completion callback (runs inside ub_process()). */
+static void resolver_ub_done(void *arg, int err, struct ub_result *result)
+{
+    resolver_query *q = arg;
+    resolver_answer ans;
+
+    resolver_unlink(q->res, q);
+    resolver_map_result(&ans, q->owner, err, result);
+    ub_resolve_free(result);
+    resolver_deliver(q->res, q, &ans);
+}
+
+/* resolver_config_init - fill a config with the documented defaults. */
+void    resolver_config_init(resolver_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->trust_anchor_file = NULL;		/* RESOLVER_DEFAULT_TRUST_ANCHOR */
+    cfg->unbound_config = NULL;
+    cfg->nforwarders = 0;
+    cfg->timeout_ms = RESOLVER_DEFAULT_TIMEOUT_MS;
+    cfg->cache_max_ttl = RESOLVER_DEFAULT_CACHE_MAX_TTL;
+    cfg->cache_err_ttl = RESOLVER_DEFAULT_CACHE_ERR_TTL;
+    cfg->cache_entries = RESOLVER_DEFAULT_CACHE_ENTRIES;
+}
+
+/* resolver_readable - can path be opened for reading? errno is kept on failure. */
+static bool resolver_readable(const char *path)
+{
+    FILE   *fp = fopen(path, "r");
+
+    if (fp == NULL)
+	return (false);
+    fclose(fp);
+    return (true);
+}
+
+/* resolver_check_safety - read libunbound options back; false with a message when it is unsafe. */
+static bool resolver_check_safety(struct ub_ctx *ctx, const char *cfgname,
+				          char *err, size_t errsize)
+{
+    char   *val = NULL;
+    bool    ok = true;
+    int     rc;
+
+    if ((rc = ub_ctx_get_option(ctx, "val-permissive-mode", &val)) != 0) {
+	resolver_error(err, errsize, "resolver: cannot read val-permissive-mode: %s",
+		       ub_strerror(rc));
+	return (false);
+    }
+    if (val == NULL || strcmp(val, "no") != 0) {
+	resolver_error(err, errsize, "resolver: %s enables val-permissive-mode "
+		       "(bogus answers would look insecure); refusing it",
+		       cfgname ? cfgname : "the libunbound configuration");
+	ok = false;
+    }
+    free(val);
+    if (!ok)
+	return (false);
+
+    val = NULL;
+    if ((rc = ub_ctx_get_option(ctx, "module-config", &val)) != 0) {
+	resolver_error(err, errsize, "resolver: cannot read module-config: %s",
+		       ub_strerror(rc));
+	return (false);
+    }
+    if (val == NULL || strstr(val, "validator") == NULL) {
+	resolver_error(err, errsize, "resolver: %s sets module-config without "
+		       "\"validator\" (no DNSSEC validation); refusing it",
+		       cfgname ? cfgname : "the libunbound configuration");
+	ok = false;
+    }
+    free(val);
+    return (ok);
+}
+
+/* resolver_setup - configure a fresh libunbound context from cfg; false with a message. */
+static bool resolver_setup(struct ub_ctx *ctx, const resolver_config *cfg,
+			           char *err, size_t errsize)
+{
+    const char *ta = cfg->trust_anchor_file ?
+    cfg->trust_anchor_file : RESOLVER_DEFAULT_TRUST_ANCHOR;
+    const char *conf = cfg->unbound_config;
+    size_t  i;
+    int     rc;
+
+    if ((rc = ub_ctx_async(ctx, 1)) != 0) {
+	resolver_error(err, errsize, "resolver: cannot select threaded mode: %s",
+		       ub_strerror(rc));
+	return (false);
+    }
+    if (conf != NULL && conf[0] != 0) {
+	if (!resolver_readable(conf)) {
+	    resolver_error(err, errsize, "resolver: unbound config file %s: %s",
+			   conf, strerror(errno));
+	    return (false);
+	}
+	if ((rc = ub_ctx_config(ctx, conf)) != 0) {
+	    resolver_error(err, errsize, "resolver: unbound config file %s: %s",
+			   conf, ub_strerror(rc));
+	    return (false);
+	}
+    }
+    if (ta[0] != 0) {
+	if (!resolver_readable(ta)) {
+	    resolver_error(err, errsize, "resolver: trust anchor file %s: %s",
+			   ta, strerror(errno));
+	    return (false);
+	}
+	if ((rc = ub_ctx_add_ta_file(ctx, ta)) != 0) {
+	    resolver_error(err, errsize, "resolver: trust anchor file %s: %s",
+			   ta, ub_strerror(rc));
+	    return (false);
+	}
+    }
+    if (cfg->nforwarders > RESOLVER_FORWARDERS_MAX) {
+	resolver_error(err, errsize, "resolver: %zu forwarders, at most %d",
+		       cfg->nforwarders, RESOLVER_FORWARDERS_MAX);
+	return (false);
+    }
+    for (i = 0; i < RESOLVER_FORWARDERS_MAX && cfg->forwarders[i] != NULL
+	 && (cfg->nforwarders == 0 || i < cfg->nforwarders); i++) {
+	if ((rc = ub_ctx_set_fwd(ctx, cfg->forwarders[i])) != 0) {
+	    resolver_error(err, errsize, "resolver: forwarder %s: %s "
+			   "(use IP or IP@port)", cfg->forwarders[i],
+			   ub_strerror(rc));
+	    return (false);
+	}
+    }
+    if (!resolver_check_safety(ctx, conf && conf[0] ? conf : NULL, err, errsize))
+	return (false);
+
+    /* Initialise now: trust anchors and zones are read here, not at the first query. */
+    if ((rc = ub_ctx_zone_remove(ctx, RESOLVER_FINALIZE_ZONE)) != 0) {
+	resolver_error(err, errsize, "resolver: cannot initialise libunbound "
+		       "(trust anchor file %s%s%s): %s",
+		       ta[0] ? ta : "none", conf && conf[0] ? ", config file " : "",
+		       conf && conf[0] ? conf : "", ub_strerror(rc));
+	return (false);
+    }
+    return (true);
+}
+
+/* resolver_new - create a resolver; NULL with a message in err when the environment is bad. */
+resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
+{
+    resolver_config defaults;
+    resolver *res;
+
+    if (cfg == NULL) {
+	resolver_config_init(&defaults);
+	cfg = &defaults;
+    }
+    res = resolver_alloc(sizeof(*res));
+    res->next_id = 1;
+    res->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_DEFAULT_TIMEOUT_MS;
+    if ((res->ctx = ub_ctx_create()) == NULL) {
+	resolver_error(err, errsize, "resolver: cannot create a libunbound context");
+	free(res);
+	return (NULL);
+    }
+    if (!resolver_setup(res->ctx, cfg, err, errsize)) {
+	ub_ctx_delete(res->ctx);
+	free(res);
+	return (NULL);
+    }
+    res->cache = cache_new(cfg->cache_entries ? cfg->cache_entries :
+			   RESOLVER_DEFAULT_CACHE_ENTRIES,
+			   cfg->cache_max_ttl, cfg->cache_err_ttl);
+    return (res);
+}
+
+/* resolver_free - cancel pending queries (no callbacks) and release everything. */
+void    resolver_free(resolver *res)
+{
+    resolver_query *q;
+    size_t  i;
+
+    if (res == NULL)
+	return;
+    /* Deleting the context stops the worker; no callback can follow. */
+    ub_ctx_delete(res->ctx);
+    for (i = 0; i < res->npending; i++)
+	free(res->pending[i]);
+    while ((q = res->expired) != NULL) {
+	res->expired = q->next;
+	free(q);
+    }
+    cache_free(res->cache);
+    free(res);
+}
+
+/* resolver_submit - start an asynchronous TLSA look-up (cache first). */
+int     resolver_submit(resolver *res, const char *owner, resolver_callback cb, void *arg)
+{
+    resolver_answer ans;
+    resolver_query *q;
+    int     rc;
+
+    if (res == NULL || cb == NULL)
+	abort();				/* broken invariant */
+    if (!resolver_owner_ok(owner)) {
+	resolver_answer_init(&ans, owner);
+	resolver_answer_fail(&ans, RESOLVER_NETERR, "invalid owner name");
+	cb(arg, &ans);
+	return (-1);
+    }
+    if (cache_get(res->cache, owner, resolver_now_ms(), &ans)) {
+	cb(arg, &ans);
+	resolver_answer_clear(&ans);
+	return (0);
+    }
+    if (res->npending >= RESOLVER_MAX_PENDING) {
+	resolver_answer_init(&ans, owner);
+	resolver_answer_fail(&ans, RESOLVER_NETERR, "too many queries (%d in flight)",
+			     RESOLVER_MAX_PENDING);
+	cb(arg, &ans);
+	return (-1);
+    }
+    q = resolver_alloc(sizeof(*q));
+    q->res = res;
+    q->cb = cb;
+    q->arg = arg;
+    snprintf(q->owner, sizeof(q->owner), "%s", owner);
+    rc = ub_resolve_async(res->ctx, q->owner, RESOLVER_RRTYPE_TLSA,
+			  RESOLVER_RRCLASS_IN, q, resolver_ub_done, &q->ub_id);
+    if (rc != 0) {
+	if (q->ub_id != 0)			/* registered, but not sent */
+	    (void) ub_cancel(res->ctx, q->ub_id);
+	free(q);
+	resolver_answer_init(&ans, owner);
+	resolver_answer_fail(&ans, RESOLVER_NETERR, "libunbound: %s", ub_strerror(rc));
+	cb(arg, &ans);
+	return (-1);
+    }
+    q->id = resolver_new_id(res);
+    q->deadline_ms = resolver_now_ms() + res->timeout_ms;
+    q->slot = res->npending;
+    res->pending[res->npending++] = q;
+    return (q->id);
+}
+
+/* resolver_cancel - forget a pending query; its callback will not run. */
+void    resolver_cancel(resolver *res, int id)
+{
+    resolver_query *prev;
+    resolver_query *q;
+    size_t  i;
+
+    if (id <= 0)
+	return;
+    for (i = 0; i < res->npending; i++) {
+	q = res->pending[i];
+	if (q->id == id) {
+	    /*
+	     * Whatever ub_cancel() returns, libunbound will not call back:
+	     * the query is marked cancelled (thread) or forgotten (fork),
+	     * and an answer already queued for it is dropped.
+	     */
+	    (void) ub_cancel(res->ctx, q->ub_id);
+	    resolver_unlink(res, q);
+	    free(q);
+	    return;
+	}
+    }
+    for (prev = NULL, q = res->expired; q != NULL; prev = q, q = q->next) {
+	if (q->id == id) {			/* timed out, not yet delivered */
+	    if (prev != NULL)
+		prev->next = q->next;
+	    else
+		res->expired = q->next;
+	    if (res->expired_tail == q)
+		res->expired_tail = prev;
+	    res->nexpired--;
+	    free(q);
+	    return;
+	}
+    }
+}
+
+/* resolver_fd - descriptor to poll for readability (libunbound's ub_fd). */
+int     resolver_fd(const resolver *res)
+{
+    return (ub_fd(res->ctx));
+}
+
+/* resolver_process - deliver finished answers to their callbacks; returns 0 or -1 on error. */
+int     resolver_process(resolver *res)
+{
+    return (ub_process(res->ctx) == 0 ? 0 : -1);
+}
+
+/* resolver_next_deadline_ms - ms to the earliest deadline (O(in flight)); -1 when none. */
+long    resolver_next_deadline_ms(const resolver *res)
+{
+    long long first;
+    long long left;
+    size_t  i;
+
+    if (res->nexpired > 0)
+	return (0);
+    if (res->npending == 0)
+	return (-1);
+    first = res->pending[0]->deadline_ms;
+    for (i = 1; i < res->npending; i++)
+	if (res->pending[i]->deadline_ms < first)
+	    first = res->pending[i]->deadline_ms;
+    left = first - resolver_now_ms();
+    if (left < 0)
+	return (0);
+    return (left > LONG_MAX ? LONG_MAX : (long) left);
+}
+
+/* resolver_expire - time out overdue queries (callback with RESOLVER_TIMEOUT); returns how many. */
+int     resolver_expire(resolver *res)
+{
+    long long now = resolver_now_ms();
+    resolver_answer ans;
+    resolver_query *q;
+    size_t  i;
+    int     count = 0;
+
+    /* Mark: move overdue queries to the expired list; no callbacks yet. */
+    for (i = 0; i < res->npending; /* void */ ) {
+	q = res->pending[i];
+	if (q->deadline_ms > now) {
+	    i++;
+	    continue;
+	}
+	(void) ub_cancel(res->ctx, q->ub_id);	/* see resolver_cancel() */
+	resolver_unlink(res, q);		/* pending[i] is now another query */
+	q->next = NULL;
+	if (res->expired_tail)
+	    res->expired_tail->next = q;
+	else
+	    res->expired = q;
+	res->expired_tail = q;
+	res->nexpired++;
+    }
+
+    /* Sweep: a callback may cancel or submit; take one query at a time. */
+    while ((q = res->expired) != NULL) {
+	res->expired = q->next;
+	if (res->expired == NULL)
+	    res->expired_tail = NULL;
+	res->nexpired--;
+	resolver_answer_init(&ans, q->owner);
+	resolver_answer_fail(&ans, RESOLVER_TIMEOUT, "no answer within %u ms",
+			     res->timeout_ms);
+	resolver_deliver(res, q, &ans);
+	count++;
+    }
+    return (count);
+}
+
+/* resolver_pending - number of queries in flight. */
+size_t  resolver_pending(const resolver *res)
+{
+    return (res->npending + res->nexpired);
+}
+
+/* The state of one synchronous look-up. */
+typedef struct resolver_wait {
+    bool    done;
+    resolver_answer *ans;
+} resolver_wait;
+
+/* resolver_lookup_done - completion callback of resolver_lookup(). */
+static void resolver_lookup_done(void *arg, const resolver_answer *ans)
+{
+    resolver_wait *w = arg;
+
+    resolver_answer_copy(w->ans, ans);
+    w->done = true;
+}
+
+/* resolver_lookup - synchronous TLSA look-up of owner (cache first); always fills *ans. */
+void    resolver_lookup(resolver *res, const char *owner, resolver_answer *ans)
+{
+    resolver_wait w = {false, ans};
+    struct pollfd pfd;
+    long    wait;
+    int     id;
+    int     rc;
+
+    id = resolver_submit(res, owner, resolver_lookup_done, &w);
+    if (!w.done && id <= 0)
+	abort();				/* broken invariant */
+
+    /*
+     * Wait at most until the earliest deadline, which is never later than
+     * ours; resolver_expire() ends our query at its deadline at the latest.
+     */
+    while (!w.done) {
+	if ((wait = resolver_next_deadline_ms(res)) < 0)
+	    abort();				/* ours is pending: broken invariant */
+	pfd.fd = resolver_fd(res);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, wait > INT_MAX ? INT_MAX : (int) wait) < 0
+	    && errno != EINTR) {
+	    resolver_cancel(res, id);
+	    resolver_answer_init(ans, owner);
+	    resolver_answer_fail(ans, RESOLVER_NETERR, "poll: %s", strerror(errno));
+	    return;
+	}
+	if ((rc = ub_process(res->ctx)) != 0 && !w.done) {
+	    resolver_cancel(res, id);
+	    resolver_answer_init(ans, owner);
+	    resolver_answer_fail(ans, RESOLVER_NETERR, "libunbound: %s",
+				 ub_strerror(rc));
+	    return;
+	}
+	if (!w.done)
+	    resolver_expire(res);
+    }
+}
+
+/* resolver_answer_clear - free the RDATA copies in an answer and zero it. */
+void    resolver_answer_clear(resolver_answer *ans)
+{
+    size_t  i;
+
+    if (ans->count > RESOLVER_MAX_RECORDS)
+	abort();				/* broken invariant */
+    for (i = 0; i < ans->count; i++)
+	free(ans->rdata[i]);
+    memset(ans, 0, sizeof(*ans));
+}
+
+/* resolver_answer_copy - deep copy src into dst (dst is overwritten, not freed). */
+void    resolver_answer_copy(resolver_answer *dst, const resolver_answer *src)
+{
+    size_t  i;
+
+    if (src->count > RESOLVER_MAX_RECORDS)
+	abort();				/* broken invariant */
+    if (dst == src)
+	abort();				/* broken invariant */
+    *dst = *src;
+    for (i = 0; i < src->count; i++) {
+	dst->rdata[i] = resolver_alloc(src->rdlen[i]);
+	if (src->rdlen[i] > 0)
+	    memcpy(dst->rdata[i], src->rdata[i], src->rdlen[i]);
+    }
+    for (; i < RESOLVER_MAX_RECORDS; i++) {
+	dst->rdata[i] = NULL;
+	dst->rdlen[i] = 0;
+    }
+}
+
+/* resolver_status_str - "secure", "insecure", "bogus", ... for logs and JSON. */
+const char *resolver_status_str(resolver_status status)
+{
+    switch (status) {
+    case RESOLVER_SECURE:
+	return ("secure");
+    case RESOLVER_SECURE_NXDOMAIN:
+	return ("secure-nxdomain");
+    case RESOLVER_SECURE_NODATA:
+	return ("secure-nodata");
+    case RESOLVER_INSECURE:
+	return ("insecure");
+    case RESOLVER_BOGUS:
+	return ("bogus");
+    case RESOLVER_SERVFAIL:
+	return ("servfail");
+    case RESOLVER_TIMEOUT:
+	return ("timeout");
+    case RESOLVER_NETERR:
+	return ("error");
+    }
+    abort();					/* broken invariant */
+}

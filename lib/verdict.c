@@ -1,1 +1,205 @@
-/* placeholder: being written */
+/*
+ * verdict.c - one RFC 8601 result per claimed identity.
+ *
+ * USAGE
+ *	verdict_init(&v, name, ev);
+ *	if (no evidence / bad name) verdict_set_none(&v, reason);
+ *	else for each owner: verdict_evaluate_owner(&v, ev, &answer);
+ *	verdict_finish(&v);
+ *	... use v.result, v.reason, v.owners[] ...
+ *	verdict_clear(&v);
+ *
+ * DESCRIPTION
+ *	This module is the verdict table of the README in code.  It does no
+ *	I/O: the caller brings resolver answers (from the CLI's synchronous
+ *	look-up or the daemon's asynchronous one), this module parses the
+ *	RDATA with tlsa_parse(), matches with match_tlsa() and names the
+ *	outcome.  Reasons are short fixed phrases plus validated names and
+ *	record text, so they are safe to put in logs and header comments.
+ *
+ *	A "pass" is only ever produced from RESOLVER_SECURE data with a
+ *	record that match_tlsa() reports as matched.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verdict.h"
+
+/* verdict_init - empty verdict (result none) for the given normalized name. */
+void verdict_init(verdict *v, const char *name, const evidence *ev)
+{
+    memset(v, 0, sizeof(*v));
+    v->result = VERDICT_NONE;
+    v->decisive = -1;
+    snprintf(v->name, sizeof(v->name), "%s", name ? name : "");
+    snprintf(v->reason, sizeof(v->reason), "not evaluated");
+    if (ev != NULL && !evidence_spki_sha256_hex(ev, v->spki_sha256))
+        v->spki_sha256[0] = 0;
+}
+
+/* verdict_set_none - decide none without DNS, with a reason. */
+void verdict_set_none(verdict *v, const char *reason)
+{
+    v->result = VERDICT_NONE;
+    v->decisive = -1;
+    snprintf(v->reason, sizeof(v->reason), "%s", reason);
+}
+
+/* owner_from_dns - per-owner result for answers that carry no usable RRset. */
+static verdict_result owner_from_dns(verdict_owner *vo)
+{
+    switch (vo->dnssec) {
+    case RESOLVER_SECURE_NXDOMAIN:
+        snprintf(vo->reason, sizeof(vo->reason), "no TLSA records (NXDOMAIN)");
+        return (VERDICT_NONE);
+    case RESOLVER_SECURE_NODATA:
+        snprintf(vo->reason, sizeof(vo->reason), "no TLSA records (NODATA)");
+        return (VERDICT_NONE);
+    case RESOLVER_INSECURE:
+        snprintf(vo->reason, sizeof(vo->reason), "TLSA answer not DNSSEC-signed");
+        return (VERDICT_NONE);
+    case RESOLVER_BOGUS:
+        snprintf(vo->reason, sizeof(vo->reason), "DNSSEC validation failed: %s",
+                 vo->why[0] ? vo->why : "bogus");
+        return (VERDICT_TEMPERROR);
+    case RESOLVER_SERVFAIL:
+        snprintf(vo->reason, sizeof(vo->reason), "TLSA look-up failed: %s",
+                 vo->why[0] ? vo->why : "SERVFAIL");
+        return (VERDICT_TEMPERROR);
+    case RESOLVER_TIMEOUT:
+        snprintf(vo->reason, sizeof(vo->reason), "TLSA look-up timed out");
+        return (VERDICT_TEMPERROR);
+    case RESOLVER_NETERR:
+        snprintf(vo->reason, sizeof(vo->reason), "TLSA look-up error: %s",
+                 vo->why[0] ? vo->why : "resolver error");
+        return (VERDICT_TEMPERROR);
+    case RESOLVER_SECURE:
+        break;
+    }
+    abort(); /* broken invariant */
+}
+
+/* owner_from_match - per-owner result for a secure RRset. */
+static verdict_result owner_from_match(verdict_owner *vo, const evidence *ev, const char *name)
+{
+    match_result mr;
+
+    match_tlsa(ev, name, vo->records, vo->count, vo->states, &mr);
+    vo->matched = mr.matched;
+    switch (mr.outcome) {
+    case MATCH_PASS:
+        if (mr.matched < 0 || (size_t)mr.matched >= vo->count)
+            abort(); /* broken invariant */
+        snprintf(vo->reason, sizeof(vo->reason), "matched TLSA %u %u %u",
+                 vo->records[mr.matched].usage, vo->records[mr.matched].selector,
+                 vo->records[mr.matched].mtype);
+        return (VERDICT_PASS);
+    case MATCH_FAIL:
+        snprintf(vo->reason, sizeof(vo->reason), "certificate matches no usable TLSA record%s%.120s",
+                 mr.detail[0] ? ": " : "", mr.detail);
+        return (VERDICT_FAIL);
+    case MATCH_NONE_USABLE:
+        snprintf(vo->reason, sizeof(vo->reason), "no TLSA record usable with this evidence");
+        return (VERDICT_NEUTRAL);
+    case MATCH_ALL_MALFORMED:
+        snprintf(vo->reason, sizeof(vo->reason), "no well-formed TLSA record");
+        return (VERDICT_PERMERROR);
+    }
+    abort(); /* broken invariant */
+}
+
+/* verdict_evaluate_owner - append one owner's evaluation from its answer. */
+verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const resolver_answer *ans)
+{
+    verdict_owner *vo;
+    size_t i;
+
+    if (v->nowners >= VERDICT_OWNERS_MAX)
+        abort(); /* broken invariant */
+    vo = &v->owners[v->nowners++];
+    memset(vo, 0, sizeof(*vo));
+    snprintf(vo->owner, sizeof(vo->owner), "%.253s", ans->owner);
+    snprintf(vo->canon, sizeof(vo->canon), "%s", ans->canon);
+    snprintf(vo->why, sizeof(vo->why), "%s", ans->why);
+    vo->dnssec = ans->status;
+    vo->ttl = ans->ttl;
+    vo->matched = -1;
+
+    if (ans->status != RESOLVER_SECURE) {
+        vo->result = owner_from_dns(vo);
+        return (vo->result);
+    }
+    if (ans->count > RESOLVER_MAX_RECORDS)
+        abort(); /* broken invariant */
+    for (i = 0; i < ans->count; i++)
+        tlsa_parse(ans->rdata[i], ans->rdlen[i], &vo->records[i]);
+    vo->count = ans->count;
+    vo->result = owner_from_match(vo, ev, v->name);
+    return (vo->result);
+}
+
+/* printable - replace anything but printable ASCII in place (reasons reach logs and headers). */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            *s = '?';
+}
+
+/* verdict_finish - combine the owners into the final result. */
+void verdict_finish(verdict *v)
+{
+    size_t i;
+    int best = -1;
+    const verdict_owner *vo;
+
+    if (v->nowners == 0)
+        return; /* verdict_set_none() decided */
+    for (i = 0; i < v->nowners; i++)
+        if (best < 0 || v->owners[i].result > v->owners[best].result)
+            best = (int)i;
+    vo = &v->owners[best];
+    v->decisive = best;
+    v->result = vo->result;
+    if (v->result == VERDICT_NONE && v->nowners > 1)
+        snprintf(v->reason, sizeof(v->reason), "no DNSSEC-secure TLSA records at any owner");
+    else
+        snprintf(v->reason, sizeof(v->reason), "%s", vo->reason);
+    printable(v->reason);
+    v->matched[0] = 0;
+    if (v->result == VERDICT_PASS)
+        tlsa_format(&vo->records[vo->matched], v->matched, sizeof(v->matched));
+}
+
+/* verdict_clear - free the records held by a verdict. */
+void verdict_clear(verdict *v)
+{
+    size_t i, j;
+
+    for (i = 0; i < v->nowners; i++)
+        for (j = 0; j < v->owners[i].count; j++)
+            tlsa_record_clear(&v->owners[i].records[j]);
+    v->nowners = 0;
+}
+
+/* verdict_result_word - the RFC 8601 result word. */
+const char *verdict_result_word(verdict_result r)
+{
+    switch (r) {
+    case VERDICT_NONE:
+        return ("none");
+    case VERDICT_NEUTRAL:
+        return ("neutral");
+    case VERDICT_PERMERROR:
+        return ("permerror");
+    case VERDICT_FAIL:
+        return ("fail");
+    case VERDICT_TEMPERROR:
+        return ("temperror");
+    case VERDICT_PASS:
+        return ("pass");
+    }
+    abort(); /* broken invariant */
+}

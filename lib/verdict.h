@@ -56,7 +56,7 @@ typedef struct verdict_owner {
 
 typedef struct verdict {
     verdict_result result;
-    char reason[VERDICT_REASON_MAX];  /* short, printable ASCII, no parentheses or backslashes */
+    char reason[VERDICT_REASON_MAX];  /* short, printable ASCII (escape it for header comments) */
     char name[IDENTITY_NAME_MAX];     /* normalized claimed name, "" if invalid */
     int decisive;                     /* index of the owner that decided, -1 if none */
     char matched[VERDICT_RECORD_TEXT_MAX]; /* "3 1 1 abcd..." of the matched record, or "" */

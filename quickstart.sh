@@ -1,0 +1,37 @@
+#!/bin/sh
+# quickstart.sh - install build dependencies (Debian 12, as root), build dance
+# in ./build, and run the demo: a local DNSSEC-signed zone on loopback, a
+# TLSA record published with `dance tlsa`, and `dance check` for a matching
+# and a non-matching client certificate.
+#
+# Usage: sh quickstart.sh            (then: make -C build check)
+set -eu
+
+cd "$(dirname "$0")"
+
+PACKAGES="build-essential autoconf automake pkg-config libssl-dev libunbound-dev
+libevent-dev nettle-dev libcmocka-dev dns-root-data nsd ldnsutils openssl
+python3 procps"
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing build dependencies"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+    # nsd's package may start a system nsd; the demo and tests run their own.
+else
+    echo "== not root or no apt-get: assuming these are installed: $PACKAGES"
+fi
+
+echo "== building"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+mkdir -p build
+cd build
+if [ ! -f config.status ]; then
+    ../configure -q
+fi
+make -s
+
+echo "== demo"
+DANCE="$PWD/cli/dance" ../t/demo.sh
