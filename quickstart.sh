@@ -11,12 +11,15 @@ cd "$(dirname "$0")"
 
 PACKAGES="build-essential autoconf automake pkg-config libssl-dev libunbound-dev
 libevent-dev nettle-dev libcmocka-dev dns-root-data nsd ldnsutils openssl
-python3 procps"
+python3 procps postfix swaks libnet-ssleay-perl python3-authres"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing build dependencies"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Postfix is used by the end-to-end tests with private configuration
+    # directories only; "No configuration" keeps the system instance unset.
+    echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
     # nsd's package may start a system nsd; the demo and tests run their own.
