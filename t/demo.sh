@@ -17,6 +17,7 @@ case $DANCE in
     *) DANCE=$PWD/$DANCE ;;
 esac
 
+# shellcheck source=t/dns/testbed.sh
 . "$(dirname "$0")/dns/testbed.sh"
 
 if [ ! -x "$DANCE" ]; then

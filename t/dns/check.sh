@@ -16,8 +16,10 @@
 
 TESTDIR=${TESTDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 DANCE=${DANCE:-$PWD/cli/dance}
+# shellcheck disable=SC2034  # read by testbed.sh: a broken bed prints "Bail out!"
 TB_TAP=1
 
+# shellcheck source=t/dns/testbed.sh
 . "$TESTDIR/dns/testbed.sh"
 
 if ! tb_require; then
@@ -43,8 +45,8 @@ report() {
         printf '%s\n' "$WHY" | sed 's/^/#   why: /'
         printf '%s\n' "$CMD" | tr -c '[:print:]\n' '?' | sed 's/^/#   command: /'
         printf '#   exit status %s after %s ms\n' "$RC" "$MS"
-        [ -s "$TB_DIR/out" ] && sed 's/^/#   out: /' "$TB_DIR/out"
-        [ -s "$TB_DIR/err" ] && sed 's/^/#   err: /' "$TB_DIR/err"
+        [ -s "$TB_DIR/out" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/out" | sed 's/^/#   out: /'
+        [ -s "$TB_DIR/err" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/err" | sed 's/^/#   err: /'
     fi
     return 0
 }
@@ -176,6 +178,7 @@ report $? "dance tlsa --name (default 3 1 1) prints the openssl-computed record;
 
 # Each parameter combination the zones use, cross-checked against openssl.
 for combo in "3 0 1 good" "3 1 2 good" "3 1 0 good" "3 0 0 good" "2 0 1 ca" "2 1 1 root" "0 0 1 ca" "1 1 1 good"; do
+    # shellcheck disable=SC2086  # split "U S M file" into its words
     set -- $combo
     run tlsa --usage "$1" --selector "$2" --mtype "$3" --owner _smtp-client.x.ok.test "$C/$4.pem"
     WANT="_smtp-client.x.ok.test. IN TLSA $1 $2 $3 $(tb_assoc "$2" "$3" "$C/$4.pem")"
@@ -279,6 +282,30 @@ t_report "without --server-tlsa the same name -> none" 3 none 'NXDOMAIN' --cert 
 t_report "--server-tlsa, rogue cert: fail at _25._tcp beats NXDOMAIN -> fail" 1 fail '' \
     --server-tlsa --cert "$ROGUE" srv.ok.test
 
+# --- the same settings from a dance configuration file (-c) --------------------
+cat > "$TB_DIR/dance.conf" <<EOF
+# written by t/dns/check.sh
+trust_anchor_file = $TB_TA
+resolver_config = $TB_CONF
+dns_timeout = 2s
+server_tlsa = yes
+lookup_domains = ok.test, .alt.test
+EOF
+run check -c "$TB_DIR/dance.conf" --cert "$GOOD" srv.ok.test
+rc_is 0 && verdict_is pass 'matched TLSA 3 1 1'
+report $? "-c FILE: anchor, resolver config and server_tlsa = yes from the file -> pass at _25._tcp"
+run check -c "$TB_DIR/dance.conf" --cert "$GOOD" mta1.ok.test
+rc_is 0 && verdict_is pass 'matched TLSA 3 1 1'
+report $? "-c FILE: a name inside lookup_domains -> pass"
+HITS0=$(tb_blackhole_hits)
+run check -c "$TB_DIR/dance.conf" --cert "$GOOD" mta1.dead.test
+rc_is 3 && verdict_is none 'scope|look-?up' \
+    && { [ "$(tb_blackhole_hits)" = "$HITS0" ] || { WHY="a query reached the blackhole"; false; }; }
+report $? "-c FILE: a name outside lookup_domains -> none, no DNS query"
+printf 'no_such_key = 1\n' > "$TB_DIR/bad.conf"
+t_usage "-c FILE with an unknown key -> error naming file, line and key" 66 'bad.conf:1.*no_such_key' \
+    check -c "$TB_DIR/bad.conf" --cert "$GOOD" mta1.ok.test
+
 # --- no DNS at all: no evidence, invalid names ---------------------------------
 # Names under dead.test would reach the blackhole (and time out); none must.
 HITS0=$(tb_blackhole_hits)
@@ -328,6 +355,7 @@ if command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null;
     cat "$TB_DIR"/strace.* > "$TB_DIR/strace.all"
     ADDRS=$(grep -oE 'inet_addr\("[^"]*"\)|inet_pton\(AF_INET6, "[^"]*"' "$TB_DIR/strace.all" \
         | grep -oE '"[^"]*"' | tr -d '"' | sort -u | tr '\n' ' ')
+    # shellcheck disable=SC2086  # one address per word
     OFF=$(printf '%s\n' $ADDRS | grep -vxE '127\.0\.0\.1|::1' | tr '\n' ' ')
     if [ -z "$ADDRS" ]; then
         WHY="strace saw no DNS traffic at all"; false

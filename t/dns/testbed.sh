@@ -26,8 +26,9 @@
 #     mta1          3 1 1 good            (published from `dance tlsa` output)
 #     ee301         3 0 1 good            ee312   3 1 2 good
 #     ee310         3 1 0 good (SPKI)     ee300   3 0 0 good (full cert)
-#     ta            2 0 1 ca.pem          (leaf ta.pem issued by ca.pem; ca.pem
-#                                         also issued other.pem for other.ok.test)
+#     ta            2 0 1 ca.pem          (ta.pem issued by ca.pem; also other.pem
+#                                         for other.ok.test, and tafake.pem for
+#                                         ta.ok.test from the root/int CA)
 #     ta2           2 1 1 root.pem        (ta2.pem <- int.pem <- root.pem)
 #     pkix          0 0 1 ca.pem, 1 1 1 good
 #     unknown       4 1 1, 3 2 1, 3 1 3   (unknown parameters, well-formed)
@@ -43,7 +44,8 @@
 #   insecure.test.  unsigned; _smtp-client.mta1 3 1 1 good
 #   bogus.test.     signed; _smtp-client.mta1 3 1 1 good, its RRSIG tampered
 #   expired.test.   signed with signatures that expired 2 days ago; mta1 3 1 1 good
-#   dead.test.      DS in test., but served by the blackhole (never answers)
+#   dead.test.      DS in test., but the resolver's stub for it points at the
+#                   blackhole (t/dns/blackhole.py: reads queries, never answers)
 #
 # Variables set: TB_DIR (the temporary directory), TB_CERTS, TB_PORT (nsd),
 # TB_BH_PORT and TB_BH_COUNT (blackhole port, file with one line per
@@ -81,6 +83,7 @@ tb_require() {
     local t
     for t in nsd ldns-keygen ldns-signzone ldns-key2ds drill openssl python3 od; do
         if ! command -v "$t" >/dev/null 2>&1; then
+            # shellcheck disable=SC2034  # read by the caller
             TB_MISSING=$t
             return 1
         fi
@@ -117,6 +120,7 @@ tb_running() {
 tb_descendants() {
     local c
     printf '%s\n' "$1"
+    # shellcheck disable=SC2013  # the file is one line of space-separated pids
     for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
         tb_descendants "$c"
     done
@@ -124,14 +128,14 @@ tb_descendants() {
 
 # tb_cleanup - stop every process started here (and their children) and remove the directory.
 tb_cleanup() {
-    local pids= pid i alive
+    local pids="" pid alive
     for pid in $TB_PIDS; do
         pids="$pids $(tb_descendants "$pid")"
     done
     for pid in $pids; do
         kill -TERM "$pid" 2>/dev/null
     done
-    for i in $(seq 1 30); do
+    for _ in $(seq 1 30); do
         alive=
         for pid in $pids; do
             tb_running "$pid" && alive=1
@@ -144,7 +148,7 @@ tb_cleanup() {
     done
     TB_PIDS=
     if [ -n "$TB_DIR" ] && [ -d "$TB_DIR" ]; then
-        if [ -n "$TB_KEEP" ]; then
+        if [ -n "${TB_KEEP:-}" ]; then
             printf '# testbed kept in %s\n' "$TB_DIR" >&2
         else
             rm -rf "$TB_DIR"
@@ -302,7 +306,9 @@ tb_tlsa() {
 tb_zone_tlsa() {
     local z=$1 line
     shift
-    line=$(tb_tlsa "$@") && [ -n "$line" ] || tb_die "no TLSA line for $*"
+    if ! line=$(tb_tlsa "$@") || [ -z "$line" ]; then
+        tb_die "no TLSA line for $*"
+    fi
     printf '%s\n' "$line" >> "$TB_ZONES/$z.zone"
 }
 
@@ -386,12 +392,11 @@ tb_zone_tamper() {
 
 # tb_blackhole_start - start the never-answering listener; sets TB_BH_PORT and TB_BH_COUNT.
 tb_blackhole_start() {
-    local i
     TB_BH_COUNT=$TB_DIR/blackhole.count
     "$TB_PYTHON" "$TB_LIBDIR/blackhole.py" "$TB_DIR/blackhole.port" "$TB_BH_COUNT" \
         </dev/null >"$TB_DIR/blackhole.log" 2>&1 &
     TB_PIDS="$TB_PIDS $!"
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         [ -s "$TB_DIR/blackhole.port" ] && break
         sleep 0.05
     done
@@ -433,20 +438,40 @@ EOF
     done
 }
 
+# tb_dns_ping PORT ZONE - true when 127.0.0.1:PORT answers an SOA query for ZONE within 0.3 s.
+# (drill would wait 15 s for a server that is not listening yet.)
+tb_dns_ping() {
+    "$TB_PYTHON" -c '
+import socket, struct, sys
+port, zone = int(sys.argv[1]), sys.argv[2].rstrip(".")
+qname = b"".join(bytes([len(l)]) + l.encode() for l in zone.split(".")) + b"\0"
+query = struct.pack(">HHHHHH", 0x4441, 0, 1, 0, 0, 0) + qname + struct.pack(">HH", 6, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.3)
+try:
+    s.sendto(query, ("127.0.0.1", port))
+    reply = s.recv(4096)
+except OSError:
+    sys.exit(1)
+# same id, a response, rcode NOERROR, at least one answer
+ok = len(reply) >= 12 and reply[:2] == b"\x44\x41" and reply[2] & 0x80 and reply[3] & 0x0f == 0 and reply[6:8] != b"\0\0"
+sys.exit(0 if ok else 1)' "$1" "$2"
+}
+
 # tb_nsd_start ZONE... - start nsd on a free 127.0.0.1 port serving the zones; sets TB_PORT.
 tb_nsd_start() {
-    local attempt i pid
-    for attempt in 1 2 3 4 5; do
+    local pid
+    for _ in 1 2 3 4 5; do
         TB_PORT=$(tb_free_port) || tb_die "no free port"
         tb_nsd_conf "$TB_PORT" "$@"
         nsd -d -c "$TB_DIR/nsd.conf" </dev/null >>"$TB_DIR/nsd.out" 2>&1 &
         pid=$!
         TB_PIDS="$TB_PIDS $pid"
-        for i in $(seq 1 60); do
+        for _ in $(seq 1 60); do
             if ! kill -0 "$pid" 2>/dev/null; then
                 break                       # died: port taken or bad config
             fi
-            if drill -Q -p "$TB_PORT" @127.0.0.1 SOA "$1." >/dev/null 2>&1; then
+            if tb_dns_ping "$TB_PORT" "$1."; then
                 TB_NSD_PID=$pid
                 return 0
             fi
