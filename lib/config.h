@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include "resolver.h"
+#include "evidence.h"
 
 #define CONFIG_LIST_MAX 64          /* entries in one list value */
 #define CONFIG_LINE_MAX 4096        /* longest accepted line */
@@ -30,6 +31,26 @@ typedef struct config_list {
     char *v[CONFIG_LIST_MAX];
 } config_list;
 
+/* Claimed identities danced authenticates (bits of dance_config.identities). */
+enum {
+    CONFIG_IDENTITY_HELO = 1,        /* the EHLO/HELO name */
+    CONFIG_IDENTITY_MAILFROM = 2,    /* the domain of the envelope sender */
+    CONFIG_IDENTITY_PTR = 4          /* Postfix's client_name, when not "unknown" */
+};
+
+/* Policy answers for the awkward cases. */
+typedef enum {
+    CONFIG_ACTION_DUNNO = 0,
+    CONFIG_ACTION_DEFER_IF_PERMIT,
+    CONFIG_ACTION_DEFER,
+    CONFIG_ACTION_REJECT
+} config_action;
+
+typedef enum {
+    CONFIG_LOG_TEXT = 0,
+    CONFIG_LOG_JSON
+} config_log_format;
+
 typedef struct dance_config {
     /* resolver */
     char *trust_anchor_file;         /* trust_anchor_file (default RESOLVER_DEFAULT_TRUST_ANCHOR) */
@@ -42,7 +63,41 @@ typedef struct dance_config {
     /* look-up policy */
     bool server_tlsa;                /* server_tlsa (default no) */
     config_list lookup_domains;      /* lookup_domains (default: all), normalized */
+    /* daemon (danced) */
+    char *authserv_id;               /* authserv_id (default "": the host's FQDN at start-up) */
+    char *policy_socket;             /* policy_socket: inet:HOST:PORT, inet:[V6]:PORT, unix:/path
+                                        (default inet:127.0.0.1:10040) */
+    unsigned socket_mode;            /* socket_mode, octal, unix sockets (default 0660) */
+    char *socket_group;              /* socket_group for unix sockets (default "": unchanged) */
+    unsigned identities;             /* identities: helo, mailfrom, ptr (default helo, mailfrom) */
+    config_list authorized_clients;  /* authorized_clients: names, or .domain for names under it;
+                                        normalized, a leading '.' kept (default none) */
+    digest_alg fingerprint_digest;   /* fingerprint_digest: sha256 (default) or sha512 */
+    char *user;                      /* user to run as after binding (default "": stay) */
+    char *group;                     /* group (default "": the user's primary group) */
+    char *pid_file;                  /* pid_file (default "": none) */
+    int log_facility;                /* log_facility: mail, daemon, local0..local7 (default mail) */
+    config_log_format log_format;    /* log_format: text (default) or json */
+    config_action temperror_action;  /* temperror_action for an authorized_clients identity:
+                                        defer_if_permit (default), defer, dunno */
+    config_action fail_action;       /* fail_action: dunno (default), reject, defer_if_permit */
+    unsigned idle_timeout;           /* idle_timeout, seconds (default 600; Postfix's max_idle is 300) */
+    unsigned max_connections;        /* max_connections (default 4096) */
 } dance_config;
+
+/*
+ * A policy_socket endpoint, split for socket(2)/bind(2):
+ *   AF_INET   host is an IPv4 literal, port 1..65535
+ *   AF_INET6  host is an IPv6 literal (written in brackets; kept without), port
+ *   AF_UNSPEC host is a host name ("localhost") to resolve with getaddrinfo(), port
+ *   AF_UNIX   path is absolute and fits sun_path (at most 107 bytes)
+ */
+typedef struct config_endpoint {
+    int family;                      /* AF_INET, AF_INET6, AF_UNSPEC (a name) or AF_UNIX */
+    char host[256];                  /* inet: the address or name, NUL-terminated */
+    unsigned port;                   /* inet: 1..65535 */
+    char path[108];                  /* unix: the socket path */
+} config_endpoint;
 
 /* config_init - fill cfg with the documented defaults. */
 void config_init(dance_config *cfg);
@@ -52,6 +107,12 @@ config_status config_load(const char *path, dance_config *cfg, char *err, size_t
 
 /* config_resolver - fill a resolver_config that points into cfg (valid while cfg lives). */
 void config_resolver(const dance_config *cfg, resolver_config *rc);
+
+/* config_parse_endpoint - parse Postfix-style inet:/unix: endpoint text; false with a reason in why. */
+bool config_parse_endpoint(const char *text, config_endpoint *ep, char *why, size_t whysize);
+
+/* config_client_authorized - true when a normalized name is listed in (or under a .domain of) authorized_clients. */
+bool config_client_authorized(const dance_config *cfg, const char *name);
 
 /* config_free - release the strings held by cfg. */
 void config_free(dance_config *cfg);

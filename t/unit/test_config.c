@@ -1,8 +1,10 @@
 /*
  * test_config.c - unit tests for config.c: every key with good and bad
  * values, the exact "FILE:LINE: KEY: problem" messages, file-level errors
- * (missing, NUL byte, overlong line), the mapping to resolver_config, and
- * that contrib/dance.conf.sample lists every key with its real default.
+ * (missing, NUL byte, overlong line), the mapping to resolver_config, the
+ * policy_socket endpoint parser (with hostile input), authorized_clients
+ * matching, and that contrib/dance.conf.sample lists every key with its
+ * real default.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <syslog.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -74,6 +78,22 @@ static void assert_defaults(const dance_config *cfg)
     assert_int_equal(cfg->cache_entries, RESOLVER_DEFAULT_CACHE_ENTRIES);
     assert_false(cfg->server_tlsa);
     assert_int_equal(cfg->lookup_domains.n, 0);
+    assert_string_equal(cfg->authserv_id, "");
+    assert_string_equal(cfg->policy_socket, "inet:127.0.0.1:10040");
+    assert_int_equal(cfg->socket_mode, 0660);
+    assert_string_equal(cfg->socket_group, "");
+    assert_int_equal(cfg->identities, CONFIG_IDENTITY_HELO | CONFIG_IDENTITY_MAILFROM);
+    assert_int_equal(cfg->authorized_clients.n, 0);
+    assert_int_equal(cfg->fingerprint_digest, DIGEST_SHA256);
+    assert_string_equal(cfg->user, "");
+    assert_string_equal(cfg->group, "");
+    assert_string_equal(cfg->pid_file, "");
+    assert_int_equal(cfg->log_facility, LOG_MAIL);
+    assert_int_equal(cfg->log_format, CONFIG_LOG_TEXT);
+    assert_int_equal(cfg->temperror_action, CONFIG_ACTION_DEFER_IF_PERMIT);
+    assert_int_equal(cfg->fail_action, CONFIG_ACTION_DUNNO);
+    assert_int_equal(cfg->idle_timeout, 600);
+    assert_int_equal(cfg->max_connections, 4096);
 }
 
 static void test_defaults(void **state)
@@ -110,7 +130,23 @@ static void test_every_key(void **state)
             "cache_error_ttl = 5m\n"
             "cache_entries = 500\n"
             "server_tlsa = yes\n"
-            "lookup_domains = Example.ORG .example.net\n", &cfg);
+            "lookup_domains = Example.ORG .example.net\n"
+            "authserv_id = mx1.Example.ORG\n"
+            "policy_socket = unix:/run/dance/policy\n"
+            "socket_mode = 0600\n"
+            "socket_group = postfix\n"
+            "identities = helo mailfrom, ptr\n"
+            "authorized_clients = MTA.Partner.example, .relay.example\n"
+            "fingerprint_digest = sha512\n"
+            "user = _dance\n"
+            "group = dance\n"
+            "pid_file = /run/dance/danced.pid\n"
+            "log_facility = local3\n"
+            "log_format = json\n"
+            "temperror_action = defer\n"
+            "fail_action = reject\n"
+            "idle_timeout = 5m\n"
+            "max_connections = 100\n", &cfg);
     assert_string_equal(cfg.trust_anchor_file, "/etc/dance/root.key");
     assert_string_equal(cfg.resolver_config, "/etc/dance/unbound.conf");
     assert_int_equal(cfg.forwarders.n, 2);
@@ -124,6 +160,24 @@ static void test_every_key(void **state)
     assert_int_equal(cfg.lookup_domains.n, 2);
     assert_string_equal(cfg.lookup_domains.v[0], "example.org");
     assert_string_equal(cfg.lookup_domains.v[1], "example.net");
+    assert_string_equal(cfg.authserv_id, "mx1.Example.ORG");
+    assert_string_equal(cfg.policy_socket, "unix:/run/dance/policy");
+    assert_int_equal(cfg.socket_mode, 0600);
+    assert_string_equal(cfg.socket_group, "postfix");
+    assert_int_equal(cfg.identities, CONFIG_IDENTITY_HELO | CONFIG_IDENTITY_MAILFROM | CONFIG_IDENTITY_PTR);
+    assert_int_equal(cfg.authorized_clients.n, 2);
+    assert_string_equal(cfg.authorized_clients.v[0], "mta.partner.example");
+    assert_string_equal(cfg.authorized_clients.v[1], ".relay.example");
+    assert_int_equal(cfg.fingerprint_digest, DIGEST_SHA512);
+    assert_string_equal(cfg.user, "_dance");
+    assert_string_equal(cfg.group, "dance");
+    assert_string_equal(cfg.pid_file, "/run/dance/danced.pid");
+    assert_int_equal(cfg.log_facility, LOG_LOCAL3);
+    assert_int_equal(cfg.log_format, CONFIG_LOG_JSON);
+    assert_int_equal(cfg.temperror_action, CONFIG_ACTION_DEFER);
+    assert_int_equal(cfg.fail_action, CONFIG_ACTION_REJECT);
+    assert_int_equal(cfg.idle_timeout, 300);
+    assert_int_equal(cfg.max_connections, 100);
 
     resolver_config rc;
 
@@ -226,20 +280,169 @@ static const struct number_case number_cases[] = {
     { "cache_entries = 0", FIELD(cache_entries), 0 },
     { "cache_entries = 10000000", FIELD(cache_entries), 10000000 },
     { "cache_entries = 123", FIELD(cache_entries), 123 },
+    { "idle_timeout = 1", FIELD(idle_timeout), 1 },
+    { "idle_timeout = 30m", FIELD(idle_timeout), 1800 },
+    { "idle_timeout = 24h", FIELD(idle_timeout), 86400 },
+    { "max_connections = 1", FIELD(max_connections), 1 },
+    { "max_connections = 1000000", FIELD(max_connections), 1000000 },
+    /* socket_mode: octal, with or without the leading 0 */
+    { "socket_mode = 0660", FIELD(socket_mode), 0660 },
+    { "socket_mode = 660", FIELD(socket_mode), 0660 },
+    { "socket_mode = 0", FIELD(socket_mode), 0 },
+    { "socket_mode = 0000", FIELD(socket_mode), 0 },
+    { "socket_mode = 0777", FIELD(socket_mode), 0777 },
+    { "socket_mode = 00600", FIELD(socket_mode), 0600 },
+    { "socket_mode = 17", FIELD(socket_mode), 017 },
+    /* identities: a set of bits, in any order, commas and/or spaces */
+    { "identities = helo", FIELD(identities), CONFIG_IDENTITY_HELO },
+    { "identities = mailfrom", FIELD(identities), CONFIG_IDENTITY_MAILFROM },
+    { "identities = ptr", FIELD(identities), CONFIG_IDENTITY_PTR },
+    { "identities = helo, mailfrom", FIELD(identities), CONFIG_IDENTITY_HELO | CONFIG_IDENTITY_MAILFROM },
+    { "identities = ptr helo", FIELD(identities), CONFIG_IDENTITY_PTR | CONFIG_IDENTITY_HELO },
+    { "identities = helo mailfrom ptr", FIELD(identities),
+      CONFIG_IDENTITY_HELO | CONFIG_IDENTITY_MAILFROM | CONFIG_IDENTITY_PTR },
+    { "identities = MailFrom,PTR", FIELD(identities), CONFIG_IDENTITY_MAILFROM | CONFIG_IDENTITY_PTR },
 };
 
 static void test_numbers(void **state)
 {
     (void) state;
     dance_config cfg;
-    char text[256];
+    char text[256], err[512], path[PATH_MAX];
 
     for (size_t i = 0; i < sizeof(number_cases) / sizeof(number_cases[0]); i++) {
         const struct number_case *c = &number_cases[i];
+        unsigned *field = (unsigned *) (void *) ((char *) &cfg + c->offset);
+
+        /* on top of a value no case expects, so that a default equal to the value cannot pass */
+        config_init(&cfg);
+        *field = 12345678;
+        snprintf(text, sizeof(text), "%s\n", c->line);
+        temp_file(text, strlen(text), path);
+        if (config_load(path, &cfg, err, sizeof(err)) != CONFIG_OK)
+            fail_msg("\"%s\": %s", c->line, err);
+        assert_int_equal(unlink(path), 0);
+        if (*field != c->value)
+            fail_msg("%s: %u != %u", c->line, *field, c->value);
+        config_free(&cfg);
+    }
+}
+
+/* A keyword value and the int (or int-sized enum) it stores. */
+struct word_case {
+    const char *line;
+    size_t offset;
+    int value;
+};
+
+static const struct word_case word_cases[] = {
+    { "log_facility = mail", FIELD(log_facility), LOG_MAIL },
+    { "log_facility = daemon", FIELD(log_facility), LOG_DAEMON },
+    { "log_facility = local0", FIELD(log_facility), LOG_LOCAL0 },
+    { "log_facility = local1", FIELD(log_facility), LOG_LOCAL1 },
+    { "log_facility = local2", FIELD(log_facility), LOG_LOCAL2 },
+    { "log_facility = local3", FIELD(log_facility), LOG_LOCAL3 },
+    { "log_facility = local4", FIELD(log_facility), LOG_LOCAL4 },
+    { "log_facility = local5", FIELD(log_facility), LOG_LOCAL5 },
+    { "log_facility = local6", FIELD(log_facility), LOG_LOCAL6 },
+    { "log_facility = local7", FIELD(log_facility), LOG_LOCAL7 },
+    { "log_facility = LOCAL7", FIELD(log_facility), LOG_LOCAL7 },
+    { "log_format = text", FIELD(log_format), CONFIG_LOG_TEXT },
+    { "log_format = json", FIELD(log_format), CONFIG_LOG_JSON },
+    { "log_format = JSON", FIELD(log_format), CONFIG_LOG_JSON },
+    { "temperror_action = defer_if_permit", FIELD(temperror_action), CONFIG_ACTION_DEFER_IF_PERMIT },
+    { "temperror_action = defer", FIELD(temperror_action), CONFIG_ACTION_DEFER },
+    { "temperror_action = dunno", FIELD(temperror_action), CONFIG_ACTION_DUNNO },
+    { "temperror_action = DEFER_IF_PERMIT", FIELD(temperror_action), CONFIG_ACTION_DEFER_IF_PERMIT },
+    { "fail_action = dunno", FIELD(fail_action), CONFIG_ACTION_DUNNO },
+    { "fail_action = reject", FIELD(fail_action), CONFIG_ACTION_REJECT },
+    { "fail_action = defer_if_permit", FIELD(fail_action), CONFIG_ACTION_DEFER_IF_PERMIT },
+    { "fail_action = REJECT", FIELD(fail_action), CONFIG_ACTION_REJECT },
+    { "fingerprint_digest = sha256", FIELD(fingerprint_digest), DIGEST_SHA256 },
+    { "fingerprint_digest = sha512", FIELD(fingerprint_digest), DIGEST_SHA512 },
+    { "fingerprint_digest = SHA512", FIELD(fingerprint_digest), DIGEST_SHA512 },
+};
+
+/* Every field above is int-sized; read it as the int it was stored as. */
+static int field_int(const dance_config *cfg, size_t offset)
+{
+    int v;
+
+    memcpy(&v, (const char *) cfg + offset, sizeof(v));
+    return v;
+}
+
+static void test_words(void **state)
+{
+    (void) state;
+    dance_config cfg;
+    char text[256], err[512], path[PATH_MAX];
+
+    assert_int_equal(sizeof(cfg.log_format), sizeof(int));
+    assert_int_equal(sizeof(cfg.temperror_action), sizeof(int));
+    assert_int_equal(sizeof(cfg.fingerprint_digest), sizeof(int));
+    for (size_t i = 0; i < sizeof(word_cases) / sizeof(word_cases[0]); i++) {
+        const struct word_case *c = &word_cases[i];
+
+        /* on top of a value no keyword stands for, so that the store is seen */
+        static const int sentinel = -7;
+
+        config_init(&cfg);
+        memcpy((char *) &cfg + c->offset, &sentinel, sizeof(sentinel));
+        snprintf(text, sizeof(text), "%s\n", c->line);
+        temp_file(text, strlen(text), path);
+        assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CONFIG_OK);
+        assert_int_equal(unlink(path), 0);
+        if (field_int(&cfg, c->offset) != c->value)
+            fail_msg("%s: %d != %d", c->line, field_int(&cfg, c->offset), c->value);
+        config_free(&cfg);
+    }
+}
+
+/* A string key, a value, and the text kept. */
+struct string_case {
+    const char *line;
+    size_t offset;
+    const char *kept;
+};
+
+static const struct string_case string_cases[] = {
+    { "authserv_id = mx.example.org", FIELD(authserv_id), "mx.example.org" },
+    { "authserv_id = MX-1.Example.ORG", FIELD(authserv_id), "MX-1.Example.ORG" },
+    { "authserv_id = localhost", FIELD(authserv_id), "localhost" },
+    { "authserv_id =", FIELD(authserv_id), "" },
+    { "policy_socket = inet:127.0.0.1:10040", FIELD(policy_socket), "inet:127.0.0.1:10040" },
+    { "policy_socket = inet:localhost:9998", FIELD(policy_socket), "inet:localhost:9998" },
+    { "policy_socket = inet:[::1]:10040", FIELD(policy_socket), "inet:[::1]:10040" },
+    { "policy_socket = unix:/var/spool/postfix/private/dance", FIELD(policy_socket),
+      "unix:/var/spool/postfix/private/dance" },
+    { "socket_group = postfix", FIELD(socket_group), "postfix" },
+    { "socket_group = _dance-1.x", FIELD(socket_group), "_dance-1.x" },
+    { "socket_group =", FIELD(socket_group), "" },
+    { "user = dance", FIELD(user), "dance" },
+    { "user = Debian-exim", FIELD(user), "Debian-exim" },
+    { "user = abcdefghijklmnopqrstuvwxyz012345", FIELD(user), "abcdefghijklmnopqrstuvwxyz012345" },
+    { "user =", FIELD(user), "" },
+    { "group = nogroup", FIELD(group), "nogroup" },
+    { "group =", FIELD(group), "" },
+    { "pid_file = /run/danced.pid", FIELD(pid_file), "/run/danced.pid" },
+    { "pid_file = none", FIELD(pid_file), "" },
+    { "pid_file =", FIELD(pid_file), "" },
+    { "pid_file = \"\"", FIELD(pid_file), "" },
+};
+
+static void test_strings(void **state)
+{
+    (void) state;
+    dance_config cfg;
+    char text[256];
+
+    for (size_t i = 0; i < sizeof(string_cases) / sizeof(string_cases[0]); i++) {
+        const struct string_case *c = &string_cases[i];
 
         snprintf(text, sizeof(text), "%s\n", c->line);
         load_ok(text, &cfg);
-        assert_int_equal(*(const unsigned *) (const void *) ((const char *) &cfg + c->offset), c->value);
+        assert_string_equal(*(char *const *) (const void *) ((const char *) &cfg + c->offset), c->kept);
         config_free(&cfg);
     }
 }
@@ -314,6 +517,17 @@ static void test_lists(void **state)
     assert_int_equal(cfg.lookup_domains.n, 2);
     assert_string_equal(cfg.lookup_domains.v[0], "example.org");
     assert_string_equal(cfg.lookup_domains.v[1], "mail.example.net");
+    config_free(&cfg);
+
+    /* authorized clients are normalized too, but their leading dot is kept */
+    load_ok("authorized_clients = .Example.ORG., MTA.example.NET. xn--bcher-kva.example\n", &cfg);
+    assert_int_equal(cfg.authorized_clients.n, 3);
+    assert_string_equal(cfg.authorized_clients.v[0], ".example.org");
+    assert_string_equal(cfg.authorized_clients.v[1], "mta.example.net");
+    assert_string_equal(cfg.authorized_clients.v[2], "xn--bcher-kva.example");
+    config_free(&cfg);
+    load_ok("authorized_clients =\n", &cfg);
+    assert_int_equal(cfg.authorized_clients.n, 0);
     config_free(&cfg);
 }
 
@@ -418,6 +632,149 @@ static const struct bad_case bad_cases[] = {
       "1: lookup_domains: bad domain \"caf\xc3\xa9.example\": invalid character in name" },
     { "lookup_domains = a.example;b.example\n",
       "1: lookup_domains: bad domain \"a.example;b.example\": invalid character in name" },
+    /* authserv_id */
+    { "authserv_id = mx_1.example\n",
+      "1: authserv_id: not an authserv-id: \"mx_1.example\" (use letters, digits, \"-\" and \".\")" },
+    { "authserv_id = mx.example; x\n",
+      "1: authserv_id: not an authserv-id: \"mx.example; x\" (use letters, digits, \"-\" and \".\")" },
+    { "authserv_id = \"mx.example\"\n",
+      "1: authserv_id: not an authserv-id: \"\"mx.example\"\" (use letters, digits, \"-\" and \".\")" },
+    { "authserv_id = caf\xc3\xa9.example\n",
+      "1: authserv_id: not an authserv-id: \"caf\xc3\xa9.example\" (use letters, digits, \"-\" and \".\")" },
+    { "authserv_id = mx.example/1\n",
+      "1: authserv_id: not an authserv-id: \"mx.example/1\" (use letters, digits, \"-\" and \".\")" },
+    /* policy_socket (the parser itself has its own table below) */
+    { "policy_socket = tcp:127.0.0.1:25\n",
+      "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"tcp:127.0.0.1:25\"" },
+    { "policy_socket =\n",
+      "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"\"" },
+    { "policy_socket = 127.0.0.1:10040\n",
+      "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"127.0.0.1:10040\"" },
+    { "policy_socket = inet:127.0.0.1\n", "1: policy_socket: missing \":PORT\"" },
+    { "policy_socket = inet:::1:10040\n",
+      "1: policy_socket: bad host \"::1\" (an IPv6 address goes in brackets: inet:[ADDRESS]:PORT)" },
+    { "policy_socket = inet:127.0.0.1:0\n", "1: policy_socket: bad port \"0\" (use 1..65535)" },
+    { "policy_socket = unix:private/dance\n",
+      "1: policy_socket: unix: needs an absolute path: \"private/dance\"" },
+    /* socket_mode */
+    { "socket_mode =\n", "1: socket_mode: missing value" },
+    { "socket_mode = 1000\n", "1: socket_mode: 1000 is out of range (0000..0777)" },
+    { "socket_mode = 4755\n", "1: socket_mode: 4755 is out of range (0000..0777)" },
+    { "socket_mode = 77777777777777777777777777\n",
+      "1: socket_mode: 77777777777777777777777777 is out of range (0000..0777)" },
+    { "socket_mode = 10000000000000000000000\n",       /* 8^22 = 2^66: would wrap to 0 */
+      "1: socket_mode: 10000000000000000000000 is out of range (0000..0777)" },
+    { "socket_mode = 0800\n", "1: socket_mode: not an octal mode: \"0800\" (use 0000..0777, e.g. 0660)" },
+    { "socket_mode = 0o660\n", "1: socket_mode: not an octal mode: \"0o660\" (use 0000..0777, e.g. 0660)" },
+    { "socket_mode = 0x1b0\n", "1: socket_mode: not an octal mode: \"0x1b0\" (use 0000..0777, e.g. 0660)" },
+    { "socket_mode = -660\n", "1: socket_mode: not an octal mode: \"-660\" (use 0000..0777, e.g. 0660)" },
+    { "socket_mode = rw-rw----\n",
+      "1: socket_mode: not an octal mode: \"rw-rw----\" (use 0000..0777, e.g. 0660)" },
+    { "socket_mode = 06 60\n", "1: socket_mode: not an octal mode: \"06 60\" (use 0000..0777, e.g. 0660)" },
+    /* user, group, socket_group */
+    { "user = 1000\n",
+      "1: user: bad name \"1000\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; at most 32)" },
+    { "user = -dance\n",
+      "1: user: bad name \"-dance\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; at most 32)" },
+    { "user = dance:dance\n",
+      "1: user: bad name \"dance:dance\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; "
+      "at most 32)" },
+    { "user = da nce\n",
+      "1: user: bad name \"da nce\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; at most 32)" },
+    { "user = abcdefghijklmnopqrstuvwxyz0123456\n",
+      "1: user: bad name \"abcdefghijklmnopqrstuvwxyz0123456\" (a letter or \"_\", then letters, digits, "
+      "\"_\", \"-\", \".\"; at most 32)" },
+    { "user = d\xc3\xa4nce\n",
+      "1: user: bad name \"d\xc3\xa4nce\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; "
+      "at most 32)" },
+    { "group = .hidden\n",
+      "1: group: bad name \".hidden\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; "
+      "at most 32)" },
+    { "group = wheel$\n",
+      "1: group: bad name \"wheel$\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; "
+      "at most 32)" },
+    { "socket_group = www data\n",
+      "1: socket_group: bad name \"www data\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; "
+      "at most 32)" },
+    /* identities */
+    { "identities =\n", "1: identities: missing value (use helo, mailfrom or ptr)" },
+    { "identities = # none\n", "1: identities: missing value (use helo, mailfrom or ptr)" },
+    { "identities = ehlo\n", "1: identities: unknown value \"ehlo\" (use helo, mailfrom or ptr)" },
+    { "identities = helo, all\n", "1: identities: unknown value \"all\" (use helo, mailfrom or ptr)" },
+    { "identities = helo, helo\n", "1: identities: helo listed twice" },
+    { "identities = HELO mailfrom helo\n", "1: identities: helo listed twice" },
+    { "identities = helo,,ptr\n", "1: identities: empty list entry" },
+    { "identities = helo,\n", "1: identities: empty list entry" },
+    { "identities = ,helo\n", "1: identities: empty list entry" },
+    /* authorized_clients */
+    { "authorized_clients = example\n", "1: authorized_clients: bad name \"example\": single-label name" },
+    { "authorized_clients = .example\n", "1: authorized_clients: bad name \".example\": single-label name" },
+    { "authorized_clients = ..example.org\n", "1: authorized_clients: bad name \"..example.org\": empty label" },
+    { "authorized_clients = .\n", "1: authorized_clients: bad name \".\": empty name" },
+    { "authorized_clients = *.example.org\n",
+      "1: authorized_clients: bad name \"*.example.org\": invalid character in name" },
+    { "authorized_clients = @example.org\n",
+      "1: authorized_clients: bad name \"@example.org\": invalid character in name" },
+    { "authorized_clients = 192.0.2.1\n", "1: authorized_clients: bad name \"192.0.2.1\": IP address literal" },
+    { "authorized_clients = mta.example.org,,\n", "1: authorized_clients: empty list entry" },
+    /* fingerprint_digest */
+    { "fingerprint_digest = md5\n",
+      "1: fingerprint_digest: md5 cannot match a TLSA record: dance needs sha256 or sha512, and Postfix's "
+      "smtpd_tls_fingerprint_digest must be set to the same" },
+    { "fingerprint_digest = SHA1\n",
+      "1: fingerprint_digest: SHA1 cannot match a TLSA record: dance needs sha256 or sha512, and Postfix's "
+      "smtpd_tls_fingerprint_digest must be set to the same" },
+    { "fingerprint_digest = sha384\n",
+      "1: fingerprint_digest: unknown digest \"sha384\" (use sha256 or sha512, the same as Postfix's "
+      "smtpd_tls_fingerprint_digest)" },
+    { "fingerprint_digest = sha-256\n",
+      "1: fingerprint_digest: unknown digest \"sha-256\" (use sha256 or sha512, the same as Postfix's "
+      "smtpd_tls_fingerprint_digest)" },
+    { "fingerprint_digest = sha256 sha512\n",
+      "1: fingerprint_digest: unknown digest \"sha256 sha512\" (use sha256 or sha512, the same as Postfix's "
+      "smtpd_tls_fingerprint_digest)" },
+    { "fingerprint_digest =\n", "1: fingerprint_digest: missing value (use sha256 or sha512)" },
+    /* pid_file */
+    { "pid_file = run/danced.pid\n", "1: pid_file: not an absolute path: \"run/danced.pid\"" },
+    { "pid_file = ~/danced.pid\n", "1: pid_file: not an absolute path: \"~/danced.pid\"" },
+    { "pid_file = None\n", "1: pid_file: not an absolute path: \"None\"" },
+    /* log_facility, log_format */
+    { "log_facility =\n", "1: log_facility: missing value (use mail, daemon, local0, local1, local2, local3, "
+      "local4, local5, local6 or local7)" },
+    { "log_facility = user\n", "1: log_facility: unknown value \"user\" (use mail, daemon, local0, local1, "
+      "local2, local3, local4, local5, local6 or local7)" },
+    { "log_facility = local8\n", "1: log_facility: unknown value \"local8\" (use mail, daemon, local0, local1, "
+      "local2, local3, local4, local5, local6 or local7)" },
+    { "log_facility = LOG_MAIL\n", "1: log_facility: unknown value \"LOG_MAIL\" (use mail, daemon, local0, "
+      "local1, local2, local3, local4, local5, local6 or local7)" },
+    { "log_facility = 16\n", "1: log_facility: unknown value \"16\" (use mail, daemon, local0, "
+      "local1, local2, local3, local4, local5, local6 or local7)" },
+    { "log_format = yaml\n", "1: log_format: unknown value \"yaml\" (use text or json)" },
+    { "log_format = text json\n", "1: log_format: unknown value \"text json\" (use text or json)" },
+    { "log_format =\n", "1: log_format: missing value (use text or json)" },
+    /* actions */
+    { "temperror_action = reject\n",
+      "1: temperror_action: unknown value \"reject\" (use defer_if_permit, defer or dunno)" },
+    { "temperror_action = ok\n",
+      "1: temperror_action: unknown value \"ok\" (use defer_if_permit, defer or dunno)" },
+    { "temperror_action = defer if permit\n",
+      "1: temperror_action: unknown value \"defer if permit\" (use defer_if_permit, defer or dunno)" },
+    { "temperror_action = defer_if_permit 4.7.0 try later\n",
+      "1: temperror_action: unknown value \"defer_if_permit 4.7.0 try later\" (use defer_if_permit, defer "
+      "or dunno)" },
+    { "temperror_action =\n", "1: temperror_action: missing value (use defer_if_permit, defer or dunno)" },
+    { "fail_action = defer\n", "1: fail_action: unknown value \"defer\" (use dunno, reject or defer_if_permit)" },
+    { "fail_action = ok\n", "1: fail_action: unknown value \"ok\" (use dunno, reject or defer_if_permit)" },
+    { "fail_action = 550\n", "1: fail_action: unknown value \"550\" (use dunno, reject or defer_if_permit)" },
+    /* idle_timeout, max_connections */
+    { "idle_timeout = 0\n", "1: idle_timeout: 0 is out of range (1..86400 seconds)" },
+    { "idle_timeout = 25h\n", "1: idle_timeout: 25h is out of range (1..86400 seconds)" },
+    { "idle_timeout = forever\n", "1: idle_timeout: not a duration: \"forever\" (use N, Ns, Nm or Nh)" },
+    { "max_connections = 0\n", "1: max_connections: 0 is out of range (1..1000000)" },
+    { "max_connections = 1000001\n", "1: max_connections: 1000001 is out of range (1..1000000)" },
+    { "max_connections = unlimited\n", "1: max_connections: not a number: \"unlimited\"" },
+    /* the new keys are set once too */
+    { "fail_action = reject\nfail_action = dunno\n", "2: fail_action: repeated (first set on line 1)" },
 };
 
 static void test_bad_files(void **state)
@@ -606,6 +963,315 @@ static void test_small_error_buffer(void **state)
     config_free(&cfg);
 }
 
+/* authserv_id: at most 253 characters, like the host name it usually is. */
+static void test_long_authserv_id(void **state)
+{
+    (void) state;
+    dance_config cfg;
+    char text[512], err[512], path[PATH_MAX], expect[PATH_MAX + 64];
+    int len = snprintf(text, sizeof(text), "authserv_id = ");
+
+    memset(text + len, 'a', 253);
+    strcpy(text + len + 253, "\n");
+    load_ok(text, &cfg);
+    assert_int_equal(strlen(cfg.authserv_id), 253);
+    config_free(&cfg);
+
+    strcpy(text + len + 253, "a\n");
+    assert_int_equal(load(text, &cfg, err, sizeof(err), path), CONFIG_SYNTAX);
+    snprintf(expect, sizeof(expect), "%s:1: authserv_id: longer than 253 characters", path);
+    assert_string_equal(err, expect);
+    config_free(&cfg);
+}
+
+/* ------------------------------------------------------------- endpoints */
+
+struct endpoint_case {
+    const char *text;
+    int family;
+    const char *host;               /* inet */
+    unsigned port;
+    const char *path;               /* unix */
+};
+
+static const struct endpoint_case endpoint_good[] = {
+    { "inet:127.0.0.1:10040", AF_INET, "127.0.0.1", 10040, "" },
+    { "inet:0.0.0.0:1", AF_INET, "0.0.0.0", 1, "" },
+    { "inet:192.0.2.1:65535", AF_INET, "192.0.2.1", 65535, "" },
+    { "inet:192.0.2.1:00025", AF_INET, "192.0.2.1", 25, "" },
+    { "inet:localhost:10040", AF_UNSPEC, "localhost", 10040, "" },
+    { "inet:Policy.Example.ORG:9998", AF_UNSPEC, "Policy.Example.ORG", 9998, "" },
+    { "inet:a-b.example:25", AF_UNSPEC, "a-b.example", 25, "" },
+    { "inet:1.2.3.4x:25", AF_UNSPEC, "1.2.3.4x", 25, "" },
+    { "inet:[::1]:10040", AF_INET6, "::1", 10040, "" },
+    { "inet:[::]:10040", AF_INET6, "::", 10040, "" },
+    { "inet:[2001:db8::1]:443", AF_INET6, "2001:db8::1", 443, "" },
+    { "inet:[::ffff:192.0.2.1]:25", AF_INET6, "::ffff:192.0.2.1", 25, "" },
+    { "unix:/run/dance/policy", AF_UNIX, "", 0, "/run/dance/policy" },
+    { "unix:/var/spool/postfix/private/dance policy", AF_UNIX, "", 0,
+      "/var/spool/postfix/private/dance policy" },
+    { "unix:/a", AF_UNIX, "", 0, "/a" },
+};
+
+/* A hostile or mistaken endpoint and the reason given. */
+struct endpoint_bad {
+    const char *text;
+    const char *why;
+};
+
+#define EXPECTED_FORMS "expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not "
+#define HOST_HINT " (use an IPv4 address, a host name or [IPv6])"
+
+static const struct endpoint_bad endpoint_bad_cases[] = {
+    /* no known form */
+    { "", EXPECTED_FORMS "\"\"" },
+    { "inet", EXPECTED_FORMS "\"inet\"" },
+    { "unix", EXPECTED_FORMS "\"unix\"" },
+    { "INET:127.0.0.1:25", EXPECTED_FORMS "\"INET:127.0.0.1:25\"" },
+    { "Unix:/run/x", EXPECTED_FORMS "\"Unix:/run/x\"" },
+    { "local:/run/x", EXPECTED_FORMS "\"local:/run/x\"" },
+    { "tcp:127.0.0.1:25", EXPECTED_FORMS "\"tcp:127.0.0.1:25\"" },
+    { "/run/dance/policy", EXPECTED_FORMS "\"/run/dance/policy\"" },
+    { "10040", EXPECTED_FORMS "\"10040\"" },
+    { " inet:127.0.0.1:25", EXPECTED_FORMS "\" inet:127.0.0.1:25\"" },
+    /* control characters, wherever they are */
+    { "inet:127.0.0.1:25\n", "control character in endpoint" },
+    { "inet:127.0.0.1:25\r", "control character in endpoint" },
+    { "inet:127.0.\t0.1:25", "control character in endpoint" },
+    { "unix:/run/dance\x7f", "control character in endpoint" },
+    { "\x1b[2Jinet:127.0.0.1:25", "control character in endpoint" },
+    /* inet: structure */
+    { "inet:", "missing \":PORT\"" },
+    { "inet:127.0.0.1", "missing \":PORT\"" },
+    { "inet:localhost", "missing \":PORT\"" },
+    { "inet::", "missing host" },
+    { "inet::25", "missing host" },
+    { "inet:127.0.0.1:25:26", "bad host \"127.0.0.1:25\" (an IPv6 address goes in brackets: inet:[ADDRESS]:PORT)" },
+    { "inet:::1:10040", "bad host \"::1\" (an IPv6 address goes in brackets: inet:[ADDRESS]:PORT)" },
+    { "inet:2001:db8::1:25", "bad host \"2001:db8::1\" (an IPv6 address goes in brackets: inet:[ADDRESS]:PORT)" },
+    /* ports */
+    { "inet:127.0.0.1:", "bad port \"\" (use 1..65535)" },
+    { "inet:127.0.0.1:0", "bad port \"0\" (use 1..65535)" },
+    { "inet:127.0.0.1:00000", "bad port \"00000\" (use 1..65535)" },
+    { "inet:127.0.0.1:65536", "bad port \"65536\" (use 1..65535)" },
+    { "inet:127.0.0.1:4294967321", "bad port \"4294967321\" (use 1..65535)" },
+    { "inet:127.0.0.1:99999999999999999999999999", "bad port \"99999999999999999999999999\" (use 1..65535)" },
+    { "inet:127.0.0.1:-1", "bad port \"-1\" (use 1..65535)" },
+    { "inet:127.0.0.1:+25", "bad port \"+25\" (use 1..65535)" },
+    { "inet:127.0.0.1: 25", "bad port \" 25\" (use 1..65535)" },
+    { "inet:127.0.0.1:25 ", "bad port \"25 \" (use 1..65535)" },
+    { "inet:127.0.0.1:0x19", "bad port \"0x19\" (use 1..65535)" },
+    { "inet:127.0.0.1:2.5", "bad port \"2.5\" (use 1..65535)" },
+    { "inet:127.0.0.1:smtp", "bad port \"smtp\" (use 1..65535)" },
+    { "inet:localhost:25x", "bad port \"25x\" (use 1..65535)" },
+    /* IPv4 literals */
+    { "inet:256.0.0.1:25", "bad IPv4 address \"256.0.0.1\"" },
+    { "inet:1.2.3:25", "bad IPv4 address \"1.2.3\"" },
+    { "inet:1.2.3.4.5:25", "bad IPv4 address \"1.2.3.4.5\"" },
+    { "inet:01.2.3.4:25", "bad IPv4 address \"01.2.3.4\"" },
+    { "inet:127.0.0.1.:25", "bad IPv4 address \"127.0.0.1.\"" },
+    { "inet:2130706433:25", "bad IPv4 address \"2130706433\"" },
+    { "inet:...:25", "bad IPv4 address \"...\"" },
+    /* host names */
+    { "inet:example.123:25", "bad host \"example.123\"" HOST_HINT },
+    { "inet:-bad.example:25", "bad host \"-bad.example\"" HOST_HINT },
+    { "inet:bad-.example:25", "bad host \"bad-.example\"" HOST_HINT },
+    { "inet:a..b:25", "bad host \"a..b\"" HOST_HINT },
+    { "inet:.localhost:25", "bad host \".localhost\"" HOST_HINT },
+    { "inet:localhost.:25", "bad host \"localhost.\"" HOST_HINT },
+    { "inet:a_b.example:25", "bad host \"a_b.example\"" HOST_HINT },
+    { "inet:*:25", "bad host \"*\"" HOST_HINT },
+    { "inet:local host:25", "bad host \"local host\"" HOST_HINT },
+    { "inet:h\xc3\xb6st.example:25", "bad host \"h\xc3\xb6st.example\"" HOST_HINT },
+    { "inet:a/b:25", "bad host \"a/b\"" HOST_HINT },
+    { "inet:[::1:25", "missing \"]\" after the IPv6 address" },
+    /* bracketed IPv6 */
+    { "inet:[::1]", "missing \":PORT\" after \"]\"" },
+    { "inet:[::1]25", "missing \":PORT\" after \"]\"" },
+    { "inet:[::1]]:25", "missing \":PORT\" after \"]\"" },
+    { "inet:[[::1]]:25", "missing \":PORT\" after \"]\"" },
+    { "inet:[]:25", "missing host" },
+    { "inet:[::1]:", "bad port \"\" (use 1..65535)" },
+    { "inet:[::1]:65536", "bad port \"65536\" (use 1..65535)" },
+    { "inet:[::1]:25]", "bad port \"25]\" (use 1..65535)" },
+    { "inet:[1.2.3.4]:25", "bad IPv6 address \"1.2.3.4\"" },
+    { "inet:[localhost]:25", "bad IPv6 address \"localhost\"" },
+    { "inet:[fe80::1%eth0]:25", "bad IPv6 address \"fe80::1%eth0\"" },
+    { "inet:[:::]:25", "bad IPv6 address \":::\"" },
+    { "inet:[ ::1]:25", "bad IPv6 address \" ::1\"" },
+    { "inet:[1:2:3:4:5:6:7:8:9]:25", "bad IPv6 address \"1:2:3:4:5:6:7:8:9\"" },
+    /* unix: */
+    { "unix:", "unix: needs an absolute path: \"\"" },
+    { "unix:relative/sock", "unix: needs an absolute path: \"relative/sock\"" },
+    { "unix:~/sock", "unix: needs an absolute path: \"~/sock\"" },
+    { "unix: /run/sock", "unix: needs an absolute path: \" /run/sock\"" },
+    { "unix:/", "socket path ends in \"/\": \"/\"" },
+    { "unix:/run/dance/", "socket path ends in \"/\": \"/run/dance/\"" },
+};
+
+static void assert_endpoint_failed(const config_endpoint *ep)
+{
+    assert_int_equal(ep->family, 0);
+    assert_int_equal(ep->port, 0);
+    assert_string_equal(ep->host, "");
+    assert_string_equal(ep->path, "");
+}
+
+static void test_endpoint_good(void **state)
+{
+    (void) state;
+    config_endpoint ep;
+    char why[256];
+
+    for (size_t i = 0; i < sizeof(endpoint_good) / sizeof(endpoint_good[0]); i++) {
+        const struct endpoint_case *c = &endpoint_good[i];
+
+        why[0] = '\0';
+        memset(&ep, 0x5a, sizeof(ep));              /* everything is overwritten */
+        if (!config_parse_endpoint(c->text, &ep, why, sizeof(why)))
+            fail_msg("\"%s\": %s", c->text, why);
+        assert_int_equal(ep.family, c->family);
+        assert_string_equal(ep.host, c->host);
+        assert_int_equal(ep.port, c->port);
+        assert_string_equal(ep.path, c->path);
+        assert_string_equal(why, "");
+    }
+}
+
+static void test_endpoint_bad(void **state)
+{
+    (void) state;
+    config_endpoint ep;
+    char why[256];
+
+    for (size_t i = 0; i < sizeof(endpoint_bad_cases) / sizeof(endpoint_bad_cases[0]); i++) {
+        const struct endpoint_bad *c = &endpoint_bad_cases[i];
+
+        memset(&ep, 0x5a, sizeof(ep));
+        if (config_parse_endpoint(c->text, &ep, why, sizeof(why)))
+            fail_msg("case %zu accepted: \"%s\"", i, c->text);
+        if (strcmp(why, c->why) != 0)
+            fail_msg("case %zu: \"%s\" != \"%s\"", i, why, c->why);
+        assert_endpoint_failed(&ep);
+    }
+}
+
+/* The bounds: sun_path, host buffer, host name and label lengths, very long text, small why buffers. */
+static void test_endpoint_bounds(void **state)
+{
+    (void) state;
+    char text[8192], why[256], label[64];
+    config_endpoint ep;
+
+    /* unix: a path of 107 bytes fits sun_path with its NUL; 108 does not */
+    strcpy(text, "unix:/");
+    memset(text + 6, 'p', 106);
+    text[6 + 106] = '\0';
+    assert_true(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_int_equal(ep.family, AF_UNIX);
+    assert_int_equal(strlen(ep.path), 107);
+    strcat(text, "p");
+    assert_false(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_string_equal(why, "socket path longer than 107 bytes");
+    assert_endpoint_failed(&ep);
+
+    /* host names: 63-octet labels fine, 64 not; 253 octets fine, 254 not; 256+ does not fit at all */
+    memset(label, 'a', 63);
+    label[63] = '\0';
+    snprintf(text, sizeof(text), "inet:%s.%s.%s.%.61s:25", label, label, label, label);   /* 253 */
+    assert_true(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_int_equal(ep.family, AF_UNSPEC);
+    assert_int_equal(strlen(ep.host), 253);
+    snprintf(text, sizeof(text), "inet:%s.%s.%s.%.62s:25", label, label, label, label);   /* 254 */
+    assert_false(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_true(strncmp(why, "bad host \"", 10) == 0);
+    snprintf(text, sizeof(text), "inet:%sa.example:25", label);                          /* 64 */
+    assert_false(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_true(strncmp(why, "bad host \"", 10) == 0);
+    snprintf(text, sizeof(text), "inet:%s.example:25", label);
+    assert_true(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    memset(text, 'a', sizeof(text));
+    memcpy(text, "inet:", 5);
+    strcpy(text + 5 + 255, ":25");                                                      /* 255 + NUL fits */
+    assert_false(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_true(strncmp(why, "bad host \"", 10) == 0);
+    strcpy(text + 5 + 256, ":25");
+    assert_false(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_string_equal(why, "host longer than 255 bytes");
+    assert_endpoint_failed(&ep);
+    memset(text, 'a', sizeof(text));
+    memcpy(text, "inet:[", 6);
+    strcpy(text + 6 + 4000, "]:25");
+    assert_false(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_string_equal(why, "host longer than 255 bytes");
+
+    /* a long unknown text: the reason is cut to the buffer, always terminated */
+    memset(text, 'x', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    assert_false(config_parse_endpoint(text, &ep, why, sizeof(why)));
+    assert_int_equal(strlen(why), sizeof(why) - 1);
+    assert_true(strncmp(why, EXPECTED_FORMS "\"xxx", strlen(EXPECTED_FORMS) + 4) == 0);
+
+    /* a small buffer, and no buffer at all */
+    memset(why, 'z', sizeof(why));
+    assert_false(config_parse_endpoint("inet:127.0.0.1:0", &ep, why, 5));
+    assert_string_equal(why, "bad ");
+    assert_int_equal(why[5], 'z');
+    assert_false(config_parse_endpoint("inet:127.0.0.1:0", &ep, NULL, 0));
+    assert_true(config_parse_endpoint("inet:127.0.0.1:25", &ep, NULL, 0));
+    assert_int_equal(ep.port, 25);
+}
+
+/* ------------------------------------------------------ authorized clients */
+
+struct authorized_case {
+    const char *name;               /* normalized, as the daemon passes it */
+    bool authorized;
+};
+
+static const struct authorized_case authorized_cases[] = {
+    { "mta.partner.example", true },        /* listed exactly */
+    { "MTA.Partner.Example", true },        /* case does not matter */
+    { "x.mta.partner.example", false },     /* an exact entry covers no sub-names */
+    { "partner.example", false },
+    { "ta.partner.example", false },        /* no partial label */
+    { "a.example.net", true },              /* ".example.net": names under it */
+    { "a.b.example.net", true },
+    { "A.EXAMPLE.NET", true },
+    { "example.net", false },               /* ... but not the domain itself */
+    { "badexample.net", false },            /* label boundary */
+    { "a.badexample.net", false },
+    { "example.net.evil.example", false },
+    { "a.example.net.evil.example", false },
+    { "a.example.ne", false },
+    { "x.co.example", true },
+    { "co.example", false },
+    { "net", false },
+    { "", false },
+    { ".example.net", false },              /* not a normalized name: never matches */
+};
+
+static void test_authorized(void **state)
+{
+    (void) state;
+    dance_config cfg;
+
+    load_ok("authorized_clients = .Example.NET mta.partner.example, .co.example\n", &cfg);
+    for (size_t i = 0; i < sizeof(authorized_cases) / sizeof(authorized_cases[0]); i++) {
+        const struct authorized_case *c = &authorized_cases[i];
+
+        if (config_client_authorized(&cfg, c->name) != c->authorized)
+            fail_msg("\"%s\" should%s be authorized", c->name, c->authorized ? "" : " not");
+    }
+    config_free(&cfg);
+
+    /* the default: nobody */
+    config_init(&cfg);
+    for (size_t i = 0; i < sizeof(authorized_cases) / sizeof(authorized_cases[0]); i++)
+        assert_false(config_client_authorized(&cfg, authorized_cases[i].name));
+    config_free(&cfg);
+}
+
 /* --------------------------------------------------------------- sample */
 
 /* sample_path - contrib/dance.conf.sample from $TESTDIR (make check) or this source file's place. */
@@ -637,7 +1303,10 @@ static void test_sample(void **state)
     (void) state;
     static const char *const keys[] = {
         "trust_anchor_file", "resolver_config", "forwarders", "dns_timeout", "cache_max_ttl",
-        "cache_error_ttl", "cache_entries", "server_tlsa", "lookup_domains",
+        "cache_error_ttl", "cache_entries", "server_tlsa", "lookup_domains", "authserv_id",
+        "policy_socket", "socket_mode", "socket_group", "identities", "authorized_clients",
+        "fingerprint_digest", "user", "group", "pid_file", "log_facility", "log_format",
+        "temperror_action", "fail_action", "idle_timeout", "max_connections",
     };
     char path[PATH_MAX], line[CONFIG_LINE_MAX + 2], err[512], tmp[PATH_MAX];
     char *uncommented = NULL;
@@ -693,6 +1362,8 @@ int main(void)
         cmocka_unit_test(test_resolver_defaults),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_words),
+        cmocka_unit_test(test_strings),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_bad_files),
@@ -704,6 +1375,11 @@ int main(void)
         cmocka_unit_test(test_error_leaves_cfg_freeable),
         cmocka_unit_test(test_two_files),
         cmocka_unit_test(test_small_error_buffer),
+        cmocka_unit_test(test_long_authserv_id),
+        cmocka_unit_test(test_endpoint_good),
+        cmocka_unit_test(test_endpoint_bad),
+        cmocka_unit_test(test_endpoint_bounds),
+        cmocka_unit_test(test_authorized),
         cmocka_unit_test(test_sample),
     };
 

@@ -1,0 +1,440 @@
+/*
+ * danced.c - the dance daemon: DANE client authentication as a Postfix policy service.
+ *
+ * USAGE
+ *	danced [-f] [-c FILE]	run (default FILE: CONFIG_DEFAULT_FILE)
+ *	danced -n [-c FILE]	check the configuration; exit 0 if valid,
+ *				else print "FILE:LINE: KEY: problem", exit 1
+ *	danced -V		print the version
+ *
+ *	-f stays in the foreground and logs to stderr (tests, systemd
+ *	Type=simple); without it danced forks into the background, logs
+ *	to syslog (log_facility), and the starting process exits 0 only
+ *	once the daemon is ready to serve (1 if its start-up failed).
+ *
+ *	Postfix main.cf:
+ *	    smtpd_tls_ask_ccert = yes
+ *	    smtpd_tls_fingerprint_digest = sha256
+ *	    smtpd_recipient_restrictions = ...,
+ *	        check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }
+ *	    smtpd_data_restrictions =
+ *	        check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }
+ *
+ *	Signals: SIGHUP re-reads FILE (a bad file is logged and the running
+ *	configuration kept); SIGTERM/SIGINT stop accepting, finish requests
+ *	in progress (at most dns_timeout + 5 s), remove the pid file and
+ *	exit 0.
+ *
+ * DESCRIPTION
+ *	Start-up order, each step for a reason:
+ *	  1. read the configuration (errors on the terminal);
+ *	  2. look up user/group and bind policy_socket (needs root for low
+ *	     ports and socket directories; errors still on the terminal);
+ *	  3. daemonize (fork, setsid, chdir /, stdio to /dev/null);
+ *	  4. write pid_file (still privileged);
+ *	  5. drop privileges (setgroups/initgroups, setgid, setuid, verify;
+ *	     refuse to run when user is set and cannot be switched to);
+ *	  6. create the event base and the resolver - after the fork,
+ *	     because the resolver starts a thread and libevent's backend
+ *	     does not survive fork();
+ *	  7. accept connections (server.c, session.c).
+ *
+ *	Reload keeps the listening sockets, user, group and pid file of
+ *	the start (they need a restart; a change is logged); everything
+ *	else takes effect for the next request.  Requests in progress keep
+ *	the snapshot they started with.  When the resolver settings
+ *	changed, a new resolver is created (failure: the reload is refused)
+ *	and the old one keeps serving the look-ups it already has, then is
+ *	freed - no request is cut off by a reload.
+ *
+ *	A milter front end (issue part 2) will set danced.milter, which
+ *	makes DATA requests answer DUNNO instead of PREPENDing the header.
+ *
+ * DIAGNOSTICS
+ *	Bad configuration and bad environment at start-up: a message on
+ *	stderr (and in the log) and exit 1.  Problems with one connection
+ *	are logged and close only that connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "danced.h"
+#include "server.h"
+
+#define DANCED_GRACE_S 5        /* shutdown: dns_timeout plus this, then close anyway */
+
+/* What main() learned about the process identity to take. */
+typedef struct danced_ids {
+    bool set_user;
+    bool set_group;
+    uid_t uid;
+    gid_t gid;
+    char user[256];
+} danced_ids;
+
+/* The start-up state around the daemon context. */
+typedef struct danced_start {
+    bool foreground;
+    bool detached;              /* stdio is /dev/null: errors only reach the log */
+    int ready_fd;               /* pipe to the waiting parent, or -1 */
+    char pid_file[4096];
+} danced_start;
+
+static void danced_fatal(const danced *d, const danced_start *st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
+/* danced_fatal - bad environment at start-up: say so where it can be seen and exit 1. */
+static void danced_fatal(const danced *d, const danced_start *st, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (d->log.to_stderr || !st->detached)
+        fprintf(stderr, "danced: fatal: %s\n", msg);
+    if (!d->log.to_stderr)
+        dlog_msg(&d->log, LOG_CRIT, "fatal: %s", msg);
+    if (st->ready_fd >= 0) {            /* the waiting parent prints it */
+        char line[1100];
+        int len = snprintf(line, sizeof(line), "F%s", msg);
+
+        (void) !write(st->ready_fd, line, (size_t) len < sizeof(line) ? (size_t) len : sizeof(line) - 1);
+    }
+    exit(1);
+}
+
+static void danced_usage(FILE *fp)
+{
+    fprintf(fp, "usage: danced [-f] [-c FILE]   run the policy service\n"
+            "       danced -n [-c FILE]      check the configuration and exit\n"
+            "       danced -V                print the version\n"
+            "  -c FILE  configuration file (default %s)\n"
+            "  -f       stay in the foreground, log to stderr\n", CONFIG_DEFAULT_FILE);
+}
+
+static bool danced_empty(const char *s)
+{
+    return s == NULL || *s == '\0';
+}
+
+/* danced_lookup_ids - resolve user and group names before anything changes. */
+static void danced_lookup_ids(const danced *d, const danced_start *st, danced_ids *ids)
+{
+    const dance_config *cfg = &d->snap->cfg;
+    struct passwd *pw;
+    struct group *gr;
+
+    memset(ids, 0, sizeof(*ids));
+    if (!danced_empty(cfg->user)) {
+        if ((pw = getpwnam(cfg->user)) == NULL)
+            danced_fatal(d, st, "user: no such user \"%s\"", cfg->user);
+        ids->set_user = true;
+        ids->uid = pw->pw_uid;
+        ids->gid = pw->pw_gid;
+        snprintf(ids->user, sizeof(ids->user), "%s", cfg->user);
+    }
+    if (!danced_empty(cfg->group)) {
+        if ((gr = getgrnam(cfg->group)) == NULL)
+            danced_fatal(d, st, "group: no such group \"%s\"", cfg->group);
+        ids->set_group = true;
+        ids->gid = gr->gr_gid;
+    }
+}
+
+/* danced_drop_privileges - become user/group for good, or refuse to run. */
+static void danced_drop_privileges(const danced *d, const danced_start *st, const danced_ids *ids)
+{
+    if (!ids->set_user && !ids->set_group) {
+        if (geteuid() == 0)
+            dlog_msg(&d->log, LOG_WARNING, "running as root: set user (and group) in %s",
+                     d->config_path);
+        return;
+    }
+    if (geteuid() != 0) {
+        /* Not root: fine only when we already are exactly what was asked for. */
+        if ((ids->set_user && (getuid() != ids->uid || geteuid() != ids->uid))
+            || getgid() != ids->gid || getegid() != ids->gid)
+            danced_fatal(d, st, "cannot switch to %s%s%s: not started as root",
+                         ids->set_user ? "user " : "", ids->set_user ? ids->user : "",
+                         ids->set_group ? " / the configured group" : "");
+        return;
+    }
+    if (ids->set_user) {
+        if (initgroups(ids->user, ids->gid) != 0)
+            danced_fatal(d, st, "initgroups(%s): %s", ids->user, strerror(errno));
+    } else if (setgroups(1, &ids->gid) != 0) {
+        danced_fatal(d, st, "setgroups: %s", strerror(errno));
+    }
+    if (setgid(ids->gid) != 0)
+        danced_fatal(d, st, "setgid(%lu): %s", (unsigned long) ids->gid, strerror(errno));
+    if (ids->set_user && setuid(ids->uid) != 0)
+        danced_fatal(d, st, "setuid(%lu): %s", (unsigned long) ids->uid, strerror(errno));
+    if (getgid() != ids->gid || getegid() != ids->gid)
+        danced_fatal(d, st, "group switch did not take effect");
+    if (ids->set_user) {
+        if (getuid() != ids->uid || geteuid() != ids->uid)
+            danced_fatal(d, st, "user switch to %s did not take effect", ids->user);
+        if (ids->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+            danced_fatal(d, st, "could regain root after switching to %s", ids->user);
+    }
+}
+
+/* danced_daemonize - fork into the background; the parent waits for "ready" and exits. */
+static void danced_daemonize(danced *d, danced_start *st)
+{
+    int pfd[2], null;
+    pid_t pid;
+    char msg[1100];
+    size_t got = 0;
+    ssize_t n;
+
+    if (pipe(pfd) != 0)
+        danced_fatal(d, st, "pipe: %s", strerror(errno));
+    if ((pid = fork()) < 0)
+        danced_fatal(d, st, "fork: %s", strerror(errno));
+    if (pid > 0) {
+        close(pfd[1]);
+        while (got < sizeof(msg) - 1 && ((n = read(pfd[0], msg + got, sizeof(msg) - 1 - got)) > 0
+                                         || (n < 0 && errno == EINTR)))
+            got += n > 0 ? (size_t) n : 0;
+        msg[got] = '\0';
+        if (got > 0 && msg[0] == 'R')
+            _exit(0);
+        if (got > 1 && msg[0] == 'F')
+            fprintf(stderr, "danced: fatal: %s\n", msg + 1);
+        else
+            fprintf(stderr, "danced: start-up failed (see the mail log)\n");
+        _exit(1);
+    }
+    close(pfd[0]);
+    st->ready_fd = pfd[1];
+    if (setsid() < 0)
+        danced_fatal(d, st, "setsid: %s", strerror(errno));
+    if (chdir("/") != 0)
+        danced_fatal(d, st, "chdir /: %s", strerror(errno));
+    if ((null = open("/dev/null", O_RDWR)) < 0)
+        danced_fatal(d, st, "/dev/null: %s", strerror(errno));
+    st->detached = true;
+    (void) dup2(null, 0);
+    (void) dup2(null, 1);
+    (void) dup2(null, 2);
+    if (null > 2)
+        close(null);
+}
+
+/* danced_write_pid - write pid_file (after daemonizing, before dropping privileges). */
+static void danced_write_pid(const danced *d, danced_start *st)
+{
+    char buf[32];
+    int fd, len;
+
+    if (danced_empty(d->snap->cfg.pid_file))
+        return;
+    snprintf(st->pid_file, sizeof(st->pid_file), "%s", d->snap->cfg.pid_file);
+    if ((fd = open(st->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+        danced_fatal(d, st, "pid_file %s: %s", st->pid_file, strerror(errno));
+    len = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+    if (write(fd, buf, (size_t) len) != len || close(fd) != 0)
+        danced_fatal(d, st, "pid_file %s: write failed", st->pid_file);
+}
+
+/* danced_changed - true when a start-up-only setting differs between two strings. */
+static bool danced_changed(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+/* danced_reload - SIGHUP: swap in a new snapshot (and resolver), or keep the old on any error. */
+static void danced_reload(danced *d)
+{
+    snapshot *n;
+    dnsloop *dns = NULL;
+    char err[1024];
+    const dance_config *o;
+
+    if (snapshot_load(d->config_path, NULL, &n, err, sizeof(err)) != SNAPSHOT_OK) {
+        dlog_msg(&d->log, LOG_ERR, "reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    if (!snapshot_same_resolver(d->snap, n)) {
+        if ((dns = dnsloop_new(d->base, &d->log, &n->rc, err, sizeof(err))) == NULL) {
+            dlog_msg(&d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
+                     err);
+            snapshot_unref(n);
+            return;
+        }
+    }
+    n->generation = d->snap->generation + 1;
+    o = &d->snap->cfg;
+    if (danced_changed(o->policy_socket, n->cfg.policy_socket) || o->socket_mode != n->cfg.socket_mode
+        || danced_changed(o->socket_group, n->cfg.socket_group) || danced_changed(o->user, n->cfg.user)
+        || danced_changed(o->group, n->cfg.group) || danced_changed(o->pid_file, n->cfg.pid_file))
+        dlog_msg(&d->log, LOG_WARNING, "reload: policy_socket, socket_mode, socket_group, user, "
+                 "group and pid_file keep their start-up values until danced is restarted");
+    if (dns != NULL) {
+        dnsloop_retire(d->dns);     /* finishes its look-ups in progress, then is freed */
+        d->dns = dns;
+    }
+    dlog_reconfigure(&d->log, n->cfg.log_facility, n->cfg.log_format);
+    snapshot_unref(d->snap);
+    d->snap = n;
+    dlog_msg(&d->log, LOG_INFO, "configuration reloaded from %s%s", d->config_path,
+             dns != NULL ? " (new resolver)" : "");
+}
+
+static void danced_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void) sig;
+    (void) what;
+    danced_reload(arg);
+}
+
+static void danced_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    danced *d = arg;
+
+    (void) fd;
+    (void) what;
+    dlog_msg(&d->log, LOG_WARNING, "stopping: %zu connections still busy; closing them",
+             server_connections(d->srv));
+    server_close_all(d->srv);
+    event_base_loopexit(d->base, NULL);
+}
+
+static void danced_on_term(evutil_socket_t sig, short what, void *arg)
+{
+    danced *d = arg;
+    struct timeval tv = { (time_t) d->snap->cfg.dns_timeout + DANCED_GRACE_S, 0 };
+    (void) what;
+    if (d->draining) {              /* a second signal: do not wait */
+        danced_on_deadline(-1, 0, d);
+        return;
+    }
+    dlog_msg(&d->log, LOG_INFO, "signal %d: stopping (%zu connections open)", (int) sig,
+             server_connections(d->srv));
+    d->draining = true;
+    server_stop(d->srv);
+    /* a once-event: libevent frees it when it fires or with the base */
+    if (event_base_once(d->base, -1, EV_TIMEOUT, danced_on_deadline, d, &tv) != 0)
+        abort();
+    server_drain(d->srv);
+}
+
+int main(int argc, char **argv)
+{
+    danced d;
+    danced_start st = { .foreground = false, .detached = false, .ready_fd = -1 };
+    danced_ids ids;
+    server *srv;
+    struct event *sig_hup, *sig_term, *sig_int;
+    const char *path = CONFIG_DEFAULT_FILE;
+    bool check_only = false;
+    char err[1024];
+    int opt;
+
+    memset(&d, 0, sizeof(d));
+    while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'f':
+            st.foreground = true;
+            break;
+        case 'n':
+            check_only = true;
+            break;
+        case 'V':
+            printf("danced %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'h':
+            danced_usage(stdout);
+            return 0;
+        default:
+            danced_usage(stderr);
+            return 1;
+        }
+    }
+    if (optind != argc) {
+        danced_usage(stderr);
+        return 1;
+    }
+    d.config_path = path;
+
+    /* 1. configuration */
+    if (snapshot_load(path, NULL, &d.snap, err, sizeof(err)) != SNAPSHOT_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        snapshot_unref(d.snap);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    dlog_init(&d.log, st.foreground, d.snap->cfg.log_facility, d.snap->cfg.log_format);
+
+    /* 2. identities and sockets */
+    danced_lookup_ids(&d, &st, &ids);
+    if (server_open(d.snap->cfg.policy_socket, d.snap->cfg.socket_mode, d.snap->cfg.socket_group,
+                    &srv, err, sizeof(err)) != SERVER_OK)
+        danced_fatal(&d, &st, "%s", err);
+    d.srv = srv;
+
+    /* 3-5. background, pid file, privileges */
+    if (!st.foreground)
+        danced_daemonize(&d, &st);
+    danced_write_pid(&d, &st);
+    danced_drop_privileges(&d, &st, &ids);
+
+    /* 6. event loop and resolver */
+    if ((d.base = event_base_new()) == NULL)
+        danced_fatal(&d, &st, "cannot create the event loop");
+    if ((d.dns = dnsloop_new(d.base, &d.log, &d.snap->rc, err, sizeof(err))) == NULL)
+        danced_fatal(&d, &st, "%s", err);
+    sig_hup = evsignal_new(d.base, SIGHUP, danced_on_hup, &d);
+    sig_term = evsignal_new(d.base, SIGTERM, danced_on_term, &d);
+    sig_int = evsignal_new(d.base, SIGINT, danced_on_term, &d);
+    if (sig_hup == NULL || sig_term == NULL || sig_int == NULL || event_add(sig_hup, NULL) != 0
+        || event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0)
+        danced_fatal(&d, &st, "cannot install signal handlers");
+
+    /* 7. serve */
+    server_start(srv, &d);
+    dlog_msg(&d.log, LOG_INFO, "danced %s ready on %s (authserv-id %s)", PACKAGE_VERSION,
+             server_endpoint(srv), d.snap->servid);
+    if (st.ready_fd >= 0) {
+        (void) !write(st.ready_fd, "R", 1);
+        close(st.ready_fd);
+        st.ready_fd = -1;
+    }
+    event_base_dispatch(d.base);
+
+    /* shutdown */
+    server_close_all(srv);
+    event_base_loop(d.base, EVLOOP_NONBLOCK);   /* let retired resolvers free themselves */
+    server_free(srv);
+    event_free(sig_hup);
+    event_free(sig_term);
+    event_free(sig_int);
+    dnsloop_free(d.dns);
+    event_base_free(d.base);
+    if (st.pid_file[0] != '\0' && unlink(st.pid_file) != 0 && errno != ENOENT)
+        dlog_msg(&d.log, LOG_WARNING, "cannot remove pid_file %s: %s", st.pid_file, strerror(errno));
+    dlog_msg(&d.log, LOG_INFO, "stopped");
+    snapshot_unref(d.snap);
+    dlog_close(&d.log);
+    return 0;
+}

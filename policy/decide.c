@@ -1,0 +1,385 @@
+/*
+ * decide.c - from a policy request to checks, and from verdicts to the reply.
+ *
+ * USAGE
+ *	state = decide_state_of(req);
+ *	ev = decide_evidence(req, alg, rep, evkey);	(rep: log problems)
+ *	for each configured kind:
+ *	    if ((name = decide_claimed(req, kind, buf)) != NULL)
+ *	        decide_memo_key(name, evkey, key); ... check or reuse ...
+ *	decide_reply(snap, state, results, milter, out, sizeof(out), &len);
+ *
+ * DESCRIPTION
+ *	Requests: only request=smtpd_access_policy at protocol_state RCPT
+ *	or DATA lead to checks; everything else is answered DUNNO.
+ *
+ *	Claimed names: helo_name; the domain of sender (the null sender
+ *	has none); client_name unless "unknown".  A name that normalizes
+ *	is returned normalized, so "MTA1.Example.NET." and
+ *	"mta1.example.net" share one verdict; an invalid one is returned
+ *	as sent and check_start() turns it into none.
+ *
+ *	Evidence: ccert_der (base64 DER) first, then
+ *	ccert_pubkey_fingerprint (selector 1) and ccert_fingerprint
+ *	(selector 0) in fingerprint_digest.  An attribute that cannot be
+ *	used is reported and left out; the rest still counts.  The
+ *	evidence key is SHA-256 over the attributes that were used.
+ *
+ *	Replies at RCPT look only at identities whose normalized name is
+ *	in authorized_clients: any pass -> OK; else any temperror ->
+ *	temperror_action; else any fail -> fail_action; else DUNNO.  At
+ *	DATA: "PREPEND Authentication-Results: ..." with one dane result
+ *	per identity that had a valid claimed name, in the order helo,
+ *	mailfrom, ptr (smtp.helo, smtp.mailfrom, policy.ptr), unfolded
+ *	because a policy reply is one line; if the field would pass 998
+ *	octets it is written again without the reason comments.  With a
+ *	milter writing the header, DATA answers DUNNO.  Never an empty
+ *	action.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "decide.h"
+
+#define DECIDE_AR_NAME "Authentication-Results"
+
+static const char *const decide_kind_names[DECIDE_KINDS] = { "helo", "mailfrom", "ptr" };
+
+/* decide_kind_name - "helo", "mailfrom", "ptr". */
+const char *decide_kind_name(decide_kind kind)
+{
+    if ((unsigned) kind >= DECIDE_KINDS)
+        abort();
+    return decide_kind_names[kind];
+}
+
+/* decide_kind_bit - the CONFIG_IDENTITY_* bit of a kind. */
+unsigned decide_kind_bit(decide_kind kind)
+{
+    switch (kind) {
+    case DECIDE_HELO:
+        return CONFIG_IDENTITY_HELO;
+    case DECIDE_MAILFROM:
+        return CONFIG_IDENTITY_MAILFROM;
+    case DECIDE_PTR:
+        return CONFIG_IDENTITY_PTR;
+    default:
+        abort();
+    }
+}
+
+/* decide_state_of - classify a request by its request type and protocol_state. */
+decide_state decide_state_of(const policy_request *req)
+{
+    const char *type = policy_get_attr(req, POLICY_ATTR_REQUEST);
+    const char *state = policy_get_attr(req, POLICY_ATTR_PROTOCOL_STATE);
+
+    if (type == NULL || strcmp(type, "smtpd_access_policy") != 0 || state == NULL)
+        return DECIDE_STATE_OTHER;
+    if (strcasecmp(state, "RCPT") == 0)
+        return DECIDE_STATE_RCPT;
+    if (strcasecmp(state, "DATA") == 0)
+        return DECIDE_STATE_DATA;
+    return DECIDE_STATE_OTHER;
+}
+
+/* decide_claimed - the claimed name for kind, or NULL when there is none to check. */
+const char *decide_claimed(const policy_request *req, decide_kind kind, char buf[IDENTITY_NAME_MAX])
+{
+    const char *v, *at;
+
+    switch (kind) {
+    case DECIDE_HELO:
+        v = policy_get_attr(req, POLICY_ATTR_HELO_NAME);
+        break;
+    case DECIDE_MAILFROM:
+        v = policy_get_attr(req, POLICY_ATTR_SENDER);
+        if (v == NULL || *v == '\0')
+            return NULL;                        /* null sender: no domain */
+        if (identity_mail_domain(v, buf) == IDENTITY_OK)
+            return buf;
+        at = strrchr(v, '@');
+        return at != NULL ? at + 1 : v;         /* invalid: check_start says why */
+    case DECIDE_PTR:
+        v = policy_get_attr(req, POLICY_ATTR_CLIENT_NAME);
+        if (v != NULL && strcasecmp(v, "unknown") == 0)
+            return NULL;
+        break;
+    default:
+        abort();
+    }
+    if (v == NULL || *v == '\0')
+        return NULL;
+    if (identity_normalize(v, buf) == IDENTITY_OK)
+        return buf;
+    return v;
+}
+
+/* decide_sha256 - SHA-256 of buf into key. */
+static void decide_sha256(const unsigned char *buf, size_t len, unsigned char key[DECIDE_KEY_LEN])
+{
+    unsigned char md[DIGEST_MAX];
+
+    if (evidence_digest(DIGEST_SHA256, buf, len, md) != DECIDE_KEY_LEN)
+        abort();
+    memcpy(key, md, DECIDE_KEY_LEN);
+}
+
+/* decide_hash_attr - feed "name\0value\0" of a used attribute into the key context. */
+static void decide_hash_attr(unsigned char *acc, size_t *len, size_t size,
+                             const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    unsigned char *tmp;
+
+    /* acc gets SHA-256(name \0 value \0) per used attribute: bounded, unambiguous */
+    if (*len + DECIDE_KEY_LEN > size || (tmp = malloc(nl + vl + 2)) == NULL)
+        abort();
+    memcpy(tmp, name, nl + 1);
+    memcpy(tmp + nl + 1, value, vl + 1);
+    decide_sha256(tmp, nl + vl + 2, acc + *len);
+    free(tmp);
+    *len += DECIDE_KEY_LEN;
+}
+
+/* decide_report - record a problem with one attribute. */
+static void decide_report(decide_ev_report *r, decide_ev_problem p, const char *attr,
+                          const char *detail)
+{
+    r->problem = p;
+    r->attr = attr;
+    snprintf(r->detail, sizeof(r->detail), "%s", detail);
+}
+
+/* decide_fingerprint - add one fingerprint attribute; reports its problem in r. */
+static bool decide_fingerprint(evidence *ev, const policy_request *req, policy_attr attr,
+                               int selector, digest_alg alg, decide_ev_report *r)
+{
+    const char *v = policy_get_attr(req, attr);
+    evidence_status st;
+    char detail[128];
+    size_t hex = 0;
+
+    if (v == NULL || *v == '\0')
+        return false;
+    st = evidence_add_digest(ev, selector, alg, v);
+    if (st == EVIDENCE_OK)
+        return true;
+    if (st == EVIDENCE_BAD_LENGTH || st == EVIDENCE_WEAK_DIGEST) {
+        for (const char *p = v; *p != '\0'; p++)
+            if (*p != ':')
+                hex++;
+        snprintf(detail, sizeof(detail), "%zu octets, but fingerprint_digest is %s (%zu octets)",
+                 hex / 2, alg == DIGEST_SHA512 ? "sha512" : "sha256", evidence_digest_len(alg));
+        decide_report(r, DECIDE_EV_DIGEST_MISMATCH, policy_attr_name(attr), detail);
+    } else {
+        decide_report(r, DECIDE_EV_BAD, policy_attr_name(attr), evidence_status_str(st));
+    }
+    return false;
+}
+
+/* decide_der - add the ccert_der certificate; reports its problem in r. */
+static bool decide_der(evidence *ev, const policy_request *req, decide_ev_report *r)
+{
+    const char *v = policy_get_attr(req, POLICY_ATTR_CCERT_DER);
+    unsigned char *der;
+    size_t len = 0;
+    policy_status pst;
+    evidence_status est;
+
+    if (v == NULL || *v == '\0')
+        return false;
+    if ((der = malloc(POLICY_DER_MAX)) == NULL)
+        abort();
+    pst = policy_base64_decode(v, der, POLICY_DER_MAX, &len);
+    if (pst != POLICY_OK) {
+        decide_report(r, DECIDE_EV_BAD, "ccert_der", policy_status_str(pst));
+        free(der);
+        return false;
+    }
+    est = evidence_add_der(ev, der, len);
+    free(der);
+    if (est != EVIDENCE_OK) {
+        decide_report(r, DECIDE_EV_BAD, "ccert_der", evidence_status_str(est));
+        return false;
+    }
+    return true;
+}
+
+/* decide_evidence - build evidence from the certificate attributes. */
+evidence *decide_evidence(const policy_request *req, digest_alg alg,
+                          decide_ev_report rep[DECIDE_EV_ATTRS], unsigned char key[DECIDE_KEY_LEN])
+{
+    evidence *ev = evidence_new();
+    unsigned char acc[DECIDE_EV_ATTRS * DECIDE_KEY_LEN];
+    size_t len = 0;
+
+    for (size_t i = 0; i < DECIDE_EV_ATTRS; i++)
+        decide_report(&rep[i], DECIDE_EV_OK, "", "");
+    if (decide_der(ev, req, &rep[0]))
+        decide_hash_attr(acc, &len, sizeof(acc), "ccert_der",
+                         policy_get_attr(req, POLICY_ATTR_CCERT_DER));
+    if (decide_fingerprint(ev, req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT, 1, alg, &rep[1]))
+        decide_hash_attr(acc, &len, sizeof(acc), "ccert_pubkey_fingerprint",
+                         policy_get_attr(req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT));
+    if (decide_fingerprint(ev, req, POLICY_ATTR_CCERT_FINGERPRINT, 0, alg, &rep[2]))
+        decide_hash_attr(acc, &len, sizeof(acc), "ccert_fingerprint",
+                         policy_get_attr(req, POLICY_ATTR_CCERT_FINGERPRINT));
+    decide_sha256(acc, len, key);
+    return ev;
+}
+
+/* decide_memo_key - key of the verdict for claimed with the evidence named by evkey. */
+void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_LEN],
+                     unsigned char key[DECIDE_KEY_LEN])
+{
+    unsigned char acc[2 * DECIDE_KEY_LEN];
+
+    decide_sha256((const unsigned char *) claimed, strlen(claimed), acc);
+    memcpy(acc + DECIDE_KEY_LEN, evkey, DECIDE_KEY_LEN);
+    decide_sha256(acc, sizeof(acc), key);
+}
+
+/* decide_result_from - fill r from a finished verdict. */
+void decide_result_from(decide_result *r, const verdict *v)
+{
+    r->present = true;
+    r->result = v->result;
+    snprintf(r->name, sizeof(r->name), "%s", v->name);
+    snprintf(r->reason, sizeof(r->reason), "%s", v->reason);
+}
+
+/* decide_action_word - the Postfix action of a configured action. */
+static const char *decide_action_word(config_action a)
+{
+    switch (a) {
+    case CONFIG_ACTION_DUNNO:
+        return "DUNNO";
+    case CONFIG_ACTION_DEFER_IF_PERMIT:
+        return "DEFER_IF_PERMIT";
+    case CONFIG_ACTION_DEFER:
+        return "DEFER";
+    case CONFIG_ACTION_REJECT:
+        return "REJECT";
+    }
+    abort();
+}
+
+/* decide_configured - reply with a configured action; text gets a 4.7.x or 5.7.x code. */
+static void decide_configured(config_action a, const char *minor, const char *what,
+                              const decide_result *r, char *out, size_t outsize, size_t *len)
+{
+    char text[512];
+
+    if (a == CONFIG_ACTION_DUNNO) {
+        if (policy_reply(out, outsize, "DUNNO", NULL, len) != POLICY_OK)
+            abort();
+        return;
+    }
+    snprintf(text, sizeof(text), "%c.7.%s DANE %s %s (%s)", a == CONFIG_ACTION_REJECT ? '5' : '4',
+             minor, what, r->name, r->reason);
+    if (policy_reply(out, outsize, decide_action_word(a), text, len) != POLICY_OK)
+        abort();
+}
+
+/* decide_rcpt - the relay decision. */
+static void decide_rcpt(const snapshot *snap, const decide_result res[DECIDE_KINDS],
+                        char *out, size_t outsize, size_t *len)
+{
+    const decide_result *temp = NULL, *fail = NULL;
+
+    for (int k = 0; k < DECIDE_KINDS; k++) {
+        const decide_result *r = &res[k];
+
+        if (!r->present || r->name[0] == '\0' || !config_client_authorized(&snap->cfg, r->name))
+            continue;
+        if (r->result == VERDICT_PASS) {
+            if (policy_reply(out, outsize, "OK", NULL, len) != POLICY_OK)
+                abort();
+            return;
+        }
+        if (r->result == VERDICT_TEMPERROR && temp == NULL)
+            temp = r;
+        if (r->result == VERDICT_FAIL && fail == NULL)
+            fail = r;
+    }
+    if (temp != NULL)
+        decide_configured(snap->cfg.temperror_action, "0", "check temporarily failed for",
+                          temp, out, outsize, len);
+    else if (fail != NULL)
+        decide_configured(snap->cfg.fail_action, "1", "authentication failed for",
+                          fail, out, outsize, len);
+    else if (policy_reply(out, outsize, "DUNNO", NULL, len) != POLICY_OK)
+        abort();
+}
+
+/* decide_unfold - replace each "\n\t" fold of authres_format() by one space. */
+static void decide_unfold(char *s)
+{
+    char *w = s;
+
+    for (const char *r = s; *r != '\0'; r++) {
+        if (r[0] == '\n' && r[1] == '\t') {
+            *w++ = ' ';
+            r++;
+        } else if (*r == '\n' || *r == '\r') {
+            abort();            /* broken invariant: authres_format folds only with \n\t */
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* decide_field - the unfolded field value; with_reason = false drops the comments. */
+static void decide_field(const snapshot *snap, const decide_result res[DECIDE_KINDS],
+                         bool with_reason, char *value, size_t size)
+{
+    static const char *const ptype[DECIDE_KINDS] = { "smtp", "smtp", "policy" };
+    static const char *const property[DECIDE_KINDS] = { "helo", "mailfrom", "ptr" };
+    authres_item items[DECIDE_KINDS];
+    authres_status st;
+    size_t n = 0;
+
+    for (int k = 0; k < DECIDE_KINDS; k++) {
+        if (!res[k].present || res[k].name[0] == '\0')
+            continue;                   /* no name to name in the header */
+        items[n].result = verdict_result_word(res[k].result);
+        items[n].reason = with_reason ? res[k].reason : NULL;
+        items[n].ptype = ptype[k];
+        items[n].property = property[k];
+        items[n].value = res[k].name;
+        n++;
+    }
+    st = authres_format(snap->servid, items, n, 0, value, size);
+    if (st != AUTHRES_OK)
+        abort();                /* servid checked at load, names normalized: cannot happen */
+    decide_unfold(value);
+}
+
+/* decide_data - the Authentication-Results header as a PREPEND action. */
+static void decide_data(const snapshot *snap, const decide_result res[DECIDE_KINDS],
+                        char *out, size_t outsize, size_t *len)
+{
+    char value[AUTHRES_FIELD_MAX];
+
+    decide_field(snap, res, true, value, sizeof(value));
+    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
+        decide_field(snap, res, false, value, sizeof(value));
+    if (policy_reply_prepend(out, outsize, DECIDE_AR_NAME, value, len) != POLICY_OK)
+        abort();
+}
+
+/* decide_reply - the reply for the state given the identities' results. */
+void decide_reply(const snapshot *snap, decide_state state, const decide_result res[DECIDE_KINDS],
+                  bool milter, char *out, size_t outsize, size_t *len)
+{
+    if (state == DECIDE_STATE_RCPT)
+        decide_rcpt(snap, res, out, outsize, len);
+    else if (state == DECIDE_STATE_DATA && !milter)
+        decide_data(snap, res, out, outsize, len);
+    else if (policy_reply(out, outsize, "DUNNO", NULL, len) != POLICY_OK)
+        abort();
+}

@@ -1,0 +1,103 @@
+/*
+ * decide.h - from a policy request to checks, and from verdicts to the reply.
+ *
+ * No I/O and no DNS here: decide_evidence() turns the certificate
+ * attributes into evidence, decide_claimed() picks each configured claimed
+ * name, decide_memo_key() names a (claimed name, evidence) pair, and
+ * decide_reply() composes the action for the protocol state from the
+ * identities' results.  The session module runs the checks in between.
+ */
+#ifndef DANCE_POLICY_DECIDE_H
+#define DANCE_POLICY_DECIDE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "protocol.h"
+#include "snapshot.h"
+#include "evidence.h"
+#include "identity.h"
+#include "verdict.h"
+
+#define DECIDE_KEY_LEN 32            /* SHA-256 */
+/* Longest reply: "action=PREPEND " + the field + "\n\n" + NUL. */
+#define DECIDE_REPLY_MAX (AUTHRES_FIELD_MAX + 64)
+#define DECIDE_RFC5322_LINE 998      /* the prepended header must fit one line */
+
+/* The claimed identities, in header order. */
+typedef enum {
+    DECIDE_HELO = 0,
+    DECIDE_MAILFROM,
+    DECIDE_PTR,
+    DECIDE_KINDS
+} decide_kind;
+
+/* What the request asks for. */
+typedef enum {
+    DECIDE_STATE_OTHER = 0,          /* another state or request type: DUNNO, no checks */
+    DECIDE_STATE_RCPT,               /* relay decision */
+    DECIDE_STATE_DATA                /* the Authentication-Results header */
+} decide_state;
+
+/* Evidence problems, per certificate attribute. */
+typedef enum {
+    DECIDE_EV_OK = 0,
+    DECIDE_EV_DIGEST_MISMATCH,       /* fingerprint length is not fingerprint_digest's */
+    DECIDE_EV_BAD                    /* unusable attribute (bad hex, base64, certificate) */
+} decide_ev_problem;
+
+typedef struct decide_ev_report {
+    decide_ev_problem problem;
+    const char *attr;                /* attribute name */
+    char detail[128];                /* why, printable */
+} decide_ev_report;
+
+#define DECIDE_EV_ATTRS 3            /* ccert_pubkey_fingerprint, ccert_fingerprint, ccert_der */
+
+/* The result of one identity as the reply needs it. */
+typedef struct decide_result {
+    bool present;                    /* a claimed name was there to check */
+    verdict_result result;
+    char name[IDENTITY_NAME_MAX];    /* normalized, "" when the claimed name is invalid */
+    char reason[VERDICT_REASON_MAX];
+} decide_result;
+
+/* decide_kind_name - "helo", "mailfrom", "ptr". */
+const char *decide_kind_name(decide_kind kind);
+
+/* decide_kind_bit - the CONFIG_IDENTITY_* bit of a kind. */
+unsigned decide_kind_bit(decide_kind kind);
+
+/* decide_state_of - classify a request by its request type and protocol_state. */
+decide_state decide_state_of(const policy_request *req);
+
+/*
+ * decide_claimed - the claimed name for kind, or NULL when there is none to
+ * check (attribute absent or empty, null sender, client_name "unknown").
+ * The result points into req or into buf.
+ */
+const char *decide_claimed(const policy_request *req, decide_kind kind, char buf[IDENTITY_NAME_MAX]);
+
+/*
+ * decide_evidence - build evidence from the certificate attributes (never
+ * NULL; empty when there is none).  rep[i] says what went wrong with each
+ * attribute (ignored then); *key names the usable evidence.
+ */
+evidence *decide_evidence(const policy_request *req, digest_alg alg,
+                          decide_ev_report rep[DECIDE_EV_ATTRS], unsigned char key[DECIDE_KEY_LEN]);
+
+/* decide_memo_key - key of the verdict for claimed with the evidence named by evkey. */
+void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_LEN],
+                     unsigned char key[DECIDE_KEY_LEN]);
+
+/* decide_result_from - fill r from a finished verdict. */
+void decide_result_from(decide_result *r, const verdict *v);
+
+/*
+ * decide_reply - the reply for the state given the identities' results
+ * (indexed by decide_kind); milter: a milter writes the header, so DATA
+ * answers DUNNO.  Writes "action=...\n\n" into out (DECIDE_REPLY_MAX).
+ */
+void decide_reply(const snapshot *snap, decide_state state, const decide_result res[DECIDE_KINDS],
+                  bool milter, char *out, size_t outsize, size_t *len);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * dlog.c - danced's log: syslog, or stderr in the foreground; text or JSON.
+ *
+ * USAGE
+ *	dlog log;
+ *	dlog_init(&log, foreground, LOG_MAIL, CONFIG_LOG_TEXT);
+ *	dlog_msg(&log, LOG_WARNING, "%s: request too big", peer);
+ *	dlog_verdict(&log, &info);
+ *
+ * DESCRIPTION
+ *	In the foreground a line goes to stderr as "danced: LEVEL: text";
+ *	otherwise to syslog with ident "danced", LOG_PID, the configured
+ *	facility.  A verdict line in text form is
+ *	    verdict client=192.0.2.1 identity=helo claimed="mta1.example"
+ *	        name=mta1.example owner=_smtp-client.mta1.example
+ *	        dnssec=secure result=pass reason="..." matched="3 1 1 ..."
+ *	        spki_sha256=... instance=...
+ *	(one line; quoted values escape '"' and '\', bytes outside printable
+ *	ASCII become '?').  In JSON form it is one object with the same keys
+ *	plus "event":"verdict"; bytes outside printable ASCII are written as
+ *	\u00XX, so the line is always valid JSON whatever the client sent.
+ *	Lines are cut at DLOG_LINE_MAX bytes (a JSON line is then dropped to
+ *	a short error object rather than written invalid).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dlog.h"
+
+typedef struct dlog_buf {
+    char s[DLOG_LINE_MAX];
+    size_t len;
+    bool full;
+} dlog_buf;
+
+static void dlog_put(dlog_buf *b, const char *s, size_t n)
+{
+    if (b->full || n >= sizeof(b->s) - b->len) {
+        b->full = true;
+        return;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void dlog_puts(dlog_buf *b, const char *s)
+{
+    dlog_put(b, s, strlen(s));
+}
+
+/* dlog_put_text_value - key=value, quoted when quote is set or the value needs it. */
+static void dlog_put_text(dlog_buf *b, const char *key, const char *value, bool quote)
+{
+    const char *v = value != NULL ? value : "";
+
+    if (*v == '\0' || strpbrk(v, " \"\\=") != NULL)
+        quote = true;
+    dlog_puts(b, " ");
+    dlog_puts(b, key);
+    dlog_puts(b, quote ? "=\"" : "=");
+    for (; *v != '\0'; v++) {
+        unsigned char c = (unsigned char) *v;
+
+        if (c == '"' || c == '\\') {
+            char esc[2] = { '\\', (char) c };
+            dlog_put(b, esc, 2);
+        } else if (c < 0x20 || c > 0x7e) {
+            dlog_put(b, "?", 1);
+        } else {
+            dlog_put(b, (const char *) v, 1);
+        }
+    }
+    if (quote)
+        dlog_puts(b, "\"");
+}
+
+/* dlog_put_json - "key":"value" with JSON escapes; first omits the comma. */
+static void dlog_put_json(dlog_buf *b, const char *key, const char *value, bool first)
+{
+    const char *v = value != NULL ? value : "";
+    char esc[8];
+
+    dlog_puts(b, first ? "\"" : ",\"");
+    dlog_puts(b, key);
+    dlog_puts(b, "\":\"");
+    for (; *v != '\0'; v++) {
+        unsigned char c = (unsigned char) *v;
+
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char) c;
+            dlog_put(b, esc, 2);
+        } else if (c < 0x20 || c > 0x7e) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            dlog_put(b, esc, 6);
+        } else {
+            dlog_put(b, (const char *) v, 1);
+        }
+    }
+    dlog_puts(b, "\"");
+}
+
+static const char *dlog_level(int prio)
+{
+    switch (prio) {
+    case LOG_EMERG:
+    case LOG_ALERT:
+    case LOG_CRIT:
+        return "fatal";
+    case LOG_ERR:
+        return "error";
+    case LOG_WARNING:
+        return "warning";
+    case LOG_DEBUG:
+        return "debug";
+    default:
+        return "info";
+    }
+}
+
+/* dlog_printable - copy src with every byte outside 0x20-0x7e as '?', cut to fit. */
+static void dlog_printable(char *dst, size_t size, const char *src)
+{
+    size_t i;
+
+    if (size == 0)
+        return;
+    for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char c = (unsigned char) src[i];
+
+        dst[i] = (c < 0x20 || c > 0x7e) ? '?' : (char) c;
+    }
+    dst[i] = '\0';
+}
+
+/* dlog_write - send one finished line to its destination. */
+static void dlog_write(const dlog *log, int prio, const char *line)
+{
+    if (log->to_stderr || !log->opened)
+        fprintf(stderr, "danced: %s: %s\n", dlog_level(prio), line);
+    else
+        syslog(prio, "%s", line);
+}
+
+/* dlog_init - log to stderr (foreground) or to syslog with facility. */
+void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format)
+{
+    log->to_stderr = to_stderr;
+    log->facility = facility;
+    log->format = format;
+    log->opened = false;
+    if (!to_stderr) {
+        openlog("danced", LOG_PID | LOG_NDELAY, facility);
+        log->opened = true;
+    }
+}
+
+/* dlog_reconfigure - apply a reloaded facility and format (reopens syslog when needed). */
+void dlog_reconfigure(dlog *log, int facility, config_log_format format)
+{
+    log->format = format;
+    if (facility != log->facility && log->opened) {
+        closelog();
+        openlog("danced", LOG_PID | LOG_NDELAY, facility);
+    }
+    log->facility = facility;
+}
+
+/* dlog_msg - write one operational line at priority prio. */
+void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
+{
+    char line[DLOG_LINE_MAX], clean[DLOG_LINE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    dlog_printable(clean, sizeof(clean), line);
+    dlog_write(log, prio, clean);
+}
+
+/* dlog_verdict - write the line for one computed verdict. */
+void dlog_verdict(const dlog *log, const dlog_verdict_info *in)
+{
+    dlog_buf b = { .len = 0, .full = false };
+
+    b.s[0] = '\0';
+    if (log->format == CONFIG_LOG_JSON) {
+        dlog_puts(&b, "{");
+        dlog_put_json(&b, "event", "verdict", true);
+        dlog_put_json(&b, "client", in->client, false);
+        dlog_put_json(&b, "identity", in->identity, false);
+        dlog_put_json(&b, "claimed", in->claimed, false);
+        dlog_put_json(&b, "name", in->name, false);
+        dlog_put_json(&b, "owner", in->owner, false);
+        dlog_put_json(&b, "dnssec", in->dnssec, false);
+        dlog_put_json(&b, "result", in->result, false);
+        dlog_put_json(&b, "reason", in->reason, false);
+        dlog_put_json(&b, "matched", in->matched, false);
+        dlog_put_json(&b, "spki_sha256", in->spki_sha256, false);
+        dlog_put_json(&b, "instance", in->instance, false);
+        dlog_puts(&b, "}");
+        if (b.full)
+            snprintf(b.s, sizeof(b.s), "{\"event\":\"verdict\",\"error\":\"line too long\","
+                     "\"result\":\"%s\"}", in->result != NULL ? in->result : "");
+    } else {
+        dlog_puts(&b, "verdict");
+        dlog_put_text(&b, "client", in->client, false);
+        dlog_put_text(&b, "identity", in->identity, false);
+        dlog_put_text(&b, "claimed", in->claimed, true);
+        dlog_put_text(&b, "name", in->name, false);
+        dlog_put_text(&b, "owner", in->owner, false);
+        dlog_put_text(&b, "dnssec", in->dnssec, false);
+        dlog_put_text(&b, "result", in->result, false);
+        dlog_put_text(&b, "reason", in->reason, true);
+        dlog_put_text(&b, "matched", in->matched, true);
+        dlog_put_text(&b, "spki_sha256", in->spki_sha256, false);
+        dlog_put_text(&b, "instance", in->instance, false);
+        /* a cut text line is still one readable line */
+    }
+    dlog_write(log, LOG_INFO, b.s);
+}
+
+/* dlog_close - close syslog if it was opened. */
+void dlog_close(dlog *log)
+{
+    if (log->opened)
+        closelog();
+    log->opened = false;
+}

@@ -1,0 +1,58 @@
+/*
+ * dlog.h - danced's log: syslog, or stderr in the foreground; text or JSON.
+ *
+ * One dlog value lives in the daemon context; every function takes it, so
+ * there is no hidden logging state besides what syslog(3) itself keeps.
+ * dlog_msg() writes free-form operational lines; dlog_verdict() writes the
+ * one line per computed verdict, as "key=value" text or as one JSON object
+ * per line (log_format = json).  Every string that came from the network is
+ * made printable (text) or escaped (JSON) before it is written.
+ */
+#ifndef DANCE_POLICY_DLOG_H
+#define DANCE_POLICY_DLOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+#include "config.h"
+
+#define DLOG_LINE_MAX 2048            /* longest line written; longer is cut */
+
+typedef struct dlog {
+    bool to_stderr;                   /* foreground: stderr, else syslog */
+    bool opened;                      /* openlog() has been called */
+    int facility;                     /* syslog facility (LOG_MAIL, ...) */
+    config_log_format format;         /* verdict line format */
+} dlog;
+
+/* The fields of one verdict line; NULL or "" fields are written as "". */
+typedef struct dlog_verdict_info {
+    const char *client;               /* SMTP client address (client_address) */
+    const char *identity;             /* "helo", "mailfrom", "ptr" (or "helo,mailfrom") */
+    const char *claimed;              /* claimed name as sent (hostile input) */
+    const char *name;                 /* normalized name, "" when invalid */
+    const char *owner;                /* TLSA owner name that decided, or "" */
+    const char *dnssec;               /* resolver_status_str() of that owner, or "" */
+    const char *result;               /* RFC 8601 result word */
+    const char *reason;
+    const char *matched;              /* matched record "3 1 1 ab...", or "" */
+    const char *spki_sha256;          /* client key SPKI SHA-256, or "" */
+    const char *instance;             /* Postfix's instance attribute, or "" */
+} dlog_verdict_info;
+
+/* dlog_init - log to stderr (foreground) or to syslog with facility. */
+void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format);
+
+/* dlog_reconfigure - apply a reloaded facility and format (reopens syslog when needed). */
+void dlog_reconfigure(dlog *log, int facility, config_log_format format);
+
+/* dlog_msg - write one operational line at priority prio (LOG_INFO, LOG_WARNING, LOG_ERR, ...). */
+void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* dlog_verdict - write the line for one computed verdict. */
+void dlog_verdict(const dlog *log, const dlog_verdict_info *info);
+
+/* dlog_close - close syslog if it was opened. */
+void dlog_close(dlog *log);
+
+#endif

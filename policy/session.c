@@ -1,0 +1,541 @@
+/*
+ * session.c - one policy client connection.
+ *
+ * USAGE
+ *	s = session_new(d, fd, "127.0.0.1:43512");	(from the accept loop)
+ *	... the event loop does the rest ...
+ *	session_drain(s);				(SIGTERM)
+ *
+ * DESCRIPTION
+ *	Reading: one persistent read event whose timeout is idle_timeout
+ *	(libevent restarts it on every read), so a connection that sends
+ *	nothing for that long is closed.  Bytes go through the protocol
+ *	parser; when a request is complete the read event is removed
+ *	until its reply has been written.  Bytes that arrived after the
+ *	request (a client that pipelines) are kept in a spill buffer and
+ *	parsed from the next loop pass, never recursively, so a burst of
+ *	pipelined requests cannot deepen the stack.
+ *
+ *	Answering: decide.h classifies the request.  For RCPT and DATA the
+ *	evidence is built once per request and each configured claimed
+ *	name gets its result from, in this order: another identity of the
+ *	same request with the same name; the connection's memo (emptied
+ *	when a reload brought new settings); a new
+ *	check through the dnsloop (one verdict allocated per check, freed
+ *	when it is done, logged once).  When the last result is in the
+ *	reply is written.  Any check may finish inside check_start(), so a
+ *	"starting" flag keeps the reply until every check was started.
+ *
+ *	Writing: replies are written at once; a reply the socket does not
+ *	take whole waits in a buffer with a write event, and nothing more
+ *	is read meanwhile.  A client that takes nothing for idle_timeout
+ *	is closed.
+ *
+ *	Errors: a protocol error (limits, NUL, syntax) is logged with the
+ *	peer (Postfix's end of this connection) and closes the connection;
+ *	so do read and write errors and the idle timeout.  Evidence
+ *	problems are logged with the SMTP client's address; a fingerprint
+ *	of the wrong length is logged once per daemon lifetime, as an
+ *	error, with the fix.
+ *
+ *	Memory: an idle session is sizeof(session) (about 300 bytes on
+ *	LP64), one libevent event, and the memo once a verdict was
+ *	computed (64 bytes a slot plus its text).  The parser's arena is
+ *	released after each reply rather than kept (one malloc per
+ *	request is cheaper than 2 KiB per idle connection).  A request in
+ *	progress adds one session_req (2.5 KiB), the evidence, the arena
+ *	and one verdict (7 KiB) per look-up in flight.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "session.h"
+#include "decide.h"
+#include "memo.h"
+
+#define SESSION_READ_CHUNK 16384
+
+typedef struct session_req session_req;
+
+/* One claimed identity of a request. */
+typedef struct session_item {
+    session_req *req;
+    decide_kind kind;
+    bool present;                     /* a claimed name is there */
+    int alias;                        /* earlier item with the same key, or -1 */
+    unsigned kinds;                   /* CONFIG_IDENTITY_* bits sharing this verdict (for the log) */
+    const char *claimed;              /* into the parser's request or into buf */
+    char buf[IDENTITY_NAME_MAX];
+    unsigned char key[DECIDE_KEY_LEN];
+    verdict *v;                       /* while checking */
+    check_job *job;                   /* while checking asynchronously */
+    dnsloop *dns;                     /* the hold taken for the check */
+} session_item;
+
+/* A request being answered. */
+struct session_req {
+    session *s;
+    snapshot *snap;                   /* settings as when the request came */
+    decide_state state;
+    evidence *ev;
+    unsigned char evkey[DECIDE_KEY_LEN];
+    session_item item[DECIDE_KINDS];
+    decide_result res[DECIDE_KINDS];
+    size_t outstanding;
+    bool starting;
+};
+
+struct session {
+    server_conn link;                 /* in the server's list */
+    danced *d;
+    int fd;
+    struct event *ev;                 /* readable, with the idle timeout */
+    struct event *wev;                /* writable, only once a reply got stuck */
+    policy_parser parser;
+    memo *memo;
+    unsigned long memo_generation;    /* snapshot generation the memo's verdicts belong to */
+    session_req *req;                 /* request in progress */
+    char *spill;                      /* bytes read beyond the last request */
+    size_t spill_len;
+    char *out;                        /* reply bytes not yet written */
+    size_t out_len;
+    bool draining;                    /* close after the reply in progress */
+    bool partial;                     /* part of a request has arrived */
+    char peer[SERVER_PEER_MAX];
+};
+
+static void session_on_read(evutil_socket_t, short, void *);
+static void session_answer(session *s);
+
+/* session_of - the session a server_conn link belongs to. */
+session *session_of(server_conn *c)
+{
+    return (session *) (void *) ((char *) c - offsetof(session, link));
+}
+
+/* session_wait - add ev with the idle timeout (also bounds a client that stops reading). */
+static void session_wait(session *s, struct event *ev)
+{
+    unsigned idle = s->d->snap->cfg.idle_timeout;
+    struct timeval tv = { (time_t) idle, 0 };
+
+    event_add(ev, idle > 0 ? &tv : NULL);
+}
+
+/* session_req_free - release a request; pending checks are aborted. */
+static void session_req_free(session_req *req)
+{
+    for (int k = 0; k < DECIDE_KINDS; k++) {
+        session_item *it = &req->item[k];
+
+        if (it->job != NULL)
+            check_abort(it->job);
+        if (it->v != NULL) {
+            verdict_clear(it->v);
+            free(it->v);
+        }
+        if (it->dns != NULL)
+            dnsloop_release(it->dns);
+    }
+    evidence_free(req->ev);
+    snapshot_unref(req->snap);
+    free(req);
+}
+
+/* session_close - close at once; a request in progress is abandoned. */
+void session_close(session *s)
+{
+    if (s->req != NULL)
+        session_req_free(s->req);
+    event_free(s->ev);
+    if (s->wev != NULL)
+        event_free(s->wev);
+    close(s->fd);
+    policy_parser_free(&s->parser);
+    memo_free(s->memo);
+    free(s->spill);
+    free(s->out);
+    server_conn_gone(s->d->srv, &s->link);
+    free(s);
+}
+
+/* session_drain - close now when idle, else right after the reply in progress. */
+void session_drain(session *s)
+{
+    if (s->req == NULL && s->out == NULL)
+        session_close(s);
+    else
+        s->draining = true;
+}
+
+/* session_ready - the reply is out: wait for the next request (spilled bytes first). */
+static void session_ready(session *s)
+{
+    policy_parser_free(&s->parser);     /* an idle connection keeps no arena */
+    policy_parser_init(&s->parser);
+    if (s->draining || s->d->draining) {
+        session_close(s);
+        return;
+    }
+    session_wait(s, s->ev);
+    if (s->spill != NULL)
+        event_active(s->ev, EV_READ, 0);        /* parse it from the loop, not from here */
+}
+
+static void session_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    session *s = arg;
+    ssize_t n;
+
+    (void) fd;
+    if (what & EV_TIMEOUT) {
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: reply not taken for %u s; closing the connection",
+                 s->peer, s->d->snap->cfg.idle_timeout);
+        session_close(s);
+        return;
+    }
+    n = send(s->fd, s->out, s->out_len, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n < 0) {
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: write: %s", s->peer, strerror(errno));
+        session_close(s);
+        return;
+    }
+    if ((size_t) n < s->out_len) {
+        memmove(s->out, s->out + n, s->out_len - (size_t) n);
+        s->out_len -= (size_t) n;
+        return;
+    }
+    event_del(s->wev);
+    free(s->out);
+    s->out = NULL;
+    s->out_len = 0;
+    session_ready(s);
+}
+
+/* session_send - write a reply; what the socket does not take waits for a write event. */
+static void session_send(session *s, const char *buf, size_t len)
+{
+    ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL);
+
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: write: %s", s->peer, strerror(errno));
+        session_close(s);
+        return;
+    }
+    if (n < 0)
+        n = 0;
+    if ((size_t) n == len) {
+        session_ready(s);
+        return;
+    }
+    if ((s->out = malloc(len - (size_t) n)) == NULL)
+        abort();
+    memcpy(s->out, buf + n, len - (size_t) n);
+    s->out_len = len - (size_t) n;
+    if (s->wev == NULL
+        && (s->wev = event_new(s->d->base, s->fd, EV_WRITE | EV_PERSIST, session_on_write, s)) == NULL)
+        abort();
+    session_wait(s, s->wev);
+}
+
+/* session_reply_dunno - answer DUNNO at once. */
+static void session_reply_dunno(session *s)
+{
+    char buf[64];
+    size_t len;
+
+    if (policy_reply(buf, sizeof(buf), "DUNNO", NULL, &len) != POLICY_OK)
+        abort();
+    session_send(s, buf, len);
+}
+
+/* session_kinds_text - "helo" or "helo,mailfrom" for the log. */
+static void session_kinds_text(unsigned kinds, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int k = 0; k < DECIDE_KINDS; k++)
+        if (kinds & decide_kind_bit((decide_kind) k))
+            snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? "," : "",
+                     decide_kind_name((decide_kind) k));
+}
+
+/* session_log_verdict - the one line per computed verdict. */
+static void session_log_verdict(session *s, const session_item *it, const verdict *v)
+{
+    const policy_request *preq = policy_parser_request(&s->parser);
+    const verdict_owner *o = NULL;
+    dlog_verdict_info info;
+    char kinds[32];
+
+    if (v->decisive >= 0 && (size_t) v->decisive < v->nowners)
+        o = &v->owners[v->decisive];
+    else if (v->nowners > 0)
+        o = &v->owners[0];
+    session_kinds_text(it->kinds, kinds, sizeof(kinds));
+    info.client = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
+    info.identity = kinds;
+    info.claimed = it->claimed;
+    info.name = v->name;
+    info.owner = o != NULL ? o->owner : "";
+    info.dnssec = o != NULL ? resolver_status_str(o->dnssec) : "";
+    info.result = verdict_result_word(v->result);
+    info.reason = v->reason;
+    info.matched = v->matched;
+    info.spki_sha256 = v->spki_sha256;
+    info.instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
+    dlog_verdict(&s->d->log, &info);
+}
+
+/* session_memo_expiry - how long a verdict may be reused: its DNS TTL, capped by the cache settings. */
+static long long session_memo_expiry(const snapshot *snap, const verdict *v)
+{
+    long long life = v->result == VERDICT_TEMPERROR ? snap->cfg.cache_error_ttl : snap->cfg.cache_max_ttl;
+
+    for (size_t i = 0; i < v->nowners; i++)
+        if (v->owners[i].dnssec != RESOLVER_TIMEOUT && v->owners[i].dnssec != RESOLVER_NETERR
+            && (long long) v->owners[i].ttl < life)
+            life = v->owners[i].ttl;
+    return memo_now_ms() + life * 1000;
+}
+
+/* session_item_done - a check finished: log, remember, and answer when it was the last. */
+static void session_item_done(void *arg, verdict *v)
+{
+    session_item *it = arg;
+    session_req *req = it->req;
+    session *s = req->s;
+
+    it->job = NULL;
+    session_log_verdict(s, it, v);
+    decide_result_from(&req->res[it->kind], v);
+    memo_store(&s->memo, it->key, &req->res[it->kind], session_memo_expiry(req->snap, v));
+    verdict_clear(it->v);
+    free(it->v);
+    it->v = NULL;
+    dnsloop_release(it->dns);
+    it->dns = NULL;
+    if (req->outstanding == 0)
+        abort();                /* broken invariant: more completions than checks */
+    if (--req->outstanding == 0 && !req->starting)
+        session_answer(s);
+}
+
+/* session_evidence_problems - log what was wrong with the certificate attributes. */
+static void session_evidence_problems(session *s, const policy_request *preq,
+                                      const decide_ev_report rep[DECIDE_EV_ATTRS])
+{
+    const char *client = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
+
+    for (int i = 0; i < DECIDE_EV_ATTRS; i++) {
+        if (rep[i].problem == DECIDE_EV_DIGEST_MISMATCH && !s->d->warned_digest) {
+            s->d->warned_digest = true;
+            dlog_msg(&s->d->log, LOG_ERR, "CONFIGURATION ERROR: %s from Postfix has %s; "
+                     "certificate fingerprints are ignored until this is fixed: set "
+                     "smtpd_tls_fingerprint_digest = sha256 in main.cf "
+                     "(or fingerprint_digest = ... in dance.conf to match Postfix) "
+                     "(logged once)", rep[i].attr, rep[i].detail);
+        } else if (rep[i].problem == DECIDE_EV_BAD) {
+            dlog_msg(&s->d->log, LOG_WARNING, "client %s: %s ignored: %s",
+                     client != NULL ? client : "?", rep[i].attr, rep[i].detail);
+        }
+    }
+}
+
+/* session_find_alias - link item k to an earlier item of the request with the same key. */
+static void session_find_alias(session_req *req, int k)
+{
+    session_item *it = &req->item[k];
+
+    for (int j = 0; j < k; j++) {
+        if (req->item[j].present && req->item[j].alias < 0
+            && memcmp(req->item[j].key, it->key, DECIDE_KEY_LEN) == 0) {
+            it->alias = j;
+            req->item[j].kinds |= decide_kind_bit((decide_kind) k);
+            return;
+        }
+    }
+}
+
+/* session_start_item - the result of one identity: from the memo, or a new check. */
+static void session_start_item(session *s, session_req *req, int k, long long now)
+{
+    session_item *it = &req->item[k];
+
+    if (memo_lookup(s->memo, it->key, now, &req->res[k]))
+        return;
+    if ((it->v = calloc(1, sizeof(*it->v))) == NULL)
+        abort();
+    it->dns = s->d->dns;
+    req->outstanding++;
+    it->job = dnsloop_check(it->dns, req->ev, it->claimed, &req->snap->copt, it->v,
+                            session_item_done, it);
+}
+
+/* session_dispatch - a complete request is in the parser: answer it now or start its checks. */
+static void session_dispatch(session *s)
+{
+    const policy_request *preq = policy_parser_request(&s->parser);
+    decide_ev_report rep[DECIDE_EV_ATTRS];
+    decide_state state = decide_state_of(preq);
+    session_req *req;
+    long long now = memo_now_ms();
+
+    if (state == DECIDE_STATE_OTHER || (state == DECIDE_STATE_DATA && s->d->milter)) {
+        session_reply_dunno(s);
+        return;
+    }
+    if ((req = calloc(1, sizeof(*req))) == NULL)
+        abort();
+    s->req = req;
+    req->s = s;
+    req->snap = snapshot_ref(s->d->snap);
+    req->state = state;
+    if (s->memo_generation != req->snap->generation) {   /* reloaded: forget old verdicts */
+        memo_free(s->memo);
+        s->memo = NULL;
+        s->memo_generation = req->snap->generation;
+    }
+    req->ev = decide_evidence(preq, req->snap->cfg.fingerprint_digest, rep, req->evkey);
+    session_evidence_problems(s, preq, rep);
+    req->starting = true;
+    for (int k = 0; k < DECIDE_KINDS; k++) {
+        session_item *it = &req->item[k];
+
+        it->req = req;
+        it->kind = (decide_kind) k;
+        it->alias = -1;
+        if (!(req->snap->cfg.identities & decide_kind_bit((decide_kind) k)))
+            continue;
+        if ((it->claimed = decide_claimed(preq, (decide_kind) k, it->buf)) == NULL)
+            continue;
+        it->present = true;
+        it->kinds = decide_kind_bit((decide_kind) k);
+        decide_memo_key(it->claimed, req->evkey, it->key);
+        session_find_alias(req, k);
+    }
+    for (int k = 0; k < DECIDE_KINDS; k++)      /* all aliases known before any check ends */
+        if (req->item[k].present && req->item[k].alias < 0)
+            session_start_item(s, req, k, now);
+    req->starting = false;
+    if (req->outstanding == 0)
+        session_answer(s);
+}
+
+/* session_answer - every result is in: compose and send the reply. */
+static void session_answer(session *s)
+{
+    session_req *req = s->req;
+    char reply[DECIDE_REPLY_MAX];
+    size_t len;
+
+    for (int k = 0; k < DECIDE_KINDS; k++)
+        if (req->item[k].alias >= 0)
+            req->res[k] = req->res[req->item[k].alias];
+    decide_reply(req->snap, req->state, req->res, s->d->milter, reply, sizeof(reply), &len);
+    s->req = NULL;
+    session_req_free(req);
+    event_del(s->ev);
+    session_send(s, reply, len);
+}
+
+/*
+ * session_input - feed bytes to the parser until a request is complete;
+ * the rest is spilled for later.  The session may be closed on return.
+ */
+static void session_input(session *s, const char *data, size_t len)
+{
+    policy_status st;
+    size_t used;
+
+    while (len > 0) {
+        st = policy_parse(&s->parser, data, len, &used);
+        if (st == POLICY_NEED_MORE) {
+            s->partial = true;
+            return;
+        }
+        if (st != POLICY_REQUEST_DONE) {
+            dlog_msg(&s->d->log, LOG_WARNING, "%s: policy protocol error: %s; closing the connection",
+                     s->peer, policy_status_str(st));
+            session_close(s);
+            return;
+        }
+        s->partial = false;
+        data += used;
+        len -= used;
+        if (len > 0) {
+            if ((s->spill = malloc(len)) == NULL)
+                abort();
+            memcpy(s->spill, data, len);
+            s->spill_len = len;
+        }
+        event_del(s->ev);               /* nothing more is read until the reply is out */
+        session_dispatch(s);
+        return;
+    }
+}
+
+static void session_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    session *s = arg;
+    char buf[SESSION_READ_CHUNK];
+    ssize_t n;
+
+    (void) fd;
+    if (s->spill != NULL) {             /* left over from the previous request */
+        char *data = s->spill;
+        size_t len = s->spill_len;
+
+        s->spill = NULL;
+        s->spill_len = 0;
+        session_input(s, data, len);
+        free(data);
+        return;
+    }
+    if (what & EV_TIMEOUT) {
+        dlog_msg(&s->d->log, LOG_INFO, "%s: idle for %u s; closing the connection", s->peer,
+                 s->d->snap->cfg.idle_timeout);
+        session_close(s);
+        return;
+    }
+    n = recv(s->fd, buf, sizeof(buf), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n < 0) {
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: read: %s", s->peer, strerror(errno));
+        session_close(s);
+        return;
+    }
+    if (n == 0) {
+        if (s->partial)
+            dlog_msg(&s->d->log, LOG_WARNING, "%s: connection closed in the middle of a request",
+                     s->peer);
+        session_close(s);
+        return;
+    }
+    session_input(s, buf, (size_t) n);
+}
+
+/* session_new - take over the connected, non-blocking fd. */
+session *session_new(danced *d, int fd, const char *peer)
+{
+    session *s;
+
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        abort();
+    s->d = d;
+    s->fd = fd;
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
+    policy_parser_init(&s->parser);
+    if ((s->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, session_on_read, s)) == NULL)
+        abort();
+    server_conn_add(d->srv, &s->link);
+    session_wait(s, s->ev);
+    return s;
+}

@@ -1,0 +1,167 @@
+/*
+ * snapshot.c - one loaded configuration, shared read-only and reference counted.
+ *
+ * USAGE
+ *	snapshot *s;
+ *	if (snapshot_load(path, NULL, &s, err, sizeof(err)) != SNAPSHOT_OK)
+ *	    ... report err, keep the old snapshot ...
+ *	req->snap = snapshot_ref(s);		(a request keeps its settings)
+ *	snapshot_unref(req->snap);
+ *
+ * DESCRIPTION
+ *	snapshot_load() runs config_load() on top of the defaults, then
+ *	derives: the effective authserv-id (authserv_id, else the given
+ *	default, else the host's name), validated the way authres_format()
+ *	validates it, so a bad id is a start-up/reload error and never a
+ *	missing header later; the check_options for check_start(); the
+ *	resolver_config for resolver_new().
+ *
+ *	The default authserv-id is the host's fully qualified name:
+ *	gethostname(), and when that has no dot, the canonical name
+ *	getaddrinfo() finds for it (normally from /etc/hosts; with a host
+ *	name missing there the system resolver is asked once - set
+ *	authserv_id to avoid that).  When that fails the bare host name is
+ *	used.
+ *
+ *	Snapshots are only touched from the event loop thread; the
+ *	reference count needs no lock.
+ */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "snapshot.h"
+
+/* snapshot_servid_ok - true when id is usable as an authserv-id in our header. */
+static bool snapshot_servid_ok(const char *id)
+{
+    char field[AUTHRES_FIELD_MAX];
+
+    return id != NULL && authres_format(id, NULL, 0, 0, field, sizeof(field)) == AUTHRES_OK;
+}
+
+/* snapshot_host_fqdn - the host's name for the default authserv-id. */
+static void snapshot_host_fqdn(char *out, size_t outsize)
+{
+    char host[256];
+    struct addrinfo hints, *ai = NULL;
+
+    if (outsize == 0)
+        abort();
+    out[0] = '\0';
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        return;
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, outsize, "%s", host);
+    if (strchr(host, '.') != NULL)
+        return;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_flags = AI_CANONNAME;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai != NULL) {
+        if (ai->ai_canonname != NULL && strchr(ai->ai_canonname, '.') != NULL)
+            snprintf(out, outsize, "%s", ai->ai_canonname);
+    }
+    if (ai != NULL)
+        freeaddrinfo(ai);
+}
+
+static bool snapshot_empty(const char *s)
+{
+    return s == NULL || *s == '\0';
+}
+
+/* snapshot_load - read path into a new snapshot (one reference). */
+snapshot_status snapshot_load(const char *path, const char *default_servid, snapshot **out,
+                              char *err, size_t errsize)
+{
+    snapshot *s;
+    config_status cst;
+    char host[AUTHRES_SERVID_MAX];
+    const char *id;
+
+    *out = NULL;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        abort();
+    config_init(&s->cfg);
+    cst = config_load(path, &s->cfg, err, errsize);
+    if (cst != CONFIG_OK) {
+        config_free(&s->cfg);
+        free(s);
+        return cst == CONFIG_UNREADABLE ? SNAPSHOT_UNREADABLE : SNAPSHOT_SYNTAX;
+    }
+    if (!snapshot_empty(s->cfg.authserv_id)) {
+        id = s->cfg.authserv_id;
+    } else if (!snapshot_empty(default_servid)) {
+        id = default_servid;
+    } else {
+        snapshot_host_fqdn(host, sizeof(host));
+        id = host;
+    }
+    if (!snapshot_servid_ok(id)) {
+        snprintf(err, errsize, "%s: authserv_id: \"%.64s\" is not a valid authserv-id%s",
+                 path, id, snapshot_empty(s->cfg.authserv_id) ? " (from the host name; set authserv_id)" : "");
+        config_free(&s->cfg);
+        free(s);
+        return SNAPSHOT_BAD_SERVID;
+    }
+    snprintf(s->servid, sizeof(s->servid), "%s", id);
+    for (size_t i = 0; i < s->cfg.lookup_domains.n; i++)
+        s->domains[i] = s->cfg.lookup_domains.v[i];
+    s->copt.server_tlsa = s->cfg.server_tlsa;
+    s->copt.owner = NULL;
+    s->copt.lookup_domains = s->domains;
+    s->copt.nlookup_domains = s->cfg.lookup_domains.n;
+    config_resolver(&s->cfg, &s->rc);
+    s->refs = 1;
+    *out = s;
+    return SNAPSHOT_OK;
+}
+
+/* snapshot_ref - take one more reference. */
+snapshot *snapshot_ref(snapshot *snap)
+{
+    if (snap == NULL || snap->refs == 0)
+        abort();
+    snap->refs++;
+    return snap;
+}
+
+/* snapshot_unref - drop one reference; the last one frees. */
+void snapshot_unref(snapshot *snap)
+{
+    if (snap == NULL)
+        return;
+    if (snap->refs == 0)
+        abort();
+    if (--snap->refs > 0)
+        return;
+    config_free(&snap->cfg);
+    free(snap);
+}
+
+static bool snapshot_same_str(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/* snapshot_same_resolver - true when a and b need no new resolver between them. */
+bool snapshot_same_resolver(const snapshot *a, const snapshot *b)
+{
+    const dance_config *x = &a->cfg, *y = &b->cfg;
+
+    if (!snapshot_same_str(x->trust_anchor_file, y->trust_anchor_file)
+        || !snapshot_same_str(x->resolver_config, y->resolver_config)
+        || x->dns_timeout != y->dns_timeout || x->cache_max_ttl != y->cache_max_ttl
+        || x->cache_error_ttl != y->cache_error_ttl || x->cache_entries != y->cache_entries
+        || x->forwarders.n != y->forwarders.n)
+        return false;
+    for (size_t i = 0; i < x->forwarders.n; i++)
+        if (!snapshot_same_str(x->forwarders.v[i], y->forwarders.v[i]))
+            return false;
+    return true;
+}
