@@ -1,8 +1,9 @@
 #!/bin/sh
 # quickstart.sh - install build dependencies (Debian 12, as root), build dance
-# in ./build, and run the demo: a local DNSSEC-signed zone on loopback, a
-# TLSA record published with `dance tlsa`, and `dance check` for a matching
-# and a non-matching client certificate.
+# in ./build, and run the demo: DNSSEC-signed zones on loopback with the TLSA
+# record of a sending MTA's client certificate (published with `dance tlsa`),
+# danced beside a private receiving Postfix, and a second Postfix sending
+# through it with that certificate - then the same MTA with a rogue key.
 #
 # Usage: sh quickstart.sh            (then: make -C build check)
 set -eu
@@ -37,4 +38,4 @@ fi
 make -s
 
 echo "== demo"
-DANCE="$PWD/cli/dance" ../t/demo.sh
+DANCE="$PWD/cli/dance" DANCED="$PWD/policy/danced" ../t/demo-postfix.sh

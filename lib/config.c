@@ -78,7 +78,6 @@
 #include "identity.h"
 
 #define CONFIG_WHY_MAX 256
-#define CONFIG_AUTHSERV_ID_MAX 253  /* a host name's length */
 #define CONFIG_ACCOUNT_MAX 32       /* user and group names (useradd's limit) */
 #define CONFIG_HOST_MAX 253         /* a host name in inet:HOST:PORT */
 

@@ -18,6 +18,12 @@
 
 #define CONFIG_LIST_MAX 64          /* entries in one list value */
 #define CONFIG_LINE_MAX 4096        /* longest accepted line */
+/*
+ * Longest authserv_id: with it and three 253-octet names danced's
+ * Authentication-Results field still fits one 998-octet line, as it must
+ * (a policy reply cannot fold it).
+ */
+#define CONFIG_AUTHSERV_ID_MAX 120
 #define CONFIG_DEFAULT_FILE SYSCONFDIR "/dance/dance.conf"
 
 typedef enum {

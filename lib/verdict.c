@@ -35,8 +35,17 @@ void verdict_init(verdict *v, const char *name, const evidence *ev)
     v->decisive = -1;
     snprintf(v->name, sizeof(v->name), "%s", name ? name : "");
     snprintf(v->reason, sizeof(v->reason), "not evaluated");
+    snprintf(v->brief, sizeof(v->brief), "not evaluated");
     if (ev != NULL && !evidence_spki_sha256_hex(ev, v->spki_sha256))
         v->spki_sha256[0] = 0;
+}
+
+/* printable - replace anything but printable ASCII in place (reasons reach logs and headers). */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            *s = '?';
 }
 
 /* verdict_set_none - decide none without DNS, with a reason. */
@@ -45,40 +54,49 @@ void verdict_set_none(verdict *v, const char *reason)
     v->result = VERDICT_NONE;
     v->decisive = -1;
     snprintf(v->reason, sizeof(v->reason), "%s", reason);
+    snprintf(v->brief, sizeof(v->brief), "%s", reason);
+    printable(v->reason);
+    printable(v->brief);
 }
 
 /* owner_from_dns - per-owner result for answers that carry no usable RRset. */
 static verdict_result owner_from_dns(verdict_owner *vo)
 {
+    const char *brief;
+    const char *detail;
+    verdict_result r;
+
     switch (vo->dnssec) {
     case RESOLVER_SECURE_NXDOMAIN:
-        snprintf(vo->reason, sizeof(vo->reason), "no TLSA records (NXDOMAIN)");
-        return (VERDICT_NONE);
-    case RESOLVER_SECURE_NODATA:
-        snprintf(vo->reason, sizeof(vo->reason), "no TLSA records (NODATA)");
-        return (VERDICT_NONE);
-    case RESOLVER_INSECURE:
-        snprintf(vo->reason, sizeof(vo->reason), "TLSA answer not DNSSEC-signed");
-        return (VERDICT_NONE);
-    case RESOLVER_BOGUS:
-        snprintf(vo->reason, sizeof(vo->reason), "DNSSEC validation failed: %s",
-                 vo->why[0] ? vo->why : "bogus");
-        return (VERDICT_TEMPERROR);
-    case RESOLVER_SERVFAIL:
-        snprintf(vo->reason, sizeof(vo->reason), "TLSA look-up failed: %s",
-                 vo->why[0] ? vo->why : "SERVFAIL");
-        return (VERDICT_TEMPERROR);
-    case RESOLVER_TIMEOUT:
-        snprintf(vo->reason, sizeof(vo->reason), "TLSA look-up timed out");
-        return (VERDICT_TEMPERROR);
-    case RESOLVER_NETERR:
-        snprintf(vo->reason, sizeof(vo->reason), "TLSA look-up error: %s",
-                 vo->why[0] ? vo->why : "resolver error");
-        return (VERDICT_TEMPERROR);
-    case RESOLVER_SECURE:
+        brief = "no TLSA records (NXDOMAIN)", detail = NULL, r = VERDICT_NONE;
         break;
+    case RESOLVER_SECURE_NODATA:
+        brief = "no TLSA records (NODATA)", detail = NULL, r = VERDICT_NONE;
+        break;
+    case RESOLVER_INSECURE:
+        brief = "TLSA answer not DNSSEC-signed", detail = NULL, r = VERDICT_NONE;
+        break;
+    case RESOLVER_BOGUS:
+        brief = "DNSSEC validation failed", detail = "bogus", r = VERDICT_TEMPERROR;
+        break;
+    case RESOLVER_SERVFAIL:
+        brief = "TLSA look-up failed", detail = "SERVFAIL", r = VERDICT_TEMPERROR;
+        break;
+    case RESOLVER_TIMEOUT:
+        brief = "TLSA look-up timed out", detail = NULL, r = VERDICT_TEMPERROR;
+        break;
+    case RESOLVER_NETERR:
+        brief = "TLSA look-up error", detail = "resolver error", r = VERDICT_TEMPERROR;
+        break;
+    default:
+        abort(); /* broken invariant: RESOLVER_SECURE is matched, not mapped */
     }
-    abort(); /* broken invariant */
+    snprintf(vo->brief, sizeof(vo->brief), "%s", brief);
+    if (detail != NULL)
+        snprintf(vo->reason, sizeof(vo->reason), "%s: %.170s", brief, vo->why[0] ? vo->why : detail);
+    else
+        snprintf(vo->reason, sizeof(vo->reason), "%s", brief);
+    return r;
 }
 
 /* owner_from_match - per-owner result for a secure RRset. */
@@ -137,15 +155,8 @@ verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const reso
         tlsa_parse(ans->rdata[i], ans->rdlen[i], &vo->records[i]);
     vo->count = ans->count;
     vo->result = owner_from_match(vo, ev, v->name);
+    snprintf(vo->brief, sizeof(vo->brief), "%s", vo->reason);
     return (vo->result);
-}
-
-/* printable - replace anything but printable ASCII in place (reasons reach logs and headers). */
-static void printable(char *s)
-{
-    for (; *s; s++)
-        if (*s < 0x20 || *s > 0x7e)
-            *s = '?';
 }
 
 /* verdict_finish - combine the owners into the final result. */
@@ -167,7 +178,12 @@ void verdict_finish(verdict *v)
         snprintf(v->reason, sizeof(v->reason), "no DNSSEC-secure TLSA records at any owner");
     else
         snprintf(v->reason, sizeof(v->reason), "%s", vo->reason);
+    if (v->result == VERDICT_NONE && v->nowners > 1)
+        snprintf(v->brief, sizeof(v->brief), "%s", v->reason);
+    else
+        snprintf(v->brief, sizeof(v->brief), "%s", vo->brief);
     printable(v->reason);
+    printable(v->brief);
     v->matched[0] = 0;
     if (v->result == VERDICT_PASS)
         tlsa_format(&vo->records[vo->matched], v->matched, sizeof(v->matched));

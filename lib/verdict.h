@@ -52,11 +52,14 @@ typedef struct verdict_owner {
     int matched;                      /* index into records, -1 if none */
     verdict_result result;
     char reason[VERDICT_REASON_MAX];
+    char brief[VERDICT_REASON_MAX];   /* reason without resolver-supplied text */
 } verdict_owner;
 
 typedef struct verdict {
     verdict_result result;
     char reason[VERDICT_REASON_MAX];  /* short, printable ASCII (escape it for header comments) */
+    char brief[VERDICT_REASON_MAX];   /* the reason without resolver-supplied details (why_bogus
+                                         names servers): what a header sent onwards carries */
     char name[IDENTITY_NAME_MAX];     /* normalized claimed name, "" if invalid */
     int decisive;                     /* index of the owner that decided, -1 if none */
     char matched[VERDICT_RECORD_TEXT_MAX]; /* "3 1 1 abcd..." of the matched record, or "" */

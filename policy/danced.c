@@ -12,13 +12,13 @@
  *	to syslog (log_facility), and the starting process exits 0 only
  *	once the daemon is ready to serve (1 if its start-up failed).
  *
- *	Postfix main.cf:
+ *	Postfix main.cf (the full, commented set is contrib/postfix/main.cf):
  *	    smtpd_tls_ask_ccert = yes
  *	    smtpd_tls_fingerprint_digest = sha256
- *	    smtpd_recipient_restrictions = ...,
- *	        check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }
- *	    smtpd_data_restrictions =
- *	        check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }
+ *	    dance_policy = { inet:127.0.0.1:10040, timeout=15s, default_action=DUNNO }
+ *	    smtpd_relay_restrictions = permit_mynetworks,
+ *	        check_policy_service $dance_policy, reject_unauth_destination
+ *	    smtpd_data_restrictions = check_policy_service $dance_policy
  *
  *	Signals: SIGHUP re-reads FILE (a bad file is logged and the running
  *	configuration kept); SIGTERM/SIGINT stop accepting, finish requests

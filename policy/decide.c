@@ -248,7 +248,7 @@ void decide_result_from(decide_result *r, const verdict *v)
     r->present = true;
     r->result = v->result;
     snprintf(r->name, sizeof(r->name), "%s", v->name);
-    snprintf(r->reason, sizeof(r->reason), "%s", v->reason);
+    snprintf(r->reason, sizeof(r->reason), "%s", v->brief);
 }
 
 /* decide_action_word - the Postfix action of a configured action. */
@@ -368,6 +368,8 @@ static void decide_data(const snapshot *snap, const decide_result res[DECIDE_KIN
     decide_field(snap, res, true, value, sizeof(value));
     if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
         decide_field(snap, res, false, value, sizeof(value));
+    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
+        abort(); /* broken invariant: CONFIG_AUTHSERV_ID_MAX and name limits guarantee a fit */
     if (policy_reply_prepend(out, outsize, DECIDE_AR_NAME, value, len) != POLICY_OK)
         abort();
 }

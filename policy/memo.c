@@ -16,6 +16,8 @@
  *	Lookups compare the whole key and the expiry on the monotonic
  *	clock; a store replaces the same key, else an expired slot, else
  *	takes a new one while there is room, else replaces the oldest.
+ *	Age is the order of the stores (a counter), not the clock: many
+ *	verdicts are stored within one millisecond.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,7 @@
 typedef struct memo_entry {
     unsigned char key[DECIDE_KEY_LEN];
     long long expires_ms;
-    long long stored_ms;
+    unsigned long long seq;     /* store order: the smallest is the oldest */
     verdict_result result;
     char *text;                 /* "name\0reason\0", NULL when the slot is empty */
 } memo_entry;
@@ -34,6 +36,7 @@ typedef struct memo_entry {
 struct memo {
     size_t n;                   /* slots in use */
     size_t cap;                 /* slots allocated, at most MEMO_ENTRIES */
+    unsigned long long stores;  /* stores so far, numbering the entries */
     memo_entry e[];
 };
 
@@ -91,7 +94,7 @@ void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide
     if (i == n && n == MEMO_ENTRIES) {
         i = 0;
         for (size_t j = 1; j < n; j++)
-            if (m->e[j].stored_ms < m->e[i].stored_ms)
+            if (m->e[j].seq < m->e[i].seq)
                 i = j;
     }
     if (i == n) {                       /* a new slot; grow by doubling */
@@ -102,6 +105,8 @@ void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide
                 abort();
             m->cap = cap;
             m->n = n;
+            if (n == 0)
+                m->stores = 0;          /* the first allocation */
             *mp = m;
         }
         m->e[m->n++].text = NULL;
@@ -115,7 +120,7 @@ void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide
     memcpy(slot->key, key, DECIDE_KEY_LEN);
     slot->result = r->result;
     slot->expires_ms = expires_ms;
-    slot->stored_ms = now;
+    slot->seq = ++m->stores;
 }
 
 /* memo_free - release the memo. */

@@ -298,10 +298,14 @@ static long long session_memo_expiry(const snapshot *snap, const verdict *v)
 {
     long long life = v->result == VERDICT_TEMPERROR ? snap->cfg.cache_error_ttl : snap->cfg.cache_max_ttl;
 
-    for (size_t i = 0; i < v->nowners; i++)
-        if (v->owners[i].dnssec != RESOLVER_TIMEOUT && v->owners[i].dnssec != RESOLVER_NETERR
-            && (long long) v->owners[i].ttl < life)
+    for (size_t i = 0; i < v->nowners; i++) {
+        resolver_status st = v->owners[i].dnssec;
+        bool error = st == RESOLVER_TIMEOUT || st == RESOLVER_NETERR || st == RESOLVER_BOGUS
+                     || st == RESOLVER_SERVFAIL;     /* no TTL of their own: cache_error_ttl */
+
+        if (!error && (long long) v->owners[i].ttl < life)
             life = v->owners[i].ttl;
+    }
     return memo_now_ms() + life * 1000;
 }
 
@@ -363,6 +367,32 @@ static void session_find_alias(session_req *req, int k)
     }
 }
 
+/*
+ * session_item_key - the memo key of an item: claimed name and evidence, scoped
+ * to the SMTP session (client address and port: Postfix reuses one policy
+ * connection for many SMTP sessions, and each session gets its own verdict
+ * and log line) and to the kind of name (a host name may also be checked at
+ * _25._tcp, a mail domain never).
+ */
+static void session_item_key(const policy_request *preq, const session_req *req, session_item *it)
+{
+    const char *addr = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
+    const char *port = policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT);
+    unsigned char buf[DECIDE_KEY_LEN + 2 * 64 + 3];
+    unsigned char scoped[DIGEST_MAX];
+    size_t n = 0;
+
+    memcpy(buf, req->evkey, DECIDE_KEY_LEN);
+    n += DECIDE_KEY_LEN;
+    n += (size_t) snprintf((char *) buf + n, sizeof(buf) - n, "%.63s", addr ? addr : "");
+    buf[n++] = 0;
+    n += (size_t) snprintf((char *) buf + n, sizeof(buf) - n, "%.63s", port ? port : "");
+    buf[n++] = 0;
+    buf[n++] = it->kind == DECIDE_MAILFROM ? 'd' : 'h';
+    evidence_digest(DIGEST_SHA256, buf, n, scoped);
+    decide_memo_key(it->claimed, scoped, it->key);
+}
+
 /* session_start_item - the result of one identity: from the memo, or a new check. */
 static void session_start_item(session *s, session_req *req, int k, long long now)
 {
@@ -374,8 +404,9 @@ static void session_start_item(session *s, session_req *req, int k, long long no
         abort();
     it->dns = s->d->dns;
     req->outstanding++;
-    it->job = dnsloop_check(it->dns, req->ev, it->claimed, &req->snap->copt, it->v,
-                            session_item_done, it);
+    it->job = dnsloop_check(it->dns, req->ev, it->claimed,
+                            it->kind == DECIDE_MAILFROM ? &req->snap->copt_domain : &req->snap->copt,
+                            it->v, session_item_done, it);
 }
 
 /* session_dispatch - a complete request is in the parser: answer it now or start its checks. */
@@ -417,7 +448,7 @@ static void session_dispatch(session *s)
             continue;
         it->present = true;
         it->kinds = decide_kind_bit((decide_kind) k);
-        decide_memo_key(it->claimed, req->evkey, it->key);
+        session_item_key(preq, req, it);
         session_find_alias(req, k);
     }
     for (int k = 0; k < DECIDE_KINDS; k++)      /* all aliases known before any check ends */

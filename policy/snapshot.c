@@ -40,7 +40,8 @@ static bool snapshot_servid_ok(const char *id)
 {
     char field[AUTHRES_FIELD_MAX];
 
-    return id != NULL && authres_format(id, NULL, 0, 0, field, sizeof(field)) == AUTHRES_OK;
+    return id != NULL && strlen(id) <= CONFIG_AUTHSERV_ID_MAX
+           && authres_format(id, NULL, 0, 0, field, sizeof(field)) == AUTHRES_OK;
 }
 
 /* snapshot_host_fqdn - the host's name for the default authserv-id. */
@@ -116,6 +117,8 @@ snapshot_status snapshot_load(const char *path, const char *default_servid, snap
     s->copt.owner = NULL;
     s->copt.lookup_domains = s->domains;
     s->copt.nlookup_domains = s->cfg.lookup_domains.n;
+    s->copt_domain = s->copt;
+    s->copt_domain.server_tlsa = false;
     config_resolver(&s->cfg, &s->rc);
     s->refs = 1;
     *out = s;

@@ -20,7 +20,8 @@ typedef struct snapshot {
     dance_config cfg;
     char servid[AUTHRES_SERVID_MAX];         /* effective authserv-id */
     const char *domains[CONFIG_LIST_MAX];    /* cfg.lookup_domains for check_options */
-    check_options copt;
+    check_options copt;              /* for host names (helo, ptr) */
+    check_options copt_domain;       /* for the mailfrom domain: no _25._tcp (not a host) */
     resolver_config rc;                      /* points into cfg */
     unsigned long generation;                /* set by the daemon: 0 at start, +1 per reload */
     unsigned refs;

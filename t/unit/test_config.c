@@ -971,15 +971,16 @@ static void test_long_authserv_id(void **state)
     char text[512], err[512], path[PATH_MAX], expect[PATH_MAX + 64];
     int len = snprintf(text, sizeof(text), "authserv_id = ");
 
-    memset(text + len, 'a', 253);
-    strcpy(text + len + 253, "\n");
+    memset(text + len, 'a', CONFIG_AUTHSERV_ID_MAX);
+    strcpy(text + len + CONFIG_AUTHSERV_ID_MAX, "\n");
     load_ok(text, &cfg);
-    assert_int_equal(strlen(cfg.authserv_id), 253);
+    assert_int_equal(strlen(cfg.authserv_id), CONFIG_AUTHSERV_ID_MAX);
     config_free(&cfg);
 
-    strcpy(text + len + 253, "a\n");
+    strcpy(text + len + CONFIG_AUTHSERV_ID_MAX, "a\n");
     assert_int_equal(load(text, &cfg, err, sizeof(err), path), CONFIG_SYNTAX);
-    snprintf(expect, sizeof(expect), "%s:1: authserv_id: longer than 253 characters", path);
+    snprintf(expect, sizeof(expect), "%s:1: authserv_id: longer than %d characters", path,
+             CONFIG_AUTHSERV_ID_MAX);
     assert_string_equal(err, expect);
     config_free(&cfg);
 }
