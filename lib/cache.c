@@ -50,45 +50,44 @@
 #define CACHE_MIN_BUCKETS 64
 
 typedef struct cache_entry {
-    struct cache_entry *next;		/* hash chain */
-    char    key[sizeof(((resolver_answer *) 0)->owner)];	/* lower case */
+    struct cache_entry *next;                        /* hash chain */
+    char key[sizeof(((resolver_answer *)0)->owner)]; /* lower case */
     uint64_t hash;
-    long long expires_ms;		/* live while now_ms < expires_ms */
-    size_t  heap_index;			/* position in cache->heap */
-    resolver_answer ans;		/* owned deep copy */
+    long long expires_ms; /* live while now_ms < expires_ms */
+    size_t heap_index;    /* position in cache->heap */
+    resolver_answer ans;  /* owned deep copy */
 } cache_entry;
 
 struct cache {
-    size_t  max_entries;
+    size_t max_entries;
     unsigned max_ttl;
     unsigned err_ttl;
-    cache_entry **buckets;		/* nbuckets is a power of two */
-    size_t  nbuckets;
-    cache_entry **heap;			/* min-heap on expires_ms */
-    size_t  heap_alloc;
-    size_t  count;
+    cache_entry **buckets; /* nbuckets is a power of two */
+    size_t nbuckets;
+    cache_entry **heap; /* min-heap on expires_ms */
+    size_t heap_alloc;
+    size_t count;
 };
 
 /* cache_alloc - calloc that aborts when memory runs out. */
 static void *cache_alloc(size_t n, size_t size)
 {
-    void   *p = calloc(n ? n : 1, size ? size : 1);
+    void *p = calloc(n ? n : 1, size ? size : 1);
 
     if (p == NULL)
-	abort();				/* out of memory */
+        abort(); /* out of memory */
     return (p);
 }
 
 /* cache_fold_key - lower-case copy of owner; false when it does not fit. */
 static bool cache_fold_key(char *key, size_t keysize, const char *owner)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; owner[i] != 0; i++) {
-	if (i + 1 >= keysize)
-	    return (false);
-	key[i] = (owner[i] >= 'A' && owner[i] <= 'Z') ?
-	    (char) (owner[i] - 'A' + 'a') : owner[i];
+        if (i + 1 >= keysize)
+            return (false);
+        key[i] = (owner[i] >= 'A' && owner[i] <= 'Z') ? (char)(owner[i] - 'A' + 'a') : owner[i];
     }
     key[i] = 0;
     return (true);
@@ -100,8 +99,8 @@ static uint64_t cache_hash(const char *key)
     uint64_t h = 14695981039346656037ULL;
 
     for (; *key; key++) {
-	h ^= (unsigned char) *key;
-	h *= 1099511628211ULL;
+        h ^= (unsigned char)*key;
+        h *= 1099511628211ULL;
     }
     return (h);
 }
@@ -110,20 +109,20 @@ static uint64_t cache_hash(const char *key)
 static unsigned cache_lifetime(const cache *c, const resolver_answer *ans)
 {
     if (c->max_ttl == 0 || c->max_entries == 0)
-	return (0);
+        return (0);
     switch (ans->status) {
     case RESOLVER_SECURE:
     case RESOLVER_SECURE_NXDOMAIN:
     case RESOLVER_SECURE_NODATA:
     case RESOLVER_INSECURE:
-	return (ans->ttl < c->max_ttl ? ans->ttl : c->max_ttl);
+        return (ans->ttl < c->max_ttl ? ans->ttl : c->max_ttl);
     case RESOLVER_BOGUS:
     case RESOLVER_SERVFAIL:
     case RESOLVER_TIMEOUT:
     case RESOLVER_NETERR:
-	return (c->err_ttl);
+        return (c->err_ttl);
     }
-    abort();					/* broken invariant */
+    abort(); /* broken invariant */
 }
 
 /* Heap helpers: the entry at index i has children 2i+1 and 2i+2. */
@@ -141,12 +140,12 @@ static void cache_heap_up(cache *c, size_t i)
     cache_entry *e = c->heap[i];
 
     while (i > 0) {
-	size_t  parent = (i - 1) / 2;
+        size_t parent = (i - 1) / 2;
 
-	if (c->heap[parent]->expires_ms <= e->expires_ms)
-	    break;
-	cache_heap_set(c, i, c->heap[parent]);
-	i = parent;
+        if (c->heap[parent]->expires_ms <= e->expires_ms)
+            break;
+        cache_heap_set(c, i, c->heap[parent]);
+        i = parent;
     }
     cache_heap_set(c, i, e);
 }
@@ -157,17 +156,16 @@ static void cache_heap_down(cache *c, size_t i)
     cache_entry *e = c->heap[i];
 
     for (;;) {
-	size_t  child = 2 * i + 1;
+        size_t child = 2 * i + 1;
 
-	if (child >= c->count)
-	    break;
-	if (child + 1 < c->count
-	    && c->heap[child + 1]->expires_ms < c->heap[child]->expires_ms)
-	    child++;
-	if (e->expires_ms <= c->heap[child]->expires_ms)
-	    break;
-	cache_heap_set(c, i, c->heap[child]);
-	i = child;
+        if (child >= c->count)
+            break;
+        if (child + 1 < c->count && c->heap[child + 1]->expires_ms < c->heap[child]->expires_ms)
+            child++;
+        if (e->expires_ms <= c->heap[child]->expires_ms)
+            break;
+        cache_heap_set(c, i, c->heap[child]);
+        i = child;
     }
     cache_heap_set(c, i, e);
 }
@@ -182,20 +180,19 @@ static void cache_heap_fix(cache *c, size_t i)
 }
 
 /* cache_find - the entry for a folded key, or NULL; *link gets the chain link to it. */
-static cache_entry *cache_find(const cache *c, const char *key, uint64_t hash,
-			               cache_entry ***link)
+static cache_entry *cache_find(const cache *c, const char *key, uint64_t hash, cache_entry ***link)
 {
     cache_entry **pp = &c->buckets[hash & (c->nbuckets - 1)];
 
     for (; *pp != NULL; pp = &(*pp)->next) {
-	if ((*pp)->hash == hash && strcmp((*pp)->key, key) == 0) {
-	    if (link)
-		*link = pp;
-	    return (*pp);
-	}
+        if ((*pp)->hash == hash && strcmp((*pp)->key, key) == 0) {
+            if (link)
+                *link = pp;
+            return (*pp);
+        }
     }
     if (link)
-	*link = pp;
+        *link = pp;
     return (NULL);
 }
 
@@ -203,18 +200,18 @@ static cache_entry *cache_find(const cache *c, const char *key, uint64_t hash,
 static void cache_remove(cache *c, cache_entry *e)
 {
     cache_entry **link;
-    size_t  i = e->heap_index;
+    size_t i = e->heap_index;
 
     if (cache_find(c, e->key, e->hash, &link) != e)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     *link = e->next;
 
     if (i >= c->count || c->heap[i] != e)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     c->count--;
     if (i < c->count) {
-	cache_heap_set(c, i, c->heap[c->count]);
-	cache_heap_fix(c, i);
+        cache_heap_set(c, i, c->heap[c->count]);
+        cache_heap_fix(c, i);
     }
     c->heap[c->count] = NULL;
 
@@ -226,45 +223,45 @@ static void cache_remove(cache *c, cache_entry *e)
 static void cache_grow(cache *c)
 {
     if (c->count + 1 > c->heap_alloc) {
-	size_t  n = c->heap_alloc ? 2 * c->heap_alloc : CACHE_MIN_BUCKETS;
-	cache_entry **heap;
+        size_t n = c->heap_alloc ? 2 * c->heap_alloc : CACHE_MIN_BUCKETS;
+        cache_entry **heap;
 
-	if (n > c->max_entries)
-	    n = c->max_entries;
-	heap = cache_alloc(n, sizeof(*heap));
-	if (c->count)
-	    memcpy(heap, c->heap, c->count * sizeof(*heap));
-	free(c->heap);
-	c->heap = heap;
-	c->heap_alloc = n;
+        if (n > c->max_entries)
+            n = c->max_entries;
+        heap = cache_alloc(n, sizeof(*heap));
+        if (c->count)
+            memcpy(heap, c->heap, c->count * sizeof(*heap));
+        free(c->heap);
+        c->heap = heap;
+        c->heap_alloc = n;
     }
     if (c->count + 1 > c->nbuckets && c->nbuckets <= SIZE_MAX / 4) {
-	size_t  n = 2 * c->nbuckets;
-	cache_entry **buckets = cache_alloc(n, sizeof(*buckets));
-	size_t  b;
+        size_t n = 2 * c->nbuckets;
+        cache_entry **buckets = cache_alloc(n, sizeof(*buckets));
+        size_t b;
 
-	for (b = 0; b < c->nbuckets; b++) {
-	    cache_entry *e = c->buckets[b];
+        for (b = 0; b < c->nbuckets; b++) {
+            cache_entry *e = c->buckets[b];
 
-	    while (e != NULL) {
-		cache_entry *next = e->next;
-		cache_entry **head = &buckets[e->hash & (n - 1)];
+            while (e != NULL) {
+                cache_entry *next = e->next;
+                cache_entry **head = &buckets[e->hash & (n - 1)];
 
-		e->next = *head;
-		*head = e;
-		e = next;
-	    }
-	}
-	free(c->buckets);
-	c->buckets = buckets;
-	c->nbuckets = n;
+                e->next = *head;
+                *head = e;
+                e = next;
+            }
+        }
+        free(c->buckets);
+        c->buckets = buckets;
+        c->nbuckets = n;
     }
 }
 
 /* cache_new - create a cache of at most max_entries; ttl ceiling and error lifetime in seconds. */
-cache  *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl)
+cache *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl)
 {
-    cache  *c = cache_alloc(1, sizeof(*c));
+    cache *c = cache_alloc(1, sizeof(*c));
 
     c->max_entries = max_entries;
     c->max_ttl = max_ttl;
@@ -275,82 +272,82 @@ cache  *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl)
 }
 
 /* cache_free - release the cache and all answers in it; NULL is fine. */
-void    cache_free(cache *c)
+void cache_free(cache *c)
 {
     if (c == NULL)
-	return;
+        return;
     while (c->count > 0)
-	cache_remove(c, c->heap[c->count - 1]);
+        cache_remove(c, c->heap[c->count - 1]);
     free(c->heap);
     free(c->buckets);
     free(c);
 }
 
 /* cache_put - remember a copy of ans at now_ms; nothing is kept when its lifetime is 0. */
-void    cache_put(cache *c, const resolver_answer *ans, long long now_ms)
+void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
 {
-    char    key[sizeof(((cache_entry *) 0)->key)];
+    char key[sizeof(((cache_entry *)0)->key)];
     unsigned lifetime;
     uint64_t hash;
     cache_entry *e;
 
     if (!cache_fold_key(key, sizeof(key), ans->owner) || key[0] == 0)
-	return;					/* cannot be a key; not cached */
+        return; /* cannot be a key; not cached */
     hash = cache_hash(key);
     e = cache_find(c, key, hash, NULL);
     lifetime = cache_lifetime(c, ans);
     if (lifetime == 0) {
-	if (e != NULL)				/* newer answer says: do not keep */
-	    cache_remove(c, e);
-	return;
+        if (e != NULL) /* newer answer says: do not keep */
+            cache_remove(c, e);
+        return;
     }
-    if (e != NULL) {				/* replace in place */
-	resolver_answer_clear(&e->ans);
+    if (e != NULL) { /* replace in place */
+        resolver_answer_clear(&e->ans);
     } else {
-	if (c->count >= c->max_entries)
-	    cache_remove(c, c->heap[0]);	/* expired, or expiring soonest */
-	cache_grow(c);
-	e = cache_alloc(1, sizeof(*e));
-	memcpy(e->key, key, sizeof(e->key));
-	e->hash = hash;
-	e->next = c->buckets[hash & (c->nbuckets - 1)];
-	c->buckets[hash & (c->nbuckets - 1)] = e;
-	e->expires_ms = now_ms;			/* set properly below */
-	cache_heap_set(c, c->count, e);
-	c->count++;
+        if (c->count >= c->max_entries)
+            cache_remove(c, c->heap[0]); /* expired, or expiring soonest */
+        cache_grow(c);
+        e = cache_alloc(1, sizeof(*e));
+        memcpy(e->key, key, sizeof(e->key));
+        e->hash = hash;
+        e->next = c->buckets[hash & (c->nbuckets - 1)];
+        c->buckets[hash & (c->nbuckets - 1)] = e;
+        e->expires_ms = now_ms; /* set properly below */
+        cache_heap_set(c, c->count, e);
+        c->count++;
     }
     resolver_answer_copy(&e->ans, ans);
     e->ans.from_cache = false;
-    e->expires_ms = now_ms + 1000LL * (long long) lifetime;
+    e->expires_ms = now_ms + 1000LL * (long long)lifetime;
     cache_heap_fix(c, e->heap_index);
 }
 
 /* cache_get - copy a live entry for owner into *ans; false on miss or expiry. */
-bool    cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans)
+bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans)
 {
-    char    key[sizeof(((cache_entry *) 0)->key)];
+    char key[sizeof(((cache_entry *)0)->key)];
     cache_entry *e;
     long long left_ms;
 
     if (!cache_fold_key(key, sizeof(key), owner))
-	return (false);
+        return (false);
     e = cache_find(c, key, cache_hash(key), NULL);
     if (e == NULL)
-	return (false);
+        return (false);
     left_ms = e->expires_ms - now_ms;
     if (left_ms <= 0) {
-	cache_remove(c, e);
-	return (false);
+        cache_remove(c, e);
+        return (false);
     }
     resolver_answer_copy(ans, &e->ans);
     snprintf(ans->owner, sizeof(ans->owner), "%s", owner);
-    ans->ttl = (uint32_t) (left_ms / 1000);
+    ans->ttl = (uint32_t)(left_ms / 1000);
     ans->from_cache = true;
     return (true);
 }
 
 /* cache_size - number of entries held (expired ones included until evicted). */
-size_t  cache_size(const cache *c)
+size_t cache_size(const cache *c)
 {
     return (c->count);
 }

@@ -70,7 +70,7 @@
  *	reason.  Out of memory and broken invariants abort.
  */
 
-#define _POSIX_C_SOURCE 200809L		/* clock_gettime, poll, strncasecmp */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, poll, strncasecmp */
 
 #include <errno.h>
 #include <limits.h>
@@ -87,47 +87,45 @@
 #include "resolver.h"
 #include "cache.h"
 
-#define RESOLVER_RRTYPE_TLSA	52
-#define RESOLVER_RRCLASS_IN	1
-#define RESOLVER_MAX_PENDING	4096	/* queries in flight */
+#define RESOLVER_RRTYPE_TLSA 52
+#define RESOLVER_RRCLASS_IN  1
+#define RESOLVER_MAX_PENDING 4096 /* queries in flight */
 
- /*
-  * A name that is no local zone: removing it from the local zones is a
-  * no-op whose only effect is that libunbound finalizes its configuration.
-  */
-#define RESOLVER_FINALIZE_ZONE	"dance-finalize.invalid."
+/*
+ * A name that is no local zone: removing it from the local zones is a
+ * no-op whose only effect is that libunbound finalizes its configuration.
+ */
+#define RESOLVER_FINALIZE_ZONE "dance-finalize.invalid."
 
 typedef struct resolver_query {
     resolver *res;
-    int     id;				/* ours, > 0 */
-    int     ub_id;			/* libunbound's async_id */
-    long long deadline_ms;		/* monotonic */
+    int id;                /* ours, > 0 */
+    int ub_id;             /* libunbound's async_id */
+    long long deadline_ms; /* monotonic */
     resolver_callback cb;
-    void   *arg;
-    size_t  slot;			/* index in res->pending */
-    struct resolver_query *next;	/* on res->expired */
-    char    owner[sizeof(((resolver_answer *) 0)->owner)];
+    void *arg;
+    size_t slot;                 /* index in res->pending */
+    struct resolver_query *next; /* on res->expired */
+    char owner[sizeof(((resolver_answer *)0)->owner)];
 } resolver_query;
 
 struct resolver {
     struct ub_ctx *ctx;
-    cache  *cache;
+    cache *cache;
     unsigned timeout_ms;
-    int     next_id;
+    int next_id;
     /* Queries waiting for libunbound, in no particular order. */
     resolver_query *pending[RESOLVER_MAX_PENDING];
-    size_t  npending;
+    size_t npending;
     /* Timed-out queries whose callbacks resolver_expire() is running. */
     resolver_query *expired;
     resolver_query *expired_tail;
-    size_t  nexpired;
+    size_t nexpired;
 };
 
-static void resolver_answer_fail(resolver_answer *, resolver_status,
-				         const char *,...)
-	__attribute__((format(printf, 3, 4)));
-static void resolver_error(char *, size_t, const char *,...)
-	__attribute__((format(printf, 3, 4)));
+static void resolver_answer_fail(resolver_answer *, resolver_status, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static void resolver_error(char *, size_t, const char *, ...) __attribute__((format(printf, 3, 4)));
 
 /* resolver_now_ms - the monotonic clock in milliseconds. */
 static long long resolver_now_ms(void)
@@ -135,29 +133,29 @@ static long long resolver_now_ms(void)
     struct timespec ts;
 
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-	abort();				/* broken environment */
-    return ((long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        abort(); /* broken environment */
+    return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 /* resolver_alloc - calloc that aborts when memory runs out. */
 static void *resolver_alloc(size_t size)
 {
-    void   *p = calloc(1, size ? size : 1);
+    void *p = calloc(1, size ? size : 1);
 
     if (p == NULL)
-	abort();				/* out of memory */
+        abort(); /* out of memory */
     return (p);
 }
 
 /* resolver_copy_printable - bounded copy with anything but printable ASCII replaced by '?'. */
 static void resolver_copy_printable(char *dst, size_t dstsize, const char *src)
 {
-    size_t  i;
+    size_t i;
 
     if (dstsize == 0)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     for (i = 0; src != NULL && src[i] != 0 && i + 1 < dstsize; i++)
-	dst[i] = (src[i] >= 0x20 && src[i] <= 0x7e) ? src[i] : '?';
+        dst[i] = (src[i] >= 0x20 && src[i] <= 0x7e) ? src[i] : '?';
     dst[i] = 0;
 }
 
@@ -170,10 +168,9 @@ static void resolver_answer_init(resolver_answer *ans, const char *owner)
 }
 
 /* resolver_answer_fail - set an error status with a formatted reason. */
-static void resolver_answer_fail(resolver_answer *ans, resolver_status status,
-				         const char *fmt,...)
+static void resolver_answer_fail(resolver_answer *ans, resolver_status status, const char *fmt, ...)
 {
-    char    buf[sizeof(ans->why)];
+    char buf[sizeof(ans->why)];
     va_list ap;
 
     va_start(ap, fmt);
@@ -185,12 +182,12 @@ static void resolver_answer_fail(resolver_answer *ans, resolver_status status,
 }
 
 /* resolver_error - format a resolver_new() error message. */
-static void resolver_error(char *err, size_t errsize, const char *fmt,...)
+static void resolver_error(char *err, size_t errsize, const char *fmt, ...)
 {
     va_list ap;
 
     if (err == NULL || errsize == 0)
-	return;
+        return;
     va_start(ap, fmt);
     vsnprintf(err, errsize, fmt, ap);
     va_end(ap);
@@ -199,15 +196,15 @@ static void resolver_error(char *err, size_t errsize, const char *fmt,...)
 /* resolver_owner_ok - is owner a string libunbound may be asked about? */
 static bool resolver_owner_ok(const char *owner)
 {
-    size_t  i;
+    size_t i;
 
     if (owner == NULL || owner[0] == 0)
-	return (false);
+        return (false);
     for (i = 0; owner[i] != 0; i++) {
-	if (i + 1 >= sizeof(((resolver_answer *) 0)->owner))
-	    return (false);
-	if (owner[i] <= 0x20 || owner[i] >= 0x7f)
-	    return (false);
+        if (i + 1 >= sizeof(((resolver_answer *)0)->owner))
+            return (false);
+        if (owner[i] <= 0x20 || owner[i] >= 0x7f)
+            return (false);
     }
     return (true);
 }
@@ -215,13 +212,13 @@ static bool resolver_owner_ok(const char *owner)
 /* resolver_same_name - equal presentation names, ignoring case and one trailing dot. */
 static bool resolver_same_name(const char *a, const char *b)
 {
-    size_t  la = strlen(a);
-    size_t  lb = strlen(b);
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
 
     if (la > 0 && a[la - 1] == '.')
-	la--;
+        la--;
     if (lb > 0 && b[lb - 1] == '.')
-	lb--;
+        lb--;
     return (la == lb && strncasecmp(a, b, la) == 0);
 }
 
@@ -230,76 +227,72 @@ static const char *resolver_rcode_name(int rcode)
 {
     switch (rcode) {
     case 1:
-	return ("FORMERR");
+        return ("FORMERR");
     case 2:
-	return ("SERVFAIL");
+        return ("SERVFAIL");
     case 4:
-	return ("NOTIMP");
+        return ("NOTIMP");
     case 5:
-	return ("REFUSED");
+        return ("REFUSED");
     default:
-	return ("unexpected");
+        return ("unexpected");
     }
 }
 
 /* resolver_map_result - map libunbound's err/result to an answer (order: see DESCRIPTION). */
-static void resolver_map_result(resolver_answer *ans, const char *owner,
-				        int err, const struct ub_result *result)
+static void resolver_map_result(resolver_answer *ans, const char *owner, int err,
+                                const struct ub_result *result)
 {
-    size_t  n;
-    size_t  i;
+    size_t n;
+    size_t i;
 
     resolver_answer_init(ans, owner);
     if (err != 0 || result == NULL) {
-	resolver_answer_fail(ans, RESOLVER_NETERR, "libunbound: %s",
-			     err ? ub_strerror(err) : "no result");
-	return;
+        resolver_answer_fail(ans, RESOLVER_NETERR, "libunbound: %s",
+                             err ? ub_strerror(err) : "no result");
+        return;
     }
-    if (result->canonname != NULL && result->qname != NULL
-	&& !resolver_same_name(result->canonname, result->qname))
-	resolver_copy_printable(ans->canon, sizeof(ans->canon),
-				result->canonname);
+    if (result->canonname != NULL && result->qname != NULL &&
+        !resolver_same_name(result->canonname, result->qname))
+        resolver_copy_printable(ans->canon, sizeof(ans->canon), result->canonname);
     if (result->bogus) {
-	resolver_answer_fail(ans, RESOLVER_BOGUS, "%s",
-			     result->why_bogus ? result->why_bogus :
-			     "DNSSEC validation failed");
-	return;
+        resolver_answer_fail(ans, RESOLVER_BOGUS, "%s",
+                             result->why_bogus ? result->why_bogus : "DNSSEC validation failed");
+        return;
     }
     if (result->rcode != 0 && result->rcode != 3) {
-	resolver_answer_fail(ans, RESOLVER_SERVFAIL, "rcode %d (%s)%s",
-			     result->rcode, resolver_rcode_name(result->rcode),
-			     result->was_ratelimited ? ", rate limited" : "");
-	return;
+        resolver_answer_fail(ans, RESOLVER_SERVFAIL, "rcode %d (%s)%s", result->rcode,
+                             resolver_rcode_name(result->rcode),
+                             result->was_ratelimited ? ", rate limited" : "");
+        return;
     }
-    ans->ttl = result->ttl > 0 ? (uint32_t) result->ttl : 0;
+    ans->ttl = result->ttl > 0 ? (uint32_t)result->ttl : 0;
     if (!result->secure) {
-	ans->status = RESOLVER_INSECURE;
-	return;
+        ans->status = RESOLVER_INSECURE;
+        return;
     }
     if (result->nxdomain) {
-	ans->status = RESOLVER_SECURE_NXDOMAIN;
-	return;
+        ans->status = RESOLVER_SECURE_NXDOMAIN;
+        return;
     }
-    for (n = 0; result->havedata && result->data != NULL
-	 && result->data[n] != NULL; n++) {
-	if (n == RESOLVER_MAX_RECORDS) {
-	    resolver_answer_fail(ans, RESOLVER_SERVFAIL,
-				 "too many TLSA records (more than %d)",
-				 RESOLVER_MAX_RECORDS);
-	    return;
-	}
+    for (n = 0; result->havedata && result->data != NULL && result->data[n] != NULL; n++) {
+        if (n == RESOLVER_MAX_RECORDS) {
+            resolver_answer_fail(ans, RESOLVER_SERVFAIL, "too many TLSA records (more than %d)",
+                                 RESOLVER_MAX_RECORDS);
+            return;
+        }
     }
     if (n == 0) {
-	ans->status = RESOLVER_SECURE_NODATA;
-	return;
+        ans->status = RESOLVER_SECURE_NODATA;
+        return;
     }
     for (i = 0; i < n; i++) {
-	if (result->len[i] < 0)
-	    abort();				/* broken invariant */
-	ans->rdlen[i] = (size_t) result->len[i];
-	ans->rdata[i] = resolver_alloc(ans->rdlen[i]);
-	if (ans->rdlen[i] > 0)
-	    memcpy(ans->rdata[i], result->data[i], ans->rdlen[i]);
+        if (result->len[i] < 0)
+            abort(); /* broken invariant */
+        ans->rdlen[i] = (size_t)result->len[i];
+        ans->rdata[i] = resolver_alloc(ans->rdlen[i]);
+        if (ans->rdlen[i] > 0)
+            memcpy(ans->rdata[i], result->data[i], ans->rdlen[i]);
     }
     ans->count = n;
     ans->status = RESOLVER_SECURE;
@@ -308,14 +301,14 @@ static void resolver_map_result(resolver_answer *ans, const char *owner,
 /* resolver_unlink - take a query off the pending array (order is not kept). */
 static void resolver_unlink(resolver *res, resolver_query *q)
 {
-    size_t  slot = q->slot;
+    size_t slot = q->slot;
 
     if (slot >= res->npending || res->pending[slot] != q)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     res->npending--;
     if (slot < res->npending) {
-	res->pending[slot] = res->pending[res->npending];
-	res->pending[slot]->slot = slot;
+        res->pending[slot] = res->pending[res->npending];
+        res->pending[slot]->slot = slot;
     }
     res->pending[res->npending] = NULL;
 }
@@ -324,25 +317,25 @@ static void resolver_unlink(resolver *res, resolver_query *q)
 static bool resolver_id_in_use(const resolver *res, int id)
 {
     const resolver_query *q;
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < res->npending; i++)
-	if (res->pending[i]->id == id)
-	    return (true);
+        if (res->pending[i]->id == id)
+            return (true);
     for (q = res->expired; q != NULL; q = q->next)
-	if (q->id == id)
-	    return (true);
+        if (q->id == id)
+            return (true);
     return (false);
 }
 
 /* resolver_new_id - next free query id > 0 (O(in flight), at most RESOLVER_MAX_PENDING). */
 static int resolver_new_id(resolver *res)
 {
-    int     id;
+    int id;
 
     do {
-	id = res->next_id;
-	res->next_id = (res->next_id == INT_MAX) ? 1 : res->next_id + 1;
+        id = res->next_id;
+        res->next_id = (res->next_id == INT_MAX) ? 1 : res->next_id + 1;
     } while (resolver_id_in_use(res, id));
     return (id);
 }
@@ -369,10 +362,10 @@ static void resolver_ub_done(void *arg, int err, struct ub_result *result)
 }
 
 /* resolver_config_init - fill a config with the documented defaults. */
-void    resolver_config_init(resolver_config *cfg)
+void resolver_config_init(resolver_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->trust_anchor_file = NULL;		/* RESOLVER_DEFAULT_TRUST_ANCHOR */
+    cfg->trust_anchor_file = NULL; /* RESOLVER_DEFAULT_TRUST_ANCHOR */
     cfg->unbound_config = NULL;
     cfg->nforwarders = 0;
     cfg->timeout_ms = RESOLVER_DEFAULT_TIMEOUT_MS;
@@ -384,116 +377,117 @@ void    resolver_config_init(resolver_config *cfg)
 /* resolver_readable - can path be opened for reading? errno is kept on failure. */
 static bool resolver_readable(const char *path)
 {
-    FILE   *fp = fopen(path, "r");
+    FILE *fp = fopen(path, "r");
 
     if (fp == NULL)
-	return (false);
+        return (false);
     fclose(fp);
     return (true);
 }
 
 /* resolver_check_safety - read libunbound options back; false with a message when it is unsafe. */
-static bool resolver_check_safety(struct ub_ctx *ctx, const char *cfgname,
-				          char *err, size_t errsize)
+static bool resolver_check_safety(struct ub_ctx *ctx, const char *cfgname, char *err,
+                                  size_t errsize)
 {
-    char   *val = NULL;
-    bool    ok = true;
-    int     rc;
+    char *val = NULL;
+    bool ok = true;
+    int rc;
 
     if ((rc = ub_ctx_get_option(ctx, "val-permissive-mode", &val)) != 0) {
-	resolver_error(err, errsize, "resolver: cannot read val-permissive-mode: %s",
-		       ub_strerror(rc));
-	return (false);
+        resolver_error(err, errsize, "resolver: cannot read val-permissive-mode: %s",
+                       ub_strerror(rc));
+        return (false);
     }
     if (val == NULL || strcmp(val, "no") != 0) {
-	resolver_error(err, errsize, "resolver: %s enables val-permissive-mode "
-		       "(bogus answers would look insecure); refusing it",
-		       cfgname ? cfgname : "the libunbound configuration");
-	ok = false;
+        resolver_error(err, errsize,
+                       "resolver: %s enables val-permissive-mode "
+                       "(bogus answers would look insecure); refusing it",
+                       cfgname ? cfgname : "the libunbound configuration");
+        ok = false;
     }
     free(val);
     if (!ok)
-	return (false);
+        return (false);
 
     val = NULL;
     if ((rc = ub_ctx_get_option(ctx, "module-config", &val)) != 0) {
-	resolver_error(err, errsize, "resolver: cannot read module-config: %s",
-		       ub_strerror(rc));
-	return (false);
+        resolver_error(err, errsize, "resolver: cannot read module-config: %s", ub_strerror(rc));
+        return (false);
     }
     if (val == NULL || strstr(val, "validator") == NULL) {
-	resolver_error(err, errsize, "resolver: %s sets module-config without "
-		       "\"validator\" (no DNSSEC validation); refusing it",
-		       cfgname ? cfgname : "the libunbound configuration");
-	ok = false;
+        resolver_error(err, errsize,
+                       "resolver: %s sets module-config without "
+                       "\"validator\" (no DNSSEC validation); refusing it",
+                       cfgname ? cfgname : "the libunbound configuration");
+        ok = false;
     }
     free(val);
     return (ok);
 }
 
 /* resolver_setup - configure a fresh libunbound context from cfg; false with a message. */
-static bool resolver_setup(struct ub_ctx *ctx, const resolver_config *cfg,
-			           char *err, size_t errsize)
+static bool resolver_setup(struct ub_ctx *ctx, const resolver_config *cfg, char *err,
+                           size_t errsize)
 {
-    const char *ta = cfg->trust_anchor_file ?
-    cfg->trust_anchor_file : RESOLVER_DEFAULT_TRUST_ANCHOR;
+    const char *ta =
+        cfg->trust_anchor_file ? cfg->trust_anchor_file : RESOLVER_DEFAULT_TRUST_ANCHOR;
     const char *conf = cfg->unbound_config;
-    size_t  i;
-    int     rc;
+    size_t i;
+    int rc;
 
     if ((rc = ub_ctx_async(ctx, 1)) != 0) {
-	resolver_error(err, errsize, "resolver: cannot select threaded mode: %s",
-		       ub_strerror(rc));
-	return (false);
+        resolver_error(err, errsize, "resolver: cannot select threaded mode: %s", ub_strerror(rc));
+        return (false);
     }
     if (conf != NULL && conf[0] != 0) {
-	if (!resolver_readable(conf)) {
-	    resolver_error(err, errsize, "resolver: unbound config file %s: %s",
-			   conf, strerror(errno));
-	    return (false);
-	}
-	if ((rc = ub_ctx_config(ctx, conf)) != 0) {
-	    resolver_error(err, errsize, "resolver: unbound config file %s: %s",
-			   conf, ub_strerror(rc));
-	    return (false);
-	}
+        if (!resolver_readable(conf)) {
+            resolver_error(err, errsize, "resolver: unbound config file %s: %s", conf,
+                           strerror(errno));
+            return (false);
+        }
+        if ((rc = ub_ctx_config(ctx, conf)) != 0) {
+            resolver_error(err, errsize, "resolver: unbound config file %s: %s", conf,
+                           ub_strerror(rc));
+            return (false);
+        }
     }
     if (ta[0] != 0) {
-	if (!resolver_readable(ta)) {
-	    resolver_error(err, errsize, "resolver: trust anchor file %s: %s",
-			   ta, strerror(errno));
-	    return (false);
-	}
-	if ((rc = ub_ctx_add_ta_file(ctx, ta)) != 0) {
-	    resolver_error(err, errsize, "resolver: trust anchor file %s: %s",
-			   ta, ub_strerror(rc));
-	    return (false);
-	}
+        if (!resolver_readable(ta)) {
+            resolver_error(err, errsize, "resolver: trust anchor file %s: %s", ta, strerror(errno));
+            return (false);
+        }
+        if ((rc = ub_ctx_add_ta_file(ctx, ta)) != 0) {
+            resolver_error(err, errsize, "resolver: trust anchor file %s: %s", ta, ub_strerror(rc));
+            return (false);
+        }
     }
     if (cfg->nforwarders > RESOLVER_FORWARDERS_MAX) {
-	resolver_error(err, errsize, "resolver: %zu forwarders, at most %d",
-		       cfg->nforwarders, RESOLVER_FORWARDERS_MAX);
-	return (false);
+        resolver_error(err, errsize, "resolver: %zu forwarders, at most %d", cfg->nforwarders,
+                       RESOLVER_FORWARDERS_MAX);
+        return (false);
     }
-    for (i = 0; i < RESOLVER_FORWARDERS_MAX && cfg->forwarders[i] != NULL
-	 && (cfg->nforwarders == 0 || i < cfg->nforwarders); i++) {
-	if ((rc = ub_ctx_set_fwd(ctx, cfg->forwarders[i])) != 0) {
-	    resolver_error(err, errsize, "resolver: forwarder %s: %s "
-			   "(use IP or IP@port)", cfg->forwarders[i],
-			   ub_strerror(rc));
-	    return (false);
-	}
+    for (i = 0; i < RESOLVER_FORWARDERS_MAX && cfg->forwarders[i] != NULL &&
+                (cfg->nforwarders == 0 || i < cfg->nforwarders);
+         i++) {
+        if ((rc = ub_ctx_set_fwd(ctx, cfg->forwarders[i])) != 0) {
+            resolver_error(err, errsize,
+                           "resolver: forwarder %s: %s "
+                           "(use IP or IP@port)",
+                           cfg->forwarders[i], ub_strerror(rc));
+            return (false);
+        }
     }
     if (!resolver_check_safety(ctx, conf && conf[0] ? conf : NULL, err, errsize))
-	return (false);
+        return (false);
 
     /* Initialise now: trust anchors and zones are read here, not at the first query. */
     if ((rc = ub_ctx_zone_remove(ctx, RESOLVER_FINALIZE_ZONE)) != 0) {
-	resolver_error(err, errsize, "resolver: cannot initialise libunbound "
-		       "(trust anchor file %s%s%s): %s",
-		       ta[0] ? ta : "none", conf && conf[0] ? ", config file " : "",
-		       conf && conf[0] ? conf : "", ub_strerror(rc));
-	return (false);
+        resolver_error(err, errsize,
+                       "resolver: cannot initialise libunbound "
+                       "(trust anchor file %s%s%s): %s",
+                       ta[0] ? ta : "none", conf && conf[0] ? ", config file " : "",
+                       conf && conf[0] ? conf : "", ub_strerror(rc));
+        return (false);
     }
     return (true);
 }
@@ -505,90 +499,89 @@ resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
     resolver *res;
 
     if (cfg == NULL) {
-	resolver_config_init(&defaults);
-	cfg = &defaults;
+        resolver_config_init(&defaults);
+        cfg = &defaults;
     }
     res = resolver_alloc(sizeof(*res));
     res->next_id = 1;
     res->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_DEFAULT_TIMEOUT_MS;
     if ((res->ctx = ub_ctx_create()) == NULL) {
-	resolver_error(err, errsize, "resolver: cannot create a libunbound context");
-	free(res);
-	return (NULL);
+        resolver_error(err, errsize, "resolver: cannot create a libunbound context");
+        free(res);
+        return (NULL);
     }
     if (!resolver_setup(res->ctx, cfg, err, errsize)) {
-	ub_ctx_delete(res->ctx);
-	free(res);
-	return (NULL);
+        ub_ctx_delete(res->ctx);
+        free(res);
+        return (NULL);
     }
-    res->cache = cache_new(cfg->cache_entries ? cfg->cache_entries :
-			   RESOLVER_DEFAULT_CACHE_ENTRIES,
-			   cfg->cache_max_ttl, cfg->cache_err_ttl);
+    res->cache = cache_new(cfg->cache_entries ? cfg->cache_entries : RESOLVER_DEFAULT_CACHE_ENTRIES,
+                           cfg->cache_max_ttl, cfg->cache_err_ttl);
     return (res);
 }
 
 /* resolver_free - cancel pending queries (no callbacks) and release everything. */
-void    resolver_free(resolver *res)
+void resolver_free(resolver *res)
 {
     resolver_query *q;
-    size_t  i;
+    size_t i;
 
     if (res == NULL)
-	return;
+        return;
     /* Deleting the context stops the worker; no callback can follow. */
     ub_ctx_delete(res->ctx);
     for (i = 0; i < res->npending; i++)
-	free(res->pending[i]);
+        free(res->pending[i]);
     while ((q = res->expired) != NULL) {
-	res->expired = q->next;
-	free(q);
+        res->expired = q->next;
+        free(q);
     }
     cache_free(res->cache);
     free(res);
 }
 
 /* resolver_submit - start an asynchronous TLSA look-up (cache first). */
-int     resolver_submit(resolver *res, const char *owner, resolver_callback cb, void *arg)
+int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void *arg)
 {
     resolver_answer ans;
     resolver_query *q;
-    int     rc;
+    int rc;
 
     if (res == NULL || cb == NULL)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     if (!resolver_owner_ok(owner)) {
-	resolver_answer_init(&ans, owner);
-	resolver_answer_fail(&ans, RESOLVER_NETERR, "invalid owner name");
-	cb(arg, &ans);
-	return (-1);
+        resolver_answer_init(&ans, owner);
+        resolver_answer_fail(&ans, RESOLVER_NETERR, "invalid owner name");
+        cb(arg, &ans);
+        return (-1);
     }
     if (cache_get(res->cache, owner, resolver_now_ms(), &ans)) {
-	cb(arg, &ans);
-	resolver_answer_clear(&ans);
-	return (0);
+        cb(arg, &ans);
+        resolver_answer_clear(&ans);
+        return (0);
     }
     if (res->npending >= RESOLVER_MAX_PENDING) {
-	resolver_answer_init(&ans, owner);
-	resolver_answer_fail(&ans, RESOLVER_NETERR, "too many queries (%d in flight)",
-			     RESOLVER_MAX_PENDING);
-	cb(arg, &ans);
-	return (-1);
+        resolver_answer_init(&ans, owner);
+        resolver_answer_fail(&ans, RESOLVER_NETERR, "too many queries (%d in flight)",
+                             RESOLVER_MAX_PENDING);
+        cb(arg, &ans);
+        return (-1);
     }
     q = resolver_alloc(sizeof(*q));
     q->res = res;
     q->cb = cb;
     q->arg = arg;
     snprintf(q->owner, sizeof(q->owner), "%s", owner);
-    rc = ub_resolve_async(res->ctx, q->owner, RESOLVER_RRTYPE_TLSA,
-			  RESOLVER_RRCLASS_IN, q, resolver_ub_done, &q->ub_id);
+    rc = ub_resolve_async(res->ctx, q->owner, RESOLVER_RRTYPE_TLSA, RESOLVER_RRCLASS_IN, q,
+                          resolver_ub_done, &q->ub_id);
     if (rc != 0) {
-	if (q->ub_id != 0)			/* registered, but not sent */
-	    (void) ub_cancel(res->ctx, q->ub_id);
-	free(q);
-	resolver_answer_init(&ans, owner);
-	resolver_answer_fail(&ans, RESOLVER_NETERR, "libunbound: %s", ub_strerror(rc));
-	cb(arg, &ans);
-	return (-1);
+        if (q->ub_id != 0) /* registered, but not sent */
+            (void)ub_cancel(res->ctx, q->ub_id);
+        free(q);
+        resolver_answer_init(&ans, owner);
+        resolver_answer_fail(&ans, RESOLVER_NETERR, "libunbound: %s", ub_strerror(rc));
+        cb(arg, &ans);
+        return (-1);
     }
     q->id = resolver_new_id(res);
     q->deadline_ms = resolver_now_ms() + res->timeout_ms;
@@ -598,127 +591,126 @@ int     resolver_submit(resolver *res, const char *owner, resolver_callback cb, 
 }
 
 /* resolver_cancel - forget a pending query; its callback will not run. */
-void    resolver_cancel(resolver *res, int id)
+void resolver_cancel(resolver *res, int id)
 {
     resolver_query *prev;
     resolver_query *q;
-    size_t  i;
+    size_t i;
 
     if (id <= 0)
-	return;
+        return;
     for (i = 0; i < res->npending; i++) {
-	q = res->pending[i];
-	if (q->id == id) {
-	    /*
-	     * Whatever ub_cancel() returns, libunbound will not call back:
-	     * the query is marked cancelled (thread) or forgotten (fork),
-	     * and an answer already queued for it is dropped.
-	     */
-	    (void) ub_cancel(res->ctx, q->ub_id);
-	    resolver_unlink(res, q);
-	    free(q);
-	    return;
-	}
+        q = res->pending[i];
+        if (q->id == id) {
+            /*
+             * Whatever ub_cancel() returns, libunbound will not call back:
+             * the query is marked cancelled (thread) or forgotten (fork),
+             * and an answer already queued for it is dropped.
+             */
+            (void)ub_cancel(res->ctx, q->ub_id);
+            resolver_unlink(res, q);
+            free(q);
+            return;
+        }
     }
     for (prev = NULL, q = res->expired; q != NULL; prev = q, q = q->next) {
-	if (q->id == id) {			/* timed out, not yet delivered */
-	    if (prev != NULL)
-		prev->next = q->next;
-	    else
-		res->expired = q->next;
-	    if (res->expired_tail == q)
-		res->expired_tail = prev;
-	    res->nexpired--;
-	    free(q);
-	    return;
-	}
+        if (q->id == id) { /* timed out, not yet delivered */
+            if (prev != NULL)
+                prev->next = q->next;
+            else
+                res->expired = q->next;
+            if (res->expired_tail == q)
+                res->expired_tail = prev;
+            res->nexpired--;
+            free(q);
+            return;
+        }
     }
 }
 
 /* resolver_fd - descriptor to poll for readability (libunbound's ub_fd). */
-int     resolver_fd(const resolver *res)
+int resolver_fd(const resolver *res)
 {
     return (ub_fd(res->ctx));
 }
 
 /* resolver_process - deliver finished answers to their callbacks; returns 0 or -1 on error. */
-int     resolver_process(resolver *res)
+int resolver_process(resolver *res)
 {
     return (ub_process(res->ctx) == 0 ? 0 : -1);
 }
 
 /* resolver_next_deadline_ms - ms to the earliest deadline (O(in flight)); -1 when none. */
-long    resolver_next_deadline_ms(const resolver *res)
+long resolver_next_deadline_ms(const resolver *res)
 {
     long long first;
     long long left;
-    size_t  i;
+    size_t i;
 
     if (res->nexpired > 0)
-	return (0);
+        return (0);
     if (res->npending == 0)
-	return (-1);
+        return (-1);
     first = res->pending[0]->deadline_ms;
     for (i = 1; i < res->npending; i++)
-	if (res->pending[i]->deadline_ms < first)
-	    first = res->pending[i]->deadline_ms;
+        if (res->pending[i]->deadline_ms < first)
+            first = res->pending[i]->deadline_ms;
     left = first - resolver_now_ms();
     if (left < 0)
-	return (0);
-    return (left > LONG_MAX ? LONG_MAX : (long) left);
+        return (0);
+    return (left > LONG_MAX ? LONG_MAX : (long)left);
 }
 
 /* resolver_expire - time out overdue queries (callback with RESOLVER_TIMEOUT); returns how many. */
-int     resolver_expire(resolver *res)
+int resolver_expire(resolver *res)
 {
     long long now = resolver_now_ms();
     resolver_answer ans;
     resolver_query *q;
-    size_t  i;
-    int     count = 0;
+    size_t i;
+    int count = 0;
 
     /* Mark: move overdue queries to the expired list; no callbacks yet. */
-    for (i = 0; i < res->npending; /* void */ ) {
-	q = res->pending[i];
-	if (q->deadline_ms > now) {
-	    i++;
-	    continue;
-	}
-	(void) ub_cancel(res->ctx, q->ub_id);	/* see resolver_cancel() */
-	resolver_unlink(res, q);		/* pending[i] is now another query */
-	q->next = NULL;
-	if (res->expired_tail)
-	    res->expired_tail->next = q;
-	else
-	    res->expired = q;
-	res->expired_tail = q;
-	res->nexpired++;
+    for (i = 0; i < res->npending; /* void */) {
+        q = res->pending[i];
+        if (q->deadline_ms > now) {
+            i++;
+            continue;
+        }
+        (void)ub_cancel(res->ctx, q->ub_id); /* see resolver_cancel() */
+        resolver_unlink(res, q);             /* pending[i] is now another query */
+        q->next = NULL;
+        if (res->expired_tail)
+            res->expired_tail->next = q;
+        else
+            res->expired = q;
+        res->expired_tail = q;
+        res->nexpired++;
     }
 
     /* Sweep: a callback may cancel or submit; take one query at a time. */
     while ((q = res->expired) != NULL) {
-	res->expired = q->next;
-	if (res->expired == NULL)
-	    res->expired_tail = NULL;
-	res->nexpired--;
-	resolver_answer_init(&ans, q->owner);
-	resolver_answer_fail(&ans, RESOLVER_TIMEOUT, "no answer within %u ms",
-			     res->timeout_ms);
-	resolver_deliver(res, q, &ans);
-	count++;
+        res->expired = q->next;
+        if (res->expired == NULL)
+            res->expired_tail = NULL;
+        res->nexpired--;
+        resolver_answer_init(&ans, q->owner);
+        resolver_answer_fail(&ans, RESOLVER_TIMEOUT, "no answer within %u ms", res->timeout_ms);
+        resolver_deliver(res, q, &ans);
+        count++;
     }
     return (count);
 }
 
 /* resolver_pending - number of queries in flight. */
-size_t  resolver_pending(const resolver *res)
+size_t resolver_pending(const resolver *res)
 {
     return (res->npending + res->nexpired);
 }
 
 /* The state of one synchronous look-up. */
 typedef struct resolver_wait {
-    bool    done;
+    bool done;
     resolver_answer *ans;
 } resolver_wait;
 
@@ -732,77 +724,75 @@ static void resolver_lookup_done(void *arg, const resolver_answer *ans)
 }
 
 /* resolver_lookup - synchronous TLSA look-up of owner (cache first); always fills *ans. */
-void    resolver_lookup(resolver *res, const char *owner, resolver_answer *ans)
+void resolver_lookup(resolver *res, const char *owner, resolver_answer *ans)
 {
     resolver_wait w = {false, ans};
     struct pollfd pfd;
-    long    wait;
-    int     id;
-    int     rc;
+    long wait;
+    int id;
+    int rc;
 
     id = resolver_submit(res, owner, resolver_lookup_done, &w);
     if (!w.done && id <= 0)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
 
     /*
      * Wait at most until the earliest deadline, which is never later than
      * ours; resolver_expire() ends our query at its deadline at the latest.
      */
     while (!w.done) {
-	if ((wait = resolver_next_deadline_ms(res)) < 0)
-	    abort();				/* ours is pending: broken invariant */
-	pfd.fd = resolver_fd(res);
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (poll(&pfd, 1, wait > INT_MAX ? INT_MAX : (int) wait) < 0
-	    && errno != EINTR) {
-	    resolver_cancel(res, id);
-	    resolver_answer_init(ans, owner);
-	    resolver_answer_fail(ans, RESOLVER_NETERR, "poll: %s", strerror(errno));
-	    return;
-	}
-	if ((rc = ub_process(res->ctx)) != 0 && !w.done) {
-	    resolver_cancel(res, id);
-	    resolver_answer_init(ans, owner);
-	    resolver_answer_fail(ans, RESOLVER_NETERR, "libunbound: %s",
-				 ub_strerror(rc));
-	    return;
-	}
-	if (!w.done)
-	    resolver_expire(res);
+        if ((wait = resolver_next_deadline_ms(res)) < 0)
+            abort(); /* ours is pending: broken invariant */
+        pfd.fd = resolver_fd(res);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, wait > INT_MAX ? INT_MAX : (int)wait) < 0 && errno != EINTR) {
+            resolver_cancel(res, id);
+            resolver_answer_init(ans, owner);
+            resolver_answer_fail(ans, RESOLVER_NETERR, "poll: %s", strerror(errno));
+            return;
+        }
+        if ((rc = ub_process(res->ctx)) != 0 && !w.done) {
+            resolver_cancel(res, id);
+            resolver_answer_init(ans, owner);
+            resolver_answer_fail(ans, RESOLVER_NETERR, "libunbound: %s", ub_strerror(rc));
+            return;
+        }
+        if (!w.done)
+            resolver_expire(res);
     }
 }
 
 /* resolver_answer_clear - free the RDATA copies in an answer and zero it. */
-void    resolver_answer_clear(resolver_answer *ans)
+void resolver_answer_clear(resolver_answer *ans)
 {
-    size_t  i;
+    size_t i;
 
     if (ans->count > RESOLVER_MAX_RECORDS)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     for (i = 0; i < ans->count; i++)
-	free(ans->rdata[i]);
+        free(ans->rdata[i]);
     memset(ans, 0, sizeof(*ans));
 }
 
 /* resolver_answer_copy - deep copy src into dst (dst is overwritten, not freed). */
-void    resolver_answer_copy(resolver_answer *dst, const resolver_answer *src)
+void resolver_answer_copy(resolver_answer *dst, const resolver_answer *src)
 {
-    size_t  i;
+    size_t i;
 
     if (src->count > RESOLVER_MAX_RECORDS)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     if (dst == src)
-	abort();				/* broken invariant */
+        abort(); /* broken invariant */
     *dst = *src;
     for (i = 0; i < src->count; i++) {
-	dst->rdata[i] = resolver_alloc(src->rdlen[i]);
-	if (src->rdlen[i] > 0)
-	    memcpy(dst->rdata[i], src->rdata[i], src->rdlen[i]);
+        dst->rdata[i] = resolver_alloc(src->rdlen[i]);
+        if (src->rdlen[i] > 0)
+            memcpy(dst->rdata[i], src->rdata[i], src->rdlen[i]);
     }
     for (; i < RESOLVER_MAX_RECORDS; i++) {
-	dst->rdata[i] = NULL;
-	dst->rdlen[i] = 0;
+        dst->rdata[i] = NULL;
+        dst->rdlen[i] = 0;
     }
 }
 
@@ -811,21 +801,21 @@ const char *resolver_status_str(resolver_status status)
 {
     switch (status) {
     case RESOLVER_SECURE:
-	return ("secure");
+        return ("secure");
     case RESOLVER_SECURE_NXDOMAIN:
-	return ("secure-nxdomain");
+        return ("secure-nxdomain");
     case RESOLVER_SECURE_NODATA:
-	return ("secure-nodata");
+        return ("secure-nodata");
     case RESOLVER_INSECURE:
-	return ("insecure");
+        return ("insecure");
     case RESOLVER_BOGUS:
-	return ("bogus");
+        return ("bogus");
     case RESOLVER_SERVFAIL:
-	return ("servfail");
+        return ("servfail");
     case RESOLVER_TIMEOUT:
-	return ("timeout");
+        return ("timeout");
     case RESOLVER_NETERR:
-	return ("error");
+        return ("error");
     }
-    abort();					/* broken invariant */
+    abort(); /* broken invariant */
 }
