@@ -46,20 +46,7 @@ RECORD=$("$DANCE" tlsa --name mta1.ok.test "$TB_CERTS/client.pem") || tb_die "da
 echo "$RECORD"
 
 heading "3. Zones test. and ok.test., signed now, served by nsd on 127.0.0.1"
-tb_zone_head test
-tb_zone_head ok.test
-tb_zone_keys test
-tb_zone_keys ok.test
-tb_zone_add ok.test "mta1	IN	A	127.0.0.1" "$RECORD"
-tb_zone_add test "ok	IN	NS	ns1.ok.test." "ns1.ok	IN	A	127.0.0.1"
-tb_zone_ds ok.test >> "$TB_ZONES/test.zone"
-tb_zone_sign test
-tb_zone_sign ok.test
-TB_TA=$TB_DIR/test.ta
-tb_zone_ds test > "$TB_TA"
-tb_nsd_start test ok.test
-TB_CONF=$TB_DIR/unbound.conf
-tb_unbound_conf "$TB_CONF" test="$TB_PORT" ok.test="$TB_PORT"
+tb_small_bed "$RECORD"
 echo "nsd listens on 127.0.0.1:$TB_PORT; trust anchor (the DS of test.):"
 cat "$TB_TA"
 

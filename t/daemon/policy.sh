@@ -97,18 +97,6 @@ client() {
     $CLIENT "$@" >"$TB_DIR/out" 2>"$TB_DIR/err" </dev/null
 }
 
-# json_is EXPR - the client's JSON parses and the python expression EXPR (over j) is true.
-json_is() {
-    if ! "$TB_PYTHON" -c '
-import json, sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$TB_DIR/out" "$1" 2>"$TB_DIR/py.err"; then
-        WHY="JSON check failed: $1 $(tail -n 1 "$TB_DIR/py.err")"
-        return 1
-    fi
-    return 0
-}
-
 # json_get EXPR - print the value of EXPR over the client's JSON.
 json_get() {
     "$TB_PYTHON" -c '
@@ -190,7 +178,7 @@ reply_is() {
 
 # asked_ok N - the last "ask" got N well-formed replies, no error, connection open.
 asked_ok() {
-    json_is "j['error'] is None and not j['closed'] and j['bad_format'] == [] and len(j['replies']) == $1"
+    tb_json_is "j['error'] is None and not j['closed'] and j['bad_format'] == [] and len(j['replies']) == $1"
 }
 
 # log_wait FILE ERE [SECONDS] - true once FILE has a line matching ERE (polls, default 3 s).
@@ -411,29 +399,29 @@ client "$EP" ask "${GOOD[@]}" request=junk_request --next request=smtpd_access_p
     --next protocol_state=EHLO --next protocol_state=MAIL --next protocol_state=VRFY \
     --next protocol_state=ETRN --next protocol_state=END-OF-MESSAGE \
     --next protocol_state=RCPT request- --next request=smtpd_access_policy protocol_state-
-asked_ok 9 && json_is "j['replies'] == ['DUNNO'] * 9"
+asked_ok 9 && tb_json_is "j['replies'] == ['DUNNO'] * 9"
 report $? "unknown request type, other states, missing request or state -> DUNNO (9 requests)"
 
 client "$EP" ask ccert_pubkey_fingerprint="$MD5_SPKI" ccert_fingerprint= --repeat 2
-asked_ok 2 && json_is "j['replies'] == ['DUNNO', 'DUNNO']" \
+asked_ok 2 && tb_json_is "j['replies'] == ['DUNNO', 'DUNNO']" \
     && log_wait "$LOG" 'CONFIGURATION ERROR: .*fingerprint_digest' 2 \
     && { N=$(count_lines "$LOG" 'CONFIGURATION ERROR'); [ "$N" = 1 ] || why "'CONFIGURATION ERROR' logged $N times, want once"; }
 report $? "md5-length fingerprint: DUNNO and one loud CONFIGURATION ERROR line naming fingerprint_digest"
 
 # --- load ---------------------------------------------------------------------------
 client "$EP" ask "${GOOD[@]}" instance=t.many1 --repeat 200 --timeout 5
-asked_ok 200 && json_is "j['replies'] == ['OK'] * 200"
+asked_ok 200 && tb_json_is "j['replies'] == ['OK'] * 200"
 report $? "200 requests on one connection: 200 x OK"
 N=$(count_lines "$LOG" 'verdict .*instance=t\.many1( |$)')
 [ "$N" = 1 ] || why "$N verdict lines for those 200 requests, want 1 (computed once per connection)"
 report $? "200 requests on one connection compute the verdict once"
 
 client "$EP" ask "${GOOD[@]}" --next protocol_state=CONNECT --repeat 50 --pipeline
-asked_ok 100 && json_is "j['replies'] == ['OK', 'DUNNO'] * 50"
+asked_ok 100 && tb_json_is "j['replies'] == ['OK', 'DUNNO'] * 50"
 report $? "100 pipelined requests in one write: 100 replies, in order"
 
 client "$EP" many "${GOOD[@]}" instance=t.conns --conns 200 --timeout 20
-json_is "j['connected'] == 200 and j['answered'] == 200 and j['actions'] == {'OK': 200} and j['errors'] == []"
+tb_json_is "j['connected'] == 200 and j['answered'] == 200 and j['actions'] == {'OK': 200} and j['errors'] == []"
 report $? "200 concurrent connections: 200 x OK"
 
 # --- malformed requests: only their own connection is closed ---------------------
@@ -441,11 +429,11 @@ for k in nul:"a NUL byte" longline:"a 9 KiB line" manyattrs:"300 attributes" \
          bigreq:"a 72 KiB request" noeq:"a line without '='" badname:"a bad attribute name" \
          dupe:"the same attribute twice"; do
     client "$EP" bad --kind "${k%%:*}" "${GOOD[@]}" --timeout 5
-    json_is "j['error'] is None and j['bad_closed'] and j['bad_reply'] == '' and j['before'] == 'OK' and j['after'] == 'OK'"
+    tb_json_is "j['error'] is None and j['bad_closed'] and j['bad_reply'] == '' and j['before'] == 'OK' and j['after'] == 'OK'"
     report $? "${k#*:}: that connection is closed unanswered, a parallel one keeps getting answers"
 done
 client "$EP" edge "${GOOD[@]}"
-json_is "j['error'] is None and j['sizes']['req65536'] == 65536 and [j[k] for k in ('attrs256', 'line8192', 'req65536', 'crlf', 'empty')] == ['OK', 'OK', 'OK', 'OK', 'DUNNO']"
+tb_json_is "j['error'] is None and j['sizes']['req65536'] == 65536 and [j[k] for k in ('attrs256', 'line8192', 'req65536', 'crlf', 'empty')] == ['OK', 'OK', 'OK', 'OK', 'DUNNO']"
 report $? "right at the limits (256 attributes, an 8192-byte line, a 65536-byte request), CRLF, empty request: answered"
 
 N=$(count_lines "$LOG" 'policy protocol error')
@@ -457,15 +445,15 @@ report $? "danced is still running after the hostile input"
 # --- a hanging look-up does not delay other connections -------------------------
 H0=$(tb_blackhole_hits)
 client "$EP" slow "${GOOD[@]}" --slow helo_name=slow1.dead.test --fast-count 5 --timeout 10
-json_is "j['error'] is None and j['fast'] == ['OK'] * 5 and max(j['fast_ms']) < 500"
+tb_json_is "j['error'] is None and j['fast'] == ['OK'] * 5 and max(j['fast_ms']) < 500"
 report $? "while a look-up hangs, another connection's 5 requests are answered, each in < 0.5 s"
-json_is "(j['slow'] or '').startswith('DEFER_IF_PERMIT') and 1500 <= j['slow_ms'] <= 4500" \
+tb_json_is "(j['slow'] or '').startswith('DEFER_IF_PERMIT') and 1500 <= j['slow_ms'] <= 4500" \
     && { [ "$(tb_blackhole_hits)" -gt "$H0" ] || why "the blackhole saw no query"; }
 report $? "the hanging look-up (blackhole) ends after ~dns_timeout (2 s) as temperror -> DEFER_IF_PERMIT"
 
 # --- idle timeout -----------------------------------------------------------------------
 client "$EP" idle "${GOOD[@]}" --first --max 8
-json_is "j['error'] is None and j['first'] == 'OK' and j['closed'] and 1500 <= j['closed_after_ms'] <= 4500"
+tb_json_is "j['error'] is None and j['first'] == 'OK' and j['closed'] and 1500 <= j['closed_after_ms'] <= 4500"
 report $? "an idle connection is closed after idle_timeout (2 s)"
 
 # --- SIGHUP ---------------------------------------------------------------------------
@@ -473,7 +461,7 @@ write_conf "$CONF.new" "$EP" "pid_file = $D/danced.pid"
 sed -i 's/^authserv_id = mx.dest.test$/authserv_id = mx2.dest.test/' "$CONF.new"
 mv "$CONF.new" "$CONF"
 client "$EP" reload --pid "$MAIN" --max 3 "${GOOD[@]}" "${DATA[@]}"
-json_is "j['error'] is None and not j['closed'] and j['changed'] and 'mx.dest.test;' in j['before'] and 'mx2.dest.test;' in j['after']"
+tb_json_is "j['error'] is None and not j['closed'] and j['changed'] and 'mx.dest.test;' in j['before'] and 'mx2.dest.test;' in j['after']"
 report $? "SIGHUP with a good file: the new authserv_id is used at once, on the same connection"
 
 write_conf "$CONF.new" "$EP" "pid_file = $D/danced.pid" "authserv_id = mx3.dest.test" "fail_action = sometimes"
@@ -481,7 +469,7 @@ sed -i '/^authserv_id = mx.dest.test$/d' "$CONF.new"
 BADLINE=$(grep -n '^fail_action' "$CONF.new" | cut -d: -f1)
 mv "$CONF.new" "$CONF"
 client "$EP" reload --pid "$MAIN" --max 1 "${GOOD[@]}" "${DATA[@]}"
-json_is "j['error'] is None and not j['closed'] and not j['changed'] and 'mx2.dest.test;' in j['after']"
+tb_json_is "j['error'] is None and not j['closed'] and not j['changed'] and 'mx2.dest.test;' in j['after']"
 R1=$?
 log_wait "$LOG" "$CONF:$BADLINE: fail_action: " 3
 R2=$?
@@ -505,16 +493,16 @@ write_conf "$CONF.new" "$EP" "pid_file = $D/danced.pid"
 sed -i 's/^authserv_id = mx.dest.test$/authserv_id = mx4.dest.test/; s/^dns_timeout = 2$/dns_timeout = 3/' "$CONF.new"
 mv "$CONF.new" "$CONF"
 client "$EP" reload --pid "$MAIN" --max 3 "${GOOD[@]}" "${DATA[@]}"
-json_is "j['error'] is None and j['changed'] and 'mx4.dest.test;' in j['after']"
+tb_json_is "j['error'] is None and j['changed'] and 'mx4.dest.test;' in j['after']"
 report $? "SIGHUP with new resolver settings while look-ups hang: reloaded (authserv_id mx4.dest.test)"
 wait "$APID" "$BPID"
 pids_forget "$APID"
 pids_forget "$BPID"
 cp "$D/hupA.out" "$D/out"
-json_is "j['error'] is None and len(j['replies']) == 1 and j['replies'][0].startswith('DEFER_IF_PERMIT') and 1500 <= j['ms'][0] <= 2900"
+tb_json_is "j['error'] is None and len(j['replies']) == 1 and j['replies'][0].startswith('DEFER_IF_PERMIT') and 1500 <= j['ms'][0] <= 2900"
 report $? "the look-up started before the reload ends on the old resolver's 2 s timeout (not the new 3 s): DEFER_IF_PERMIT"
 cp "$D/hupB.out" "$D/out"
-json_is "(j['error'] or '').startswith('timeout')" && {
+tb_json_is "(j['error'] or '').startswith('timeout')" && {
     sleep 2             # its answer is due now, to a closed socket
     client "$EP" ask "${GOOD[@]}"
     asked_ok 1 && reply_is 0 OK && { tb_running "$MAIN" || why "danced died"; }
@@ -554,7 +542,7 @@ if d_start "$D/danced-unix.log" "$D/unix.conf" "unix:$SOCK"; then
     asked_ok 2 && reply_is 0 OK && ar_is "$(reply_n 1)" mx.dest.test "dane=pass smtp.helo=mta1.ok.test"
     report $? "unix socket: RCPT OK and the DATA header"
     client "unix:$SOCK" many "${GOOD[@]}" --conns 50
-    json_is "j['answered'] == 50 and j['actions'] == {'OK': 50} and j['errors'] == []"
+    tb_json_is "j['answered'] == 50 and j['actions'] == {'OK': 50} and j['errors'] == []"
     report $? "unix socket: 50 concurrent connections answered"
     d_stop "$UX"
     [ "$DRC" = 0 ] && [ ! -e "$SOCK" ] || why "exit status $DRC; socket file $( [ -e "$SOCK" ] && echo left behind || echo removed)"
@@ -572,7 +560,7 @@ d_stop "$MAIN" TERM
 wait "$CPID"
 pids_forget "$CPID"
 cp "$D/inflight.out" "$D/out"
-json_is "j['error'] is None and len(j['replies']) == 1 and j['replies'][0].startswith('DEFER_IF_PERMIT') and j['ms'][0] > 1500"
+tb_json_is "j['error'] is None and len(j['replies']) == 1 and j['replies'][0].startswith('DEFER_IF_PERMIT') and j['ms'][0] > 1500"
 report $? "SIGTERM: the request waiting for DNS (dns_timeout now 3 s) is still answered, DEFER_IF_PERMIT"
 [ "$DRC" = 0 ] || why "exit status $DRC"
 report $? "SIGTERM: danced exits 0"

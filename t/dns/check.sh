@@ -82,18 +82,6 @@ verdict_is() {
     return 0
 }
 
-# json_is EXPR - the JSON on stdout parses and the python expression EXPR (over j) is true.
-json_is() {
-    if ! "$TB_PYTHON" -c '
-import json, sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$TB_DIR/out" "$1" 2>"$TB_DIR/py.err"; then
-        WHY="JSON check failed: $1 $(tail -n 1 "$TB_DIR/py.err")"
-        return 1
-    fi
-    return 0
-}
-
 # rc_is N - the last run exited with N.
 rc_is() {
     [ "$RC" = "$1" ] && return 0
@@ -122,7 +110,7 @@ t_json() {
     local desc=$1 rc=$2 result=$3 expr=$4
     shift 4
     dcheck --json "$@"
-    rc_is "$rc" && json_is "j['result'] == '$result' and ($expr)"
+    rc_is "$rc" && tb_json_is "j['result'] == '$result' and ($expr)"
     report $? "$desc"
 }
 
@@ -259,7 +247,7 @@ dcheck --timeout 10 --cert "$GOOD" mta1.bogus.test
 rc_is 4 && verdict_is temperror 'signature verification failed' && faster_than 3000
 report $? "bogus (tampered RRSIG) -> temperror with why_bogus, fast (timeout 10 s, < 3 s)"
 dcheck --json --timeout 10 --cert "$GOOD" mta1.bogus.test
-rc_is 4 && json_is "j['result'] == 'temperror' and j['dnssec'] == 'bogus' and 'verification failed' in j['owners'][0]['why']" && faster_than 3000
+rc_is 4 && tb_json_is "j['result'] == 'temperror' and j['dnssec'] == 'bogus' and 'verification failed' in j['owners'][0]['why']" && faster_than 3000
 report $? "bogus, --json: dnssec bogus, why_bogus carried"
 dcheck --timeout 10 --cert "$GOOD" mta1.expired.test
 rc_is 4 && verdict_is temperror 'expired' && faster_than 3000

@@ -624,6 +624,39 @@ tb_standard_bed() {
         dead.test="$TB_BH_PORT"
 }
 
+# tb_small_bed RECORD... - just test. and ok.test. (RECORDs are zone lines added to
+# ok.test., e.g. `dance tlsa` output), signed now, served by nsd; sets $TB_TA and $TB_CONF.
+# The demos use it.
+tb_small_bed() {
+    tb_zone_head test
+    tb_zone_head ok.test
+    tb_zone_keys test
+    tb_zone_keys ok.test
+    tb_zone_add ok.test "mta1	IN	A	127.0.0.1" "$@"
+    tb_zone_add test "ok	IN	NS	ns1.ok.test." "ns1.ok	IN	A	127.0.0.1"
+    tb_zone_ds ok.test >> "$TB_ZONES/test.zone"
+    tb_zone_sign test
+    tb_zone_sign ok.test
+    TB_TA=$TB_DIR/test.ta
+    tb_zone_ds test > "$TB_TA"
+    tb_nsd_start test ok.test
+    TB_CONF=$TB_DIR/unbound.conf
+    tb_unbound_conf "$TB_CONF" test="$TB_PORT" ok.test="$TB_PORT"
+}
+
+# tb_json_is EXPR - $TB_DIR/out parses as JSON and the python expression EXPR (over j)
+# is true; otherwise WHY says why and it fails.  (Tests write their JSON to $TB_DIR/out.)
+tb_json_is() {
+    if ! "$TB_PYTHON" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$TB_DIR/out" "$1" 2>"$TB_DIR/py.err"; then
+        WHY="JSON check failed: $1 $(tail -n 1 "$TB_DIR/py.err")"
+        return 1
+    fi
+    return 0
+}
+
 # tb_selfcheck - sanity of the served zones with drill (signatures present, bogus really tampered).
 tb_selfcheck() {
     local out
