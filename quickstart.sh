@@ -11,8 +11,9 @@ set -eu
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential autoconf automake pkg-config libssl-dev libunbound-dev
-libevent-dev nettle-dev libcmocka-dev dns-root-data nsd ldnsutils openssl
-python3 procps postfix swaks libnet-ssleay-perl python3-authres"
+libevent-dev nettle-dev libmilter-dev libcmocka-dev dns-root-data nsd ldnsutils
+openssl python3 procps postfix swaks libnet-ssleay-perl python3-authres
+libmail-authenticationresults-perl miltertest spamassassin"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing build dependencies"

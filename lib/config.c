@@ -128,6 +128,8 @@ static bool config_check_domain(const char *, char *, size_t, char *, size_t);
 static bool config_check_client(const char *, char *, size_t, char *, size_t);
 static bool config_check_authserv_id(const char *, char *, size_t, char *, size_t);
 static bool config_check_endpoint(const char *, char *, size_t, char *, size_t);
+static bool config_check_optional_endpoint(const char *, char *, size_t, char *, size_t);
+static bool config_check_servid_entry(const char *, char *, size_t, char *, size_t);
 static bool config_check_account(const char *, char *, size_t, char *, size_t);
 
 static const config_word config_identity_words[] = {
@@ -183,7 +185,12 @@ static const config_key config_keys[] = {
       NULL },
     /* daemon */
     { "authserv_id", CONFIG_T_STRING, CONFIG_FIELD(authserv_id), 0, 0, config_check_authserv_id, NULL },
-    { "policy_socket", CONFIG_T_STRING, CONFIG_FIELD(policy_socket), 0, 0, config_check_endpoint, NULL },
+    { "policy_socket", CONFIG_T_STRING, CONFIG_FIELD(policy_socket), 0, 0, config_check_optional_endpoint,
+      NULL },
+    { "milter_socket", CONFIG_T_STRING, CONFIG_FIELD(milter_socket), 0, 0, config_check_optional_endpoint,
+      NULL },
+    { "trusted_authserv_ids", CONFIG_T_LIST, CONFIG_FIELD(trusted_authserv_ids), 0, CONFIG_LIST_MAX,
+      config_check_servid_entry, NULL },
     { "socket_mode", CONFIG_T_MODE, CONFIG_FIELD(socket_mode), 0, 0777, NULL, NULL },
     { "socket_group", CONFIG_T_STRING, CONFIG_FIELD(socket_group), 0, 0, config_check_account, NULL },
     { "identities", CONFIG_T_FLAGS, CONFIG_FIELD(identities), 0, 0, NULL, config_identity_words },
@@ -202,6 +209,7 @@ static const config_key config_keys[] = {
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(CONFIG_NKEYS <= CONFIG_KEYS_MAX, "dance_config.key_line has a slot per key");
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -389,6 +397,31 @@ static bool config_check_endpoint(const char *in, char *out, size_t outsize, cha
     if (strlen(in) >= outsize)
         abort();
     strcpy(out, in);
+    return true;
+}
+
+/* config_check_optional_endpoint - "none", "" or a literal "" (kept as ""), else an endpoint. */
+static bool config_check_optional_endpoint(const char *in, char *out, size_t outsize, char *why,
+                                           size_t whysize)
+{
+    if (strcmp(in, "none") == 0 || strcmp(in, "\"\"") == 0 || *in == '\0') {
+        out[0] = '\0';
+        return true;
+    }
+    return config_check_endpoint(in, out, outsize, why, whysize);
+}
+
+/* config_check_servid_entry - a trusted_authserv_ids entry: a non-empty authserv-id, folded to lower case. */
+static bool config_check_servid_entry(const char *in, char *out, size_t outsize, char *why, size_t whysize)
+{
+    if (*in == '\0' || !config_check_authserv_id(in, out, outsize, why, whysize)) {
+        if (*in == '\0')
+            snprintf(why, whysize, "empty authserv-id");
+        return false;
+    }
+    for (char *p = out; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char) (*p - 'A' + 'a');
     return true;
 }
 
@@ -786,6 +819,7 @@ void config_init(dance_config *cfg)
     cfg->server_tlsa = false;
     cfg->authserv_id = config_strdup("");          /* the host's FQDN, found by danced */
     cfg->policy_socket = config_strdup("inet:127.0.0.1:10040");
+    cfg->milter_socket = config_strdup("");        /* "" is "none": no milter */
     cfg->socket_mode = 0660;
     cfg->socket_group = config_strdup("");
     cfg->identities = CONFIG_IDENTITY_HELO | CONFIG_IDENTITY_MAILFROM;
@@ -879,6 +913,7 @@ config_status config_load(const char *path, dance_config *cfg, char *err, size_t
             break;
         }
         seen[key - config_keys] = lineno;
+        cfg->key_line[key - config_keys] = lineno;
         if (!config_set(cfg, key, value, why, sizeof(why))) {
             status = config_error(CONFIG_SYNTAX, err, errsize, "%s:%u: %s: %s", path, lineno, name, why);
             break;
@@ -960,6 +995,10 @@ static bool config_endpoint_inet(const char *rest, config_endpoint *ep, char *wh
     } else {
         const char *colon = strrchr(rest, ':');
 
+        if (colon == NULL && strchr(rest, '@') != NULL) {
+            snprintf(why, whysize, "\"%.64s\" is Sendmail's PORT@HOST form; write inet:HOST:PORT", rest);
+            return false;
+        }
         if (colon == NULL) {
             snprintf(why, whysize, "missing \":PORT\"");
             return false;
@@ -1061,6 +1100,14 @@ bool config_client_authorized(const dance_config *cfg, const char *name)
         }
     }
     return false;
+}
+
+/* config_line_of - the line of path where key was set, 0 when it was not (or is unknown). */
+unsigned config_line_of(const dance_config *cfg, const char *key)
+{
+    const config_key *k = config_find(key);
+
+    return k != NULL ? cfg->key_line[k - config_keys] : 0;
 }
 
 /* ---------------------------------------------------------------- results */

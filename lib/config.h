@@ -25,6 +25,7 @@
  */
 #define CONFIG_AUTHSERV_ID_MAX 120
 #define CONFIG_DEFAULT_FILE SYSCONFDIR "/dance/dance.conf"
+#define CONFIG_KEYS_MAX 64          /* keys the file format may have (key_line's size) */
 
 typedef enum {
     CONFIG_OK = 0,
@@ -71,8 +72,12 @@ typedef struct dance_config {
     config_list lookup_domains;      /* lookup_domains (default: all), normalized */
     /* daemon (danced) */
     char *authserv_id;               /* authserv_id (default "": the host's FQDN at start-up) */
-    char *policy_socket;             /* policy_socket: inet:HOST:PORT, inet:[V6]:PORT, unix:/path
-                                        (default inet:127.0.0.1:10040) */
+    char *policy_socket;             /* policy_socket: inet:HOST:PORT, inet:[V6]:PORT, unix:/path,
+                                        or "" (none: no policy service) (default inet:127.0.0.1:10040) */
+    char *milter_socket;             /* milter_socket: the same syntax; "" (default): no milter */
+    config_list trusted_authserv_ids; /* trusted_authserv_ids: Authentication-Results fields of these
+                                        authserv-ids are kept even at or under ours; lower case
+                                        (default none) */
     unsigned socket_mode;            /* socket_mode, octal, unix sockets (default 0660) */
     char *socket_group;              /* socket_group for unix sockets (default "": unchanged) */
     unsigned identities;             /* identities: helo, mailfrom, ptr (default helo, mailfrom) */
@@ -89,6 +94,7 @@ typedef struct dance_config {
     config_action fail_action;       /* fail_action: dunno (default), reject, defer_if_permit */
     unsigned idle_timeout;           /* idle_timeout, seconds (default 600; Postfix's max_idle is 300) */
     unsigned max_connections;        /* max_connections (default 4096) */
+    unsigned key_line[CONFIG_KEYS_MAX]; /* line where each key was set, 0 = default (config_line_of) */
 } dance_config;
 
 /*
@@ -119,6 +125,9 @@ bool config_parse_endpoint(const char *text, config_endpoint *ep, char *why, siz
 
 /* config_client_authorized - true when a normalized name is listed in (or under a .domain of) authorized_clients. */
 bool config_client_authorized(const dance_config *cfg, const char *name);
+
+/* config_line_of - the line where key was set in the file, 0 when it kept its default. */
+unsigned config_line_of(const dance_config *cfg, const char *key);
 
 /* config_free - release the strings held by cfg. */
 void config_free(dance_config *cfg);

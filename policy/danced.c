@@ -1,5 +1,6 @@
 /*
- * danced.c - the dance daemon: DANE client authentication as a Postfix policy service.
+ * danced.c - the dance daemon: DANE client authentication as a Postfix
+ * policy service and a milter.
  *
  * USAGE
  *	danced [-f] [-c FILE]	run (default FILE: CONFIG_DEFAULT_FILE)
@@ -19,25 +20,37 @@
  *	    smtpd_relay_restrictions = permit_mynetworks,
  *	        check_policy_service $dance_policy, reject_unauth_destination
  *	    smtpd_data_restrictions = check_policy_service $dance_policy
+ *	    smtpd_milters = { inet:127.0.0.1:10041, default_action=tempfail }
  *
  *	Signals: SIGHUP re-reads FILE (a bad file is logged and the running
- *	configuration kept); SIGTERM/SIGINT stop accepting, finish requests
- *	in progress (at most dns_timeout + 5 s), remove the pid file and
- *	exit 0.
+ *	configuration kept); SIGTERM/SIGINT stop accepting on both faces,
+ *	finish requests and messages in progress (at most dns_timeout +
+ *	5 s), remove the pid file and exit 0 (1 when the milter listener
+ *	had died).
  *
  * DESCRIPTION
+ *	Two faces, either or both: the policy service (policy_socket;
+ *	server.c, session.c) and the milter (milter_socket;
+ *	milter/milter.c).  With both, the policy face records each
+ *	message's DATA-stage verdicts in the join store and answers DUNNO;
+ *	the milter writes the header from them.
+ *
  *	Start-up order, each step for a reason:
  *	  1. read the configuration (errors on the terminal);
- *	  2. look up user/group and bind policy_socket (needs root for low
- *	     ports and socket directories; errors still on the terminal);
+ *	  2. look up user/group, bind policy_socket and milter_socket
+ *	     (needs root for low ports and socket directories; errors
+ *	     still on the terminal);
  *	  3. daemonize (fork, setsid, chdir /, stdio to /dev/null);
  *	  4. write pid_file (still privileged);
  *	  5. drop privileges (setgroups/initgroups, setgid, setuid, verify;
  *	     refuse to run when user is set and cannot be switched to);
- *	  6. create the event base and the resolver - after the fork,
- *	     because the resolver starts a thread and libevent's backend
- *	     does not survive fork();
- *	  7. accept connections (server.c, session.c).
+ *	  6. create the event base (with pthread support: the milter's
+ *	     threads wake it) and the resolver - after the fork, because
+ *	     the resolver starts a thread and libevent's backend does not
+ *	     survive fork();
+ *	  7. accept connections: the policy face in this thread's event
+ *	     loop, the milter in libmilter's threads.  The signals stay
+ *	     with this thread (see milter/milter.c for why that matters).
  *
  *	Reload keeps the listening sockets, user, group and pid file of
  *	the start (they need a restart; a change is logged); everything
@@ -47,8 +60,13 @@
  *	and the old one keeps serving the look-ups it already has, then is
  *	freed - no request is cut off by a reload.
  *
- *	A milter front end (issue part 2) will set danced.milter, which
- *	makes DATA requests answer DUNNO instead of PREPENDing the header.
+ *	Stopping: both faces stop accepting; the loop keeps running (the
+ *	milter's Sendmail-mode checks need it) until no policy request and
+ *	no milter message is in progress, or until dns_timeout + 5 s.
+ *	Then pending milter checks end as temperror, libmilter's callbacks
+ *	are refused, and what they share is freed once none runs.
+ *	libmilter's own listener thread is not waited for (it takes
+ *	seconds to notice); the process exits.
  *
  * DIAGNOSTICS
  *	Bad configuration and bad environment at start-up: a message on
@@ -69,10 +87,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/thread.h>
+
 #include "danced.h"
+#include "handoff.h"
+#include "join.h"
+#include "milter.h"
 #include "server.h"
 
 #define DANCED_GRACE_S 5        /* shutdown: dns_timeout plus this, then close anyway */
+#define DANCED_MILTER_EXIT_MS 2000  /* after the grace: wait this long for milter callbacks */
+#define DANCED_JOIN_REPORT_S 600    /* how often uncollected DATA verdicts are reported */
 
 /* What main() learned about the process identity to take. */
 typedef struct danced_ids {
@@ -279,18 +304,22 @@ static void danced_reload(danced *d)
     }
     n->generation = d->snap->generation + 1;
     o = &d->snap->cfg;
-    if (danced_changed(o->policy_socket, n->cfg.policy_socket) || o->socket_mode != n->cfg.socket_mode
+    if (danced_changed(o->policy_socket, n->cfg.policy_socket)
+        || danced_changed(o->milter_socket, n->cfg.milter_socket) || o->socket_mode != n->cfg.socket_mode
         || danced_changed(o->socket_group, n->cfg.socket_group) || danced_changed(o->user, n->cfg.user)
         || danced_changed(o->group, n->cfg.group) || danced_changed(o->pid_file, n->cfg.pid_file))
-        dlog_msg(&d->log, LOG_WARNING, "reload: policy_socket, socket_mode, socket_group, user, "
-                 "group and pid_file keep their start-up values until danced is restarted");
+        dlog_msg(&d->log, LOG_WARNING, "reload: policy_socket, milter_socket, socket_mode, "
+                 "socket_group, user, group and pid_file keep their start-up values until danced "
+                 "is restarted");
     if (dns != NULL) {
         dnsloop_retire(d->dns);     /* finishes its look-ups in progress, then is freed */
         d->dns = dns;
     }
     dlog_reconfigure(&d->log, n->cfg.log_facility, n->cfg.log_format);
+    pthread_mutex_lock(&d->snap_lock);
     snapshot_unref(d->snap);
     d->snap = n;
+    pthread_mutex_unlock(&d->snap_lock);
     dlog_msg(&d->log, LOG_INFO, "configuration reloaded from %s%s", d->config_path,
              dns != NULL ? " (new resolver)" : "");
 }
@@ -302,35 +331,135 @@ static void danced_on_hup(evutil_socket_t sig, short what, void *arg)
     danced_reload(arg);
 }
 
+/* danced_snapshot - (any thread) one more reference to the current configuration. */
+snapshot *danced_snapshot(danced *d)
+{
+    snapshot *snap;
+
+    pthread_mutex_lock(&d->snap_lock);
+    snap = snapshot_ref(d->snap);
+    pthread_mutex_unlock(&d->snap_lock);
+    return snap;
+}
+
+/* danced_first_digest_warning - (any thread) true for the first caller only. */
+bool danced_first_digest_warning(danced *d)
+{
+    return __atomic_exchange_n(&d->warned_digest, 1, __ATOMIC_RELAXED) == 0;
+}
+
+/* danced_check_done - while draining, end the loop once neither face has work in progress. */
+void danced_check_done(danced *d)
+{
+    if (!d->draining)
+        return;
+    if (d->srv != NULL && server_connections(d->srv) > 0)
+        return;
+    if (d->mface != NULL && !milter_idle(d))
+        return;
+    event_base_loopexit(d->base, NULL);
+}
+
 static void danced_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     danced *d = arg;
 
     (void) fd;
     (void) what;
-    dlog_msg(&d->log, LOG_WARNING, "stopping: %zu connections still busy; closing them",
-             server_connections(d->srv));
-    server_close_all(d->srv);
+    dlog_msg(&d->log, LOG_WARNING, "stopping: %zu policy connections still busy%s; closing them",
+             d->srv != NULL ? server_connections(d->srv) : 0,
+             d->mface != NULL && !milter_idle(d) ? ", milter messages in progress" : "");
+    if (d->srv != NULL)
+        server_close_all(d->srv);
+    if (d->handoff != NULL)
+        handoff_shutdown(d->handoff);   /* milter threads waiting for checks get temperror */
     event_base_loopexit(d->base, NULL);
+}
+
+/* danced_stop - stop accepting on both faces and drain; a second call stops at once. */
+static void danced_stop(danced *d)
+{
+    struct timeval tv = { (time_t) d->snap->cfg.dns_timeout + DANCED_GRACE_S, 0 };
+
+    if (d->draining) {              /* a second signal: do not wait */
+        danced_on_deadline(-1, 0, d);
+        return;
+    }
+    d->draining = true;
+    if (d->srv != NULL)
+        server_stop(d->srv);
+    if (d->mface != NULL)
+        milter_stop(d);
+    /* a once-event: libevent frees it when it fires or with the base */
+    if (event_base_once(d->base, -1, EV_TIMEOUT, danced_on_deadline, d, &tv) != 0)
+        abort();
+    if (d->srv != NULL)
+        server_drain(d->srv);           /* calls danced_check_done */
+    else
+        danced_check_done(d);
 }
 
 static void danced_on_term(evutil_socket_t sig, short what, void *arg)
 {
     danced *d = arg;
-    struct timeval tv = { (time_t) d->snap->cfg.dns_timeout + DANCED_GRACE_S, 0 };
+
     (void) what;
-    if (d->draining) {              /* a second signal: do not wait */
-        danced_on_deadline(-1, 0, d);
+    if (!d->draining)
+        dlog_msg(&d->log, LOG_INFO, "signal %d: stopping (%zu policy connections open)", (int) sig,
+                 d->srv != NULL ? server_connections(d->srv) : 0);
+    danced_stop(d);
+}
+
+/* danced_milter_stopped - the milter listener ended; unexpected unless draining. */
+void danced_milter_stopped(danced *d)
+{
+    if (d->draining)
         return;
-    }
-    dlog_msg(&d->log, LOG_INFO, "signal %d: stopping (%zu connections open)", (int) sig,
-             server_connections(d->srv));
-    d->draining = true;
-    server_stop(d->srv);
-    /* a once-event: libevent frees it when it fires or with the base */
-    if (event_base_once(d->base, -1, EV_TIMEOUT, danced_on_deadline, d, &tv) != 0)
-        abort();
-    server_drain(d->srv);
+    dlog_msg(&d->log, LOG_CRIT, "milter listener on %s stopped unexpectedly; stopping danced",
+             milter_endpoint(d));
+    d->exit_status = 1;
+    danced_stop(d);
+}
+
+/* danced_on_join_report - now and then: say so when DATA verdicts were never collected by a milter. */
+static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
+{
+    danced *d = arg;
+    join_stats st;
+
+    (void) fd;
+    (void) what;
+    join_stats_take(d->join, &st);
+    if (st.expired_unused > 0)
+        dlog_msg(&d->log, LOG_WARNING, "CONFIGURATION: %lu DATA-stage verdicts expired without the "
+                 "milter collecting them (%zu held now): is danced's milter_socket (%s) in Postfix's "
+                 "smtpd_milters?", st.expired_unused, st.entries, milter_endpoint(d));
+}
+
+/* danced_open_faces - bind the configured sockets (step 2); fatal on any problem. */
+static void danced_open_faces(danced *d, const danced_start *st)
+{
+    const dance_config *cfg = &d->snap->cfg;
+    char err[1024];
+
+    if (!danced_empty(cfg->policy_socket)
+        && server_open(cfg->policy_socket, cfg->socket_mode, cfg->socket_group, &d->srv, err,
+                       sizeof(err)) != SERVER_OK)
+        danced_fatal(d, st, "%s", err);
+    if (!danced_empty(cfg->milter_socket)
+        && milter_open(d, cfg->milter_socket, cfg->socket_mode, cfg->socket_group, err,
+                       sizeof(err)) != MILTER_OK)
+        danced_fatal(d, st, "%s", err);
+    d->milter = d->mface != NULL;
+}
+
+/* danced_faces_text - "policy inet:... and milter unix:..." for the ready line. */
+static void danced_faces_text(const danced *d, char *out, size_t size)
+{
+    snprintf(out, size, "%s%s%s%s%s", d->srv != NULL ? "policy " : "",
+             d->srv != NULL ? server_endpoint(d->srv) : "",
+             d->srv != NULL && d->mface != NULL ? " and " : "", d->mface != NULL ? "milter " : "",
+             d->mface != NULL ? milter_endpoint(d) : "");
 }
 
 int main(int argc, char **argv)
@@ -338,14 +467,16 @@ int main(int argc, char **argv)
     danced d;
     danced_start st = { .foreground = false, .detached = false, .ready_fd = -1 };
     danced_ids ids;
-    server *srv;
-    struct event *sig_hup, *sig_term, *sig_int;
+    struct event *sig_hup, *sig_term, *sig_int, *join_report = NULL;
+    struct timeval report_every = { DANCED_JOIN_REPORT_S, 0 };
     const char *path = CONFIG_DEFAULT_FILE;
-    bool check_only = false;
-    char err[1024];
+    bool check_only = false, milter_quiet = true;
+    char err[1024], faces[700];
     int opt;
 
     memset(&d, 0, sizeof(d));
+    if (pthread_mutex_init(&d.snap_lock, NULL) != 0)
+        abort();
     while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
         switch (opt) {
         case 'c':
@@ -388,10 +519,7 @@ int main(int argc, char **argv)
 
     /* 2. identities and sockets */
     danced_lookup_ids(&d, &st, &ids);
-    if (server_open(d.snap->cfg.policy_socket, d.snap->cfg.socket_mode, d.snap->cfg.socket_group,
-                    &srv, err, sizeof(err)) != SERVER_OK)
-        danced_fatal(&d, &st, "%s", err);
-    d.srv = srv;
+    danced_open_faces(&d, &st);
 
     /* 3-5. background, pid file, privileges */
     if (!st.foreground)
@@ -399,8 +527,8 @@ int main(int argc, char **argv)
     danced_write_pid(&d, &st);
     danced_drop_privileges(&d, &st, &ids);
 
-    /* 6. event loop and resolver */
-    if ((d.base = event_base_new()) == NULL)
+    /* 6. event loop (thread-safe: the milter's threads wake it) and resolver */
+    if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL)
         danced_fatal(&d, &st, "cannot create the event loop");
     if ((d.dns = dnsloop_new(d.base, &d.log, &d.snap->rc, err, sizeof(err))) == NULL)
         danced_fatal(&d, &st, "%s", err);
@@ -412,9 +540,22 @@ int main(int argc, char **argv)
         danced_fatal(&d, &st, "cannot install signal handlers");
 
     /* 7. serve */
-    server_start(srv, &d);
-    dlog_msg(&d.log, LOG_INFO, "danced %s ready on %s (authserv-id %s)", PACKAGE_VERSION,
-             server_endpoint(srv), d.snap->servid);
+    if (d.srv != NULL)
+        server_start(d.srv, &d);
+    if (d.mface != NULL) {
+        d.handoff = handoff_new(&d);
+        if (d.srv != NULL) {
+            d.join = join_new(JOIN_ENTRIES_DEFAULT, JOIN_TTL_MS_DEFAULT);
+            if ((join_report = event_new(d.base, -1, EV_PERSIST, danced_on_join_report, &d)) == NULL
+                || event_add(join_report, &report_every) != 0)
+                abort();
+        }
+        if (!milter_start(&d, err, sizeof(err)))
+            danced_fatal(&d, &st, "%s", err);
+    }
+    danced_faces_text(&d, faces, sizeof(faces));
+    dlog_msg(&d.log, LOG_INFO, "danced %s ready on %s (authserv-id %s)", PACKAGE_VERSION, faces,
+             d.snap->servid);
     if (st.ready_fd >= 0) {
         (void) !write(st.ready_fd, "R", 1);
         close(st.ready_fd);
@@ -422,19 +563,37 @@ int main(int argc, char **argv)
     }
     event_base_dispatch(d.base);
 
-    /* shutdown */
-    server_close_all(srv);
+    /* shutdown: the policy face, then the milter's pending checks, then the milter itself */
+    if (d.srv != NULL)
+        server_close_all(d.srv);
+    if (d.handoff != NULL)
+        handoff_shutdown(d.handoff);
+    if (d.mface != NULL && !(milter_quiet = milter_shutdown(&d, DANCED_MILTER_EXIT_MS)))
+        dlog_msg(&d.log, LOG_WARNING, "stopping: milter callbacks still running; exiting without "
+                 "freeing what they use");
     event_base_loop(d.base, EVLOOP_NONBLOCK);   /* let retired resolvers free themselves */
-    server_free(srv);
+    server_free(d.srv);
     event_free(sig_hup);
     event_free(sig_term);
     event_free(sig_int);
-    dnsloop_free(d.dns);
-    event_base_free(d.base);
+    if (join_report != NULL)
+        event_free(join_report);
+    if (milter_quiet) {
+        milter_free(&d);
+        handoff_free(d.handoff);
+        join_free(d.join);
+        dnsloop_free(d.dns);
+        event_base_free(d.base);
+    }
     if (st.pid_file[0] != '\0' && unlink(st.pid_file) != 0 && errno != ENOENT)
         dlog_msg(&d.log, LOG_WARNING, "cannot remove pid_file %s: %s", st.pid_file, strerror(errno));
     dlog_msg(&d.log, LOG_INFO, "stopped");
-    snapshot_unref(d.snap);
+    if (milter_quiet) {
+        pthread_mutex_lock(&d.snap_lock);
+        snapshot_unref(d.snap);
+        d.snap = NULL;
+        pthread_mutex_unlock(&d.snap_lock);
+    }
     dlog_close(&d.log);
-    return 0;
+    return d.exit_status;
 }

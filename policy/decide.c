@@ -33,8 +33,9 @@
  *	mailfrom, ptr (smtp.helo, smtp.mailfrom, policy.ptr), unfolded
  *	because a policy reply is one line; if the field would pass 998
  *	octets it is written again without the reason comments.  With a
- *	milter writing the header, DATA answers DUNNO.  Never an empty
- *	action.
+ *	milter writing the header, DATA answers DUNNO, and the milter asks
+ *	decide_header_value() for the same field folded over lines.  Never
+ *	an empty action.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,36 +86,43 @@ decide_state decide_state_of(const policy_request *req)
     return DECIDE_STATE_OTHER;
 }
 
-/* decide_claimed - the claimed name for kind, or NULL when there is none to check. */
-const char *decide_claimed(const policy_request *req, decide_kind kind, char buf[IDENTITY_NAME_MAX])
+/* decide_claimed_value - the name to check for kind given the raw SMTP value, or NULL when there is none. */
+const char *decide_claimed_value(decide_kind kind, const char *v, char buf[IDENTITY_NAME_MAX])
 {
-    const char *v, *at;
+    const char *at;
 
+    if (v == NULL || *v == '\0')
+        return NULL;                            /* absent, or the null sender: no name */
     switch (kind) {
-    case DECIDE_HELO:
-        v = policy_get_attr(req, POLICY_ATTR_HELO_NAME);
-        break;
     case DECIDE_MAILFROM:
-        v = policy_get_attr(req, POLICY_ATTR_SENDER);
-        if (v == NULL || *v == '\0')
-            return NULL;                        /* null sender: no domain */
         if (identity_mail_domain(v, buf) == IDENTITY_OK)
             return buf;
         at = strrchr(v, '@');
         return at != NULL ? at + 1 : v;         /* invalid: check_start says why */
     case DECIDE_PTR:
-        v = policy_get_attr(req, POLICY_ATTR_CLIENT_NAME);
-        if (v != NULL && strcasecmp(v, "unknown") == 0)
+        if (strcasecmp(v, "unknown") == 0)
             return NULL;
+        break;
+    case DECIDE_HELO:
         break;
     default:
         abort();
     }
-    if (v == NULL || *v == '\0')
-        return NULL;
     if (identity_normalize(v, buf) == IDENTITY_OK)
         return buf;
     return v;
+}
+
+/* decide_claimed - the claimed name for kind, or NULL when there is none to check. */
+const char *decide_claimed(const policy_request *req, decide_kind kind, char buf[IDENTITY_NAME_MAX])
+{
+    static const policy_attr attr[DECIDE_KINDS] = {
+        POLICY_ATTR_HELO_NAME, POLICY_ATTR_SENDER, POLICY_ATTR_CLIENT_NAME
+    };
+
+    if ((unsigned) kind >= DECIDE_KINDS)
+        abort();
+    return decide_claimed_value(kind, policy_get_attr(req, attr[kind]), buf);
 }
 
 /* decide_sha256 - SHA-256 of buf into key. */
@@ -333,7 +341,7 @@ static void decide_unfold(char *s)
     *w = '\0';
 }
 
-/* decide_field - the unfolded field value; with_reason = false drops the comments. */
+/* decide_field - the field value, folded with "\n\t" by authres_format(); with_reason = false drops the comments. */
 static void decide_field(const snapshot *snap, const decide_result res[DECIDE_KINDS],
                          bool with_reason, char *value, size_t size)
 {
@@ -356,7 +364,22 @@ static void decide_field(const snapshot *snap, const decide_result res[DECIDE_KI
     st = authres_format(snap->servid, items, n, 0, value, size);
     if (st != AUTHRES_OK)
         abort();                /* servid checked at load, names normalized: cannot happen */
+}
+
+/* decide_header_value - the Authentication-Results value for res, folded (milter) or on one line (policy). */
+void decide_header_value(const snapshot *snap, const decide_result res[DECIDE_KINDS], bool folded,
+                         char *value, size_t size)
+{
+    decide_field(snap, res, true, value, size);
+    if (folded)
+        return;                 /* authres_format keeps every folded line under 998 octets */
     decide_unfold(value);
+    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE) {
+        decide_field(snap, res, false, value, size);
+        decide_unfold(value);
+    }
+    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
+        abort(); /* broken invariant: CONFIG_AUTHSERV_ID_MAX and name limits guarantee a fit */
 }
 
 /* decide_data - the Authentication-Results header as a PREPEND action. */
@@ -365,11 +388,7 @@ static void decide_data(const snapshot *snap, const decide_result res[DECIDE_KIN
 {
     char value[AUTHRES_FIELD_MAX];
 
-    decide_field(snap, res, true, value, sizeof(value));
-    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
-        decide_field(snap, res, false, value, sizeof(value));
-    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
-        abort(); /* broken invariant: CONFIG_AUTHSERV_ID_MAX and name limits guarantee a fit */
+    decide_header_value(snap, res, false, value, sizeof(value));
     if (policy_reply_prepend(out, outsize, DECIDE_AR_NAME, value, len) != POLICY_OK)
         abort();
 }

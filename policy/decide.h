@@ -71,6 +71,15 @@ unsigned decide_kind_bit(decide_kind kind);
 decide_state decide_state_of(const policy_request *req);
 
 /*
+ * decide_claimed_value - the claimed name for kind given the value the
+ * client sent (EHLO argument, envelope sender address, verified client host
+ * name), or NULL when there is none to check (absent or empty, null sender,
+ * "unknown").  A valid name is returned normalized in buf; an invalid one as
+ * sent (check_start() turns it into none).
+ */
+const char *decide_claimed_value(decide_kind kind, const char *value, char buf[IDENTITY_NAME_MAX]);
+
+/*
  * decide_claimed - the claimed name for kind, or NULL when there is none to
  * check (attribute absent or empty, null sender, client_name "unknown").
  * The result points into req or into buf.
@@ -91,6 +100,15 @@ void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_L
 
 /* decide_result_from - fill r from a finished verdict. */
 void decide_result_from(decide_result *r, const verdict *v);
+
+/*
+ * decide_header_value - the Authentication-Results field value (without the
+ * name) for the identities' results: folded with "\n\t" under 78 columns
+ * (a milter inserts it), or unfolded on one line of at most 998 octets with
+ * the field name, dropping the reason comments if needed (a policy PREPEND).
+ */
+void decide_header_value(const snapshot *snap, const decide_result res[DECIDE_KINDS], bool folded,
+                         char *value, size_t size);
 
 /*
  * decide_reply - the reply for the state given the identities' results

@@ -21,6 +21,12 @@
  *	\u00XX, so the line is always valid JSON whatever the client sent.
  *	Lines are cut at DLOG_LINE_MAX bytes (a JSON line is then dropped to
  *	a short error object rather than written invalid).
+ *
+ *	Threads: the event loop thread and the milter's threads log
+ *	concurrently.  Each line is formatted in the caller's stack and
+ *	written with one fprintf() or syslog() call (both lock
+ *	internally); the format, which a reload may change, is read and
+ *	written atomically.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,7 +166,7 @@ void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format
 /* dlog_reconfigure - apply a reloaded facility and format (reopens syslog when needed). */
 void dlog_reconfigure(dlog *log, int facility, config_log_format format)
 {
-    log->format = format;
+    __atomic_store_n(&log->format, format, __ATOMIC_RELAXED);
     if (facility != log->facility && log->opened) {
         closelog();
         openlog("danced", LOG_PID | LOG_NDELAY, facility);
@@ -187,7 +193,7 @@ void dlog_verdict(const dlog *log, const dlog_verdict_info *in)
     dlog_buf b = { .len = 0, .full = false };
 
     b.s[0] = '\0';
-    if (log->format == CONFIG_LOG_JSON) {
+    if (__atomic_load_n(&log->format, __ATOMIC_RELAXED) == CONFIG_LOG_JSON) {
         dlog_puts(&b, "{");
         dlog_put_json(&b, "event", "verdict", true);
         dlog_put_json(&b, "client", in->client, false);
@@ -221,6 +227,31 @@ void dlog_verdict(const dlog *log, const dlog_verdict_info *in)
         /* a cut text line is still one readable line */
     }
     dlog_write(log, LOG_INFO, b.s);
+}
+
+/* dlog_verdict_of - the verdict line for v, from the owner that decided (else the first). */
+void dlog_verdict_of(const dlog *log, const verdict *v, const char *identity, const char *claimed,
+                     const char *client, const char *instance)
+{
+    const verdict_owner *o = NULL;
+    dlog_verdict_info info;
+
+    if (v->decisive >= 0 && (size_t) v->decisive < v->nowners)
+        o = &v->owners[v->decisive];
+    else if (v->nowners > 0)
+        o = &v->owners[0];
+    info.client = client;
+    info.identity = identity;
+    info.claimed = claimed;
+    info.name = v->name;
+    info.owner = o != NULL ? o->owner : "";
+    info.dnssec = o != NULL ? resolver_status_str(o->dnssec) : "";
+    info.result = verdict_result_word(v->result);
+    info.reason = v->reason;
+    info.matched = v->matched;
+    info.spki_sha256 = v->spki_sha256;
+    info.instance = instance;
+    dlog_verdict(log, &info);
 }
 
 /* dlog_close - close syslog if it was opened. */

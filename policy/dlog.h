@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <syslog.h>
 #include "config.h"
+#include "verdict.h"
 
 #define DLOG_LINE_MAX 2048            /* longest line written; longer is cut */
 
@@ -51,6 +52,14 @@ void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
 
 /* dlog_verdict - write the line for one computed verdict. */
 void dlog_verdict(const dlog *log, const dlog_verdict_info *info);
+
+/*
+ * dlog_verdict_of - the verdict line for v: identity ("helo", "helo,mailfrom"),
+ * the claimed name as sent, the SMTP client's address and Postfix's instance
+ * (either may be NULL).
+ */
+void dlog_verdict_of(const dlog *log, const verdict *v, const char *identity, const char *claimed,
+                     const char *client, const char *instance);
 
 /* dlog_close - close syslog if it was opened. */
 void dlog_close(dlog *log);

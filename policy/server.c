@@ -134,30 +134,53 @@ static server_status server_open_inet(server *srv, const config_endpoint *ep, ch
     return SERVER_OK;
 }
 
-/* server_clear_stale - remove a socket file nobody answers on; error for anything else there. */
-static server_status server_clear_stale(const struct sockaddr_un *sun, char *err, size_t errsize)
+/* server_unix_clear_stale - remove a socket file nobody answers on; error for anything else there. */
+server_status server_unix_clear_stale(const char *path, char *err, size_t errsize)
 {
+    struct sockaddr_un sun;
     struct stat st;
     int fd, rc;
 
-    if (lstat(sun->sun_path, &st) != 0) {
+    if (strlen(path) >= sizeof(sun.sun_path))
+        abort();                /* config_parse_endpoint() checked it */
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    if (lstat(path, &st) != 0) {
         if (errno == ENOENT)
             return SERVER_OK;
-        return server_fail(SERVER_ENVIRONMENT, err, errsize, "%s: %s", sun->sun_path, strerror(errno));
+        return server_fail(SERVER_ENVIRONMENT, err, errsize, "%s: %s", path, strerror(errno));
     }
     if (!S_ISSOCK(st.st_mode))
         return server_fail(SERVER_ENVIRONMENT, err, errsize,
-                           "%s: exists and is not a socket; not removing it", sun->sun_path);
+                           "%s: exists and is not a socket; not removing it", path);
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
         return server_fail(SERVER_ENVIRONMENT, err, errsize, "socket: %s", strerror(errno));
-    rc = connect(fd, (const struct sockaddr *) sun, sizeof(*sun));
+    rc = connect(fd, (const struct sockaddr *) &sun, sizeof(sun));
     close(fd);
     if (rc == 0)
         return server_fail(SERVER_ENVIRONMENT, err, errsize,
-                           "%s: another process is listening on it", sun->sun_path);
-    if (unlink(sun->sun_path) != 0)
+                           "%s: another process is listening on it", path);
+    if (unlink(path) != 0)
         return server_fail(SERVER_ENVIRONMENT, err, errsize, "%s: cannot remove stale socket: %s",
-                           sun->sun_path, strerror(errno));
+                           path, strerror(errno));
+    return SERVER_OK;
+}
+
+/* server_unix_permissions - give a bound socket file mode and group ("" = unchanged). */
+server_status server_unix_permissions(const char *path, unsigned mode, const char *group,
+                                      char *err, size_t errsize)
+{
+    struct group *gr = NULL;
+
+    if (group != NULL && *group != '\0' && (gr = getgrnam(group)) == NULL)
+        return server_fail(SERVER_ENVIRONMENT, err, errsize, "socket_group: no group \"%s\"", group);
+    if (gr != NULL && chown(path, (uid_t) -1, gr->gr_gid) != 0)
+        return server_fail(SERVER_ENVIRONMENT, err, errsize, "%s: cannot give it group %s: %s",
+                           path, group, strerror(errno));
+    if (chmod(path, (mode_t) (mode & 07777)) != 0)
+        return server_fail(SERVER_ENVIRONMENT, err, errsize, "%s: chmod %o: %s", path, mode,
+                           strerror(errno));
     return SERVER_OK;
 }
 
@@ -167,18 +190,17 @@ static server_status server_open_unix(server *srv, const char *path, unsigned mo
 {
     struct sockaddr_un sun;
     server_status st;
-    struct group *gr = NULL;
     mode_t old;
     int fd;
 
     if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
         abort();                /* config_parse_endpoint() checked it */
-    if (group != NULL && *group != '\0' && (gr = getgrnam(group)) == NULL)
+    if (group != NULL && *group != '\0' && getgrnam(group) == NULL)
         return server_fail(SERVER_ENVIRONMENT, err, errsize, "socket_group: no group \"%s\"", group);
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     memcpy(sun.sun_path, path, strlen(path) + 1);
-    if ((st = server_clear_stale(&sun, err, errsize)) != SERVER_OK)
+    if ((st = server_unix_clear_stale(path, err, errsize)) != SERVER_OK)
         return st;
     old = umask(077);
     fd = server_listen_fd((const struct sockaddr *) &sun, sizeof(sun), path, err, errsize);
@@ -188,13 +210,7 @@ static server_status server_open_unix(server *srv, const char *path, unsigned mo
     srv->fd[srv->nfd++] = fd;
     srv->is_unix = true;
     memcpy(srv->unix_path, path, strlen(path) + 1);
-    if (gr != NULL && chown(path, (uid_t) -1, gr->gr_gid) != 0)
-        return server_fail(SERVER_ENVIRONMENT, err, errsize, "%s: cannot give it group %s: %s",
-                           path, group, strerror(errno));
-    if (chmod(path, (mode_t) (mode & 07777)) != 0)
-        return server_fail(SERVER_ENVIRONMENT, err, errsize, "%s: chmod %o: %s", path, mode,
-                           strerror(errno));
-    return SERVER_OK;
+    return server_unix_permissions(path, mode, group, err, errsize);
 }
 
 /* server_open - parse endpoint and bind it. */
@@ -366,8 +382,8 @@ void server_drain(server *srv)
         next = c->next;                 /* session_drain may close c */
         session_drain(session_of(c));
     }
-    if (srv->nconn == 0 && srv->d != NULL)
-        event_base_loopexit(srv->d->base, NULL);
+    if (srv->d != NULL)
+        danced_check_done(srv->d);
 }
 
 /* server_close_all - close every connection at once. */
@@ -390,7 +406,7 @@ void server_conn_gone(server *srv, server_conn *c)
         && srv->nconn < srv->d->snap->cfg.max_connections)
         server_resume(srv);
     if (srv->d->draining && srv->nconn == 0)
-        event_base_loopexit(srv->d->base, NULL);
+        danced_check_done(srv->d);
 }
 
 /* server_connections - open connections. */

@@ -33,6 +33,13 @@ typedef struct server_conn {
 server_status server_open(const char *endpoint, unsigned mode, const char *group, server **out,
                           char *err, size_t errsize);
 
+/* server_unix_clear_stale - remove a socket file at path that nobody answers on (the milter uses it too). */
+server_status server_unix_clear_stale(const char *path, char *err, size_t errsize);
+
+/* server_unix_permissions - give a bound socket file mode and group ("" = unchanged). */
+server_status server_unix_permissions(const char *path, unsigned mode, const char *group,
+                                      char *err, size_t errsize);
+
 /* server_start - begin accepting on d->base; connections are sessions of d. */
 void server_start(server *srv, danced *d);
 

@@ -25,6 +25,11 @@
  *	when it is done, logged once).  When the last result is in the
  *	reply is written.  Any check may finish inside check_start(), so a
  *	"starting" flag keeps the reply until every check was started.
+ *	With a milter writing the header, a DATA request first opens its
+ *	message's record in the join store (queue id, client address and
+ *	port); the verdicts go there just before the DUNNO reply, and a
+ *	request abandoned before that marks the record abandoned, so the
+ *	milter never waits in vain.
  *
  *	Writing: replies are written at once; a reply the socket does not
  *	take whole waits in a buffer with a write event, and nothing more
@@ -56,6 +61,7 @@
 
 #include "session.h"
 #include "decide.h"
+#include "join.h"
 #include "memo.h"
 
 #define SESSION_READ_CHUNK 16384
@@ -88,6 +94,9 @@ struct session_req {
     decide_result res[DECIDE_KINDS];
     size_t outstanding;
     bool starting;
+    bool joined;                      /* a DATA record in the join store waits for these verdicts */
+    join_key jkey;
+    uint64_t ticket;
 };
 
 struct session {
@@ -142,6 +151,8 @@ static void session_req_free(session_req *req)
         if (it->dns != NULL)
             dnsloop_release(it->dns);
     }
+    if (req->joined)                  /* never answered: the milter must not wait for it */
+        join_abandon(req->s->d->join, &req->jkey, req->ticket);
     evidence_free(req->ev);
     snapshot_unref(req->snap);
     free(req);
@@ -270,27 +281,11 @@ static void session_kinds_text(unsigned kinds, char *out, size_t size)
 static void session_log_verdict(session *s, const session_item *it, const verdict *v)
 {
     const policy_request *preq = policy_parser_request(&s->parser);
-    const verdict_owner *o = NULL;
-    dlog_verdict_info info;
     char kinds[32];
 
-    if (v->decisive >= 0 && (size_t) v->decisive < v->nowners)
-        o = &v->owners[v->decisive];
-    else if (v->nowners > 0)
-        o = &v->owners[0];
     session_kinds_text(it->kinds, kinds, sizeof(kinds));
-    info.client = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
-    info.identity = kinds;
-    info.claimed = it->claimed;
-    info.name = v->name;
-    info.owner = o != NULL ? o->owner : "";
-    info.dnssec = o != NULL ? resolver_status_str(o->dnssec) : "";
-    info.result = verdict_result_word(v->result);
-    info.reason = v->reason;
-    info.matched = v->matched;
-    info.spki_sha256 = v->spki_sha256;
-    info.instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
-    dlog_verdict(&s->d->log, &info);
+    dlog_verdict_of(&s->d->log, v, kinds, it->claimed, policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
+                    policy_get_attr(preq, POLICY_ATTR_INSTANCE));
 }
 
 /* session_memo_expiry - how long a verdict may be reused: its DNS TTL, capped by the cache settings. */
@@ -338,8 +333,7 @@ static void session_evidence_problems(session *s, const policy_request *preq,
     const char *client = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
 
     for (int i = 0; i < DECIDE_EV_ATTRS; i++) {
-        if (rep[i].problem == DECIDE_EV_DIGEST_MISMATCH && !s->d->warned_digest) {
-            s->d->warned_digest = true;
+        if (rep[i].problem == DECIDE_EV_DIGEST_MISMATCH && danced_first_digest_warning(s->d)) {
             dlog_msg(&s->d->log, LOG_ERR, "CONFIGURATION ERROR: %s from Postfix has %s; "
                      "certificate fingerprints are ignored until this is fixed: set "
                      "smtpd_tls_fingerprint_digest = sha256 in main.cf "
@@ -409,6 +403,26 @@ static void session_start_item(session *s, session_req *req, int k, long long no
                             it->v, session_item_done, it);
 }
 
+/*
+ * session_join_begin - a DATA request while a milter writes the header:
+ * open its record in the join store, under Postfix's queue id and the
+ * SMTP client's address and port (what the milter knows it by too).
+ */
+static void session_join_begin(session *s, session_req *req, const policy_request *preq, long long now)
+{
+    join_key_status st = join_make_key(policy_get_attr(preq, POLICY_ATTR_QUEUE_ID),
+                                       policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
+                                       policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT), &req->jkey);
+
+    if (st != JOIN_KEY_OK) {
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: DATA request with %s: the milter will find no verdict "
+                 "for this message", s->peer, join_key_status_str(st));
+        return;
+    }
+    req->ticket = join_begin(s->d->join, &req->jkey, now);
+    req->joined = true;
+}
+
 /* session_dispatch - a complete request is in the parser: answer it now or start its checks. */
 static void session_dispatch(session *s)
 {
@@ -418,7 +432,7 @@ static void session_dispatch(session *s)
     session_req *req;
     long long now = memo_now_ms();
 
-    if (state == DECIDE_STATE_OTHER || (state == DECIDE_STATE_DATA && s->d->milter)) {
+    if (state == DECIDE_STATE_OTHER) {
         session_reply_dunno(s);
         return;
     }
@@ -433,6 +447,8 @@ static void session_dispatch(session *s)
         s->memo = NULL;
         s->memo_generation = req->snap->generation;
     }
+    if (state == DECIDE_STATE_DATA && s->d->join != NULL)
+        session_join_begin(s, req, preq, now);
     req->ev = decide_evidence(preq, req->snap->cfg.fingerprint_digest, rep, req->evkey);
     session_evidence_problems(s, preq, rep);
     req->starting = true;
@@ -469,6 +485,12 @@ static void session_answer(session *s)
     for (int k = 0; k < DECIDE_KINDS; k++)
         if (req->item[k].alias >= 0)
             req->res[k] = req->res[req->item[k].alias];
+    if (req->joined) {
+        if (!join_put(s->d->join, &req->jkey, req->ticket, req->res))
+            dlog_msg(&s->d->log, LOG_WARNING, "%s: verdicts for %s came too late for the milter",
+                     s->peer, req->jkey.s);
+        req->joined = false;
+    }
     decide_reply(req->snap, req->state, req->res, s->d->milter, reply, sizeof(reply), &len);
     s->req = NULL;
     session_req_free(req);

@@ -23,11 +23,18 @@
  *	authserv_id to avoid that).  When that fails the bare host name is
  *	used.
  *
- *	Snapshots are only touched from the event loop thread; the
- *	reference count needs no lock.
+ *	It also refuses what would make danced useless or unsafe: no
+ *	socket at all (policy_socket and milter_socket both none), and a
+ *	trusted_authserv_ids entry equal to the effective authserv-id
+ *	(forged fields claiming our own id must always be removed).
+ *
+ *	The content of a snapshot never changes after snapshot_load();
+ *	the reference count is atomic, because the milter's threads take
+ *	and drop references too (danced_snapshot() hands them out).
  */
 #include <netdb.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -82,6 +89,7 @@ snapshot_status snapshot_load(const char *path, const char *default_servid, snap
 {
     snapshot *s;
     config_status cst;
+    snapshot_status status;
     char host[AUTHRES_SERVID_MAX];
     const char *id;
 
@@ -91,9 +99,8 @@ snapshot_status snapshot_load(const char *path, const char *default_servid, snap
     config_init(&s->cfg);
     cst = config_load(path, &s->cfg, err, errsize);
     if (cst != CONFIG_OK) {
-        config_free(&s->cfg);
-        free(s);
-        return cst == CONFIG_UNREADABLE ? SNAPSHOT_UNREADABLE : SNAPSHOT_SYNTAX;
+        status = cst == CONFIG_UNREADABLE ? SNAPSHOT_UNREADABLE : SNAPSHOT_SYNTAX;
+        goto fail;
     }
     if (!snapshot_empty(s->cfg.authserv_id)) {
         id = s->cfg.authserv_id;
@@ -106,11 +113,25 @@ snapshot_status snapshot_load(const char *path, const char *default_servid, snap
     if (!snapshot_servid_ok(id)) {
         snprintf(err, errsize, "%s: authserv_id: \"%.64s\" is not a valid authserv-id%s",
                  path, id, snapshot_empty(s->cfg.authserv_id) ? " (from the host name; set authserv_id)" : "");
-        config_free(&s->cfg);
-        free(s);
-        return SNAPSHOT_BAD_SERVID;
+        status = SNAPSHOT_BAD_SERVID;
+        goto fail;
     }
     snprintf(s->servid, sizeof(s->servid), "%s", id);
+    if (snapshot_empty(s->cfg.policy_socket) && snapshot_empty(s->cfg.milter_socket)) {
+        snprintf(err, errsize, "%s: policy_socket: none, and no milter_socket either: nothing to serve",
+                 path);
+        status = SNAPSHOT_SYNTAX;
+        goto fail;
+    }
+    for (size_t i = 0; i < s->cfg.trusted_authserv_ids.n; i++) {
+        if (strcasecmp(s->cfg.trusted_authserv_ids.v[i], s->servid) == 0) {
+            snprintf(err, errsize, "%s:%u: trusted_authserv_ids: \"%s\" is danced's own authserv-id; "
+                     "fields claiming it are always removed (RFC 8601 section 5)", path,
+                     config_line_of(&s->cfg, "trusted_authserv_ids"), s->servid);
+            status = SNAPSHOT_SYNTAX;
+            goto fail;
+        }
+    }
     for (size_t i = 0; i < s->cfg.lookup_domains.n; i++)
         s->domains[i] = s->cfg.lookup_domains.v[i];
     s->copt.server_tlsa = s->cfg.server_tlsa;
@@ -123,14 +144,18 @@ snapshot_status snapshot_load(const char *path, const char *default_servid, snap
     s->refs = 1;
     *out = s;
     return SNAPSHOT_OK;
+
+fail:
+    config_free(&s->cfg);
+    free(s);
+    return status;
 }
 
 /* snapshot_ref - take one more reference. */
 snapshot *snapshot_ref(snapshot *snap)
 {
-    if (snap == NULL || snap->refs == 0)
-        abort();
-    snap->refs++;
+    if (snap == NULL || __atomic_fetch_add(&snap->refs, 1, __ATOMIC_RELAXED) == 0)
+        abort();                /* broken invariant: a reference to a freed snapshot */
     return snap;
 }
 
@@ -139,9 +164,11 @@ void snapshot_unref(snapshot *snap)
 {
     if (snap == NULL)
         return;
-    if (snap->refs == 0)
+    unsigned before = __atomic_fetch_sub(&snap->refs, 1, __ATOMIC_ACQ_REL);
+
+    if (before == 0)
         abort();
-    if (--snap->refs > 0)
+    if (before > 1)
         return;
     config_free(&snap->cfg);
     free(snap);

@@ -6,15 +6,18 @@
 #   - DNS: zones test. and ok.test., signed now, served by nsd on 127.0.0.1;
 #     ok.test. publishes the TLSA record `dance tlsa` prints for the sending
 #     MTA's certificate at _smtp-client.mta1.ok.test;
-#   - danced, the policy service, validating against that zone
+#   - danced, policy service and milter, validating against that zone
 #     (trust anchor: the DS of test.);
 #   - the receiving MTA: a private Postfix "mx.dest.test" on 127.0.0.1 that
-#     requests client certificates and asks danced at RCPT (relay
-#     permission) and at DATA (the Authentication-Results header), as
-#     contrib/postfix/main.cf shows; every delivery is written to a file;
+#     requests client certificates, asks danced's policy service at RCPT
+#     (relay permission) and at DATA (the verdicts of the message), and
+#     runs danced's milter (the Authentication-Results header, forged
+#     copies removed), as contrib/postfix/main.cf shows; every delivery is
+#     written to a file;
 #   - the sending MTA: a second private Postfix "mta1.ok.test" on 127.0.0.2
 #     that relays everything to the receiver over STARTTLS, presenting the
-#     DANE-published certificate - later a rogue key claiming the same name.
+#     DANE-published certificate - later a rogue key claiming the same name,
+#     with a forged "dane=pass" field in the message.
 # It prints the delivered message's Authentication-Results header and the
 # relay decisions with the receiver's SMTP replies as the sending Postfix
 # logged them.  (Library code: t/dns/testbed.sh, t/postfix/postfixbed.sh.)
@@ -162,8 +165,9 @@ tb_small_bed "$RECORD"
 echo "nsd listens on 127.0.0.1:$TB_PORT; trust anchor (the DS of test.):"
 indent < "$TB_TA"
 
-heading "4. danced, the policy service"
+heading "4. danced, the policy service and the milter"
 DPORT=$(pb_free_port)
+MPORT=$(pb_free_port)
 DCONF=$PB_DIR/dance.conf
 DLOG=$PB_DIR/danced.log
 cat > "$DCONF" <<EOF
@@ -171,6 +175,7 @@ resolver_config = $TB_CONF
 trust_anchor_file = $TB_TA
 dns_timeout = 5
 policy_socket = inet:127.0.0.1:$DPORT
+milter_socket = inet:127.0.0.1:$MPORT
 authserv_id = $SERVID
 identities = helo, mailfrom
 authorized_clients = mta1.ok.test
@@ -180,7 +185,7 @@ indent < "$DCONF"
 "$DANCED" -f -c "$DCONF" </dev/null >>"$DLOG" 2>&1 &
 DPID=$!
 TB_PIDS="$TB_PIDS $DPID"                # stopped by testbed.sh's trap, after Postfix
-if ! pb_wait_port 127.0.0.1 "$DPORT" 15 || ! tb_running "$DPID"; then
+if ! pb_wait_port 127.0.0.1 "$DPORT" 15 || ! pb_wait_port 127.0.0.1 "$MPORT" 15 || ! tb_running "$DPID"; then
     cat "$DLOG" >&2
     tb_die "danced did not start"
 fi
@@ -191,10 +196,11 @@ PB_DOMAIN=$LOCAL
 PB_POLICY_ENDPOINT=inet:127.0.0.1:$DPORT
 PB_POLICY_OPTS="timeout=10s, default_action=DUNNO"
 PB_POLICY_STAGES="relay data"
+PB_MAIN_EXTRA="smtpd_milters = { inet:127.0.0.1:$MPORT, default_action=tempfail }"
 pb_start
 echo "listening on 127.0.0.1:$PB_PORT; its main.cf says (see contrib/postfix/main.cf):"
 "$PB_POSTCONF" -c "$PB_CONF" smtpd_tls_ask_ccert smtpd_tls_fingerprint_digest \
-    smtpd_relay_restrictions smtpd_data_restrictions mydestination | indent
+    smtpd_relay_restrictions smtpd_data_restrictions smtpd_milters mydestination | indent
 
 heading "6. The sending MTA: Postfix mta1.ok.test on 127.0.0.2, relaying to mx.$LOCAL with client.pem"
 pb_sender_start "$C/client.pem" "$C/client.key" mta1.ok.test
@@ -244,9 +250,12 @@ heading "9. The same MTA with a rogue key claiming mta1.ok.test: user@$FOREIGN a
 pb_postconf tx "smtp_tls_cert_file = $C/rogue.pem" "smtp_tls_key_file = $C/rogue.key"
 pb_restart tx
 echo "restarted with smtp_tls_cert_file = rogue.pem"
+FORGED="Authentication-Results: $SERVID; dane=pass smtp.helo=mta1.ok.test"
+echo "the message carries a forged field: $FORGED"
 pb_mail_mark
 tx_mark
-pb_submit submit.local sender@mta1.ok.test "user@$FOREIGN" "rcpt@$LOCAL" \
+PB_TO_ADDR=$PB_SENDER_ADDR PB_TO_PORT=$PB_SENDER_PORT pb_swaks --ehlo submit.local \
+    --from sender@mta1.ok.test --to "user@$FOREIGN,rcpt@$LOCAL" --add-header "$FORGED" \
     || tb_die "the sending Postfix refused the message"
 rc=1
 if tx_result "user@$FOREIGN"; then
@@ -264,13 +273,22 @@ if tx_result "rcpt@$LOCAL" && pb_wait_mail 1 30; then
     echo "  $check"
 fi
 outcome "$rc" "the local copy says dane=fail for smtp.helo=mta1.ok.test"
+rc=1
+if [ -n "$PB_MAIL" ]; then
+    n=$(pb_header_count "$PB_MAIL" Authentication-Results)
+    echo "Authentication-Results fields in the delivered copy: $n"
+    [ "$n" = 1 ] && rc=0
+fi
+outcome "$rc" "the forged 'dane=pass' field is gone: danced's milter removed it"
 
-heading "10. danced's log: one line per verdict it computed"
+heading "10. danced's log: one line per verdict it computed, one per message its milter wrote"
 sed -n 's/.*verdict client=\([^ ]*\) identity=\([^ ]*\) claimed="\([^"]*\)".* dnssec=\([^ ]*\) result=\([^ ]*\) reason="\([^"]*\)".*/client \1, \2 \3: \5 (dnssec \4; \6)/p' "$DLOG" | indent
+sed -n 's/^danced: info: milter: //p' "$DLOG" | wrap
 
 echo
 if [ -z "$FAILED" ]; then
-    echo "demo: OK - the DANE-published certificate gets dane=pass and may relay; the rogue key gets dane=fail and may not."
+    echo "demo: OK - the DANE-published certificate gets dane=pass and may relay; the rogue key gets"
+    echo "      dane=fail and may not, and its forged dane=pass field never reaches the mailbox."
     exit 0
 fi
 echo "demo: UNEXPECTED outcomes:$FAILED" >&2

@@ -8,8 +8,12 @@ client certificate after STARTTLS, and reports every server answer.
 
 Usage:
     smtpclient.py --port N [--server 127.0.0.1] --ehlo NAME --from ADDR
-        --to ADDR [--to ADDR]... [--count N] [--cert PEM --key KEY]
-        [--no-tls] [--header "Name: value"]... [--timeout S]
+        [--from ADDR]... --to ADDR [--to ADDR]... [--count N]
+        [--cert PEM --key KEY] [--no-tls] [--header "Name: value"]...
+        [--timeout S]
+
+With several --from, message I (from 1) is sent from the ((I - 1) mod n)-th.
+A --header value may hold "\r\n\t" to fold the field over lines.
 
 Output, one line each (stdout):
     tls PROTOCOL CIPHER                      after STARTTLS
@@ -31,7 +35,8 @@ import sys
 
 def one_message(smtp, i, args):
     """Send message I; return True when queued with every recipient."""
-    code, text = smtp.mail(args.sender)
+    sender = args.sender[(i - 1) % len(args.sender)]
+    code, text = smtp.mail(sender)
     if code != 250:
         print("msg %d refused MAIL %d %s" % (i, code, text.decode(errors="replace")))
         smtp.rset()
@@ -46,7 +51,7 @@ def one_message(smtp, i, args):
         print("msg %d refused RCPT 554 no valid recipients" % i)
         smtp.rset()
         return False
-    headers = ["From: <%s>" % args.sender,
+    headers = ["From: <%s>" % sender,
                "To: " + ", ".join("<%s>" % r for r in args.to),
                "Subject: pb test %d of %d" % (i, args.count),
                "Date: " + email.utils.formatdate(),
@@ -71,7 +76,7 @@ def main():
     p.add_argument("--server", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ehlo", required=True)
-    p.add_argument("--from", dest="sender", required=True)
+    p.add_argument("--from", dest="sender", action="append", required=True)
     p.add_argument("--to", action="append", required=True)
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--cert")

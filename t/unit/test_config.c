@@ -80,6 +80,8 @@ static void assert_defaults(const dance_config *cfg)
     assert_int_equal(cfg->lookup_domains.n, 0);
     assert_string_equal(cfg->authserv_id, "");
     assert_string_equal(cfg->policy_socket, "inet:127.0.0.1:10040");
+    assert_string_equal(cfg->milter_socket, "");     /* none */
+    assert_int_equal(cfg->trusted_authserv_ids.n, 0);
     assert_int_equal(cfg->socket_mode, 0660);
     assert_string_equal(cfg->socket_group, "");
     assert_int_equal(cfg->identities, CONFIG_IDENTITY_HELO | CONFIG_IDENTITY_MAILFROM);
@@ -416,6 +418,14 @@ static const struct string_case string_cases[] = {
     { "policy_socket = inet:[::1]:10040", FIELD(policy_socket), "inet:[::1]:10040" },
     { "policy_socket = unix:/var/spool/postfix/private/dance", FIELD(policy_socket),
       "unix:/var/spool/postfix/private/dance" },
+    { "policy_socket = none", FIELD(policy_socket), "" },
+    { "policy_socket =", FIELD(policy_socket), "" },
+    { "milter_socket = inet:127.0.0.1:10041", FIELD(milter_socket), "inet:127.0.0.1:10041" },
+    { "milter_socket = inet:[::1]:10041", FIELD(milter_socket), "inet:[::1]:10041" },
+    { "milter_socket = unix:/var/spool/postfix/dance/milter", FIELD(milter_socket),
+      "unix:/var/spool/postfix/dance/milter" },
+    { "milter_socket = none", FIELD(milter_socket), "" },
+    { "milter_socket = \"\"", FIELD(milter_socket), "" },
     { "socket_group = postfix", FIELD(socket_group), "postfix" },
     { "socket_group = _dance-1.x", FIELD(socket_group), "_dance-1.x" },
     { "socket_group =", FIELD(socket_group), "" },
@@ -528,6 +538,27 @@ static void test_lists(void **state)
     config_free(&cfg);
     load_ok("authorized_clients =\n", &cfg);
     assert_int_equal(cfg.authorized_clients.n, 0);
+    config_free(&cfg);
+
+    /* trusted authserv-ids are folded to lower case, as written otherwise */
+    load_ok("trusted_authserv_ids = MX1.Example.ORG, relay-2.example.org\n", &cfg);
+    assert_int_equal(cfg.trusted_authserv_ids.n, 2);
+    assert_string_equal(cfg.trusted_authserv_ids.v[0], "mx1.example.org");
+    assert_string_equal(cfg.trusted_authserv_ids.v[1], "relay-2.example.org");
+    config_free(&cfg);
+}
+
+/* config_line_of: the line each key was set on, 0 for a default. */
+static void test_line_of(void **state)
+{
+    (void) state;
+    dance_config cfg;
+
+    load_ok("# a comment\n\ndns_timeout = 5\ntrusted_authserv_ids = mx1.example\n", &cfg);
+    assert_int_equal(config_line_of(&cfg, "dns_timeout"), 3);
+    assert_int_equal(config_line_of(&cfg, "trusted_authserv_ids"), 4);
+    assert_int_equal(config_line_of(&cfg, "milter_socket"), 0);
+    assert_int_equal(config_line_of(&cfg, "no_such_key"), 0);
     config_free(&cfg);
 }
 
@@ -646,8 +677,18 @@ static const struct bad_case bad_cases[] = {
     /* policy_socket (the parser itself has its own table below) */
     { "policy_socket = tcp:127.0.0.1:25\n",
       "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"tcp:127.0.0.1:25\"" },
-    { "policy_socket =\n",
-      "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"\"" },
+    { "policy_socket = nothing\n",
+      "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"nothing\"" },
+    /* milter_socket: the same parser */
+    { "milter_socket = inet:10041@127.0.0.1\n",
+      "1: milter_socket: \"10041@127.0.0.1\" is Sendmail's PORT@HOST form; write inet:HOST:PORT" },
+    { "milter_socket = local:/run/dance.sock\n",
+      "1: milter_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"local:/run/dance.sock\"" },
+    { "milter_socket = unix:dance/milter\n", "1: milter_socket: unix: needs an absolute path: \"dance/milter\"" },
+    /* trusted_authserv_ids */
+    { "trusted_authserv_ids = mx1.example, ,mx2.example\n", "1: trusted_authserv_ids: empty list entry" },
+    { "trusted_authserv_ids = mx1.example \"mx2\"\n",
+      "1: trusted_authserv_ids: not an authserv-id: \"\"mx2\"\" (use letters, digits, \"-\" and \".\")" },
     { "policy_socket = 127.0.0.1:10040\n",
       "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"127.0.0.1:10040\"" },
     { "policy_socket = inet:127.0.0.1\n", "1: policy_socket: missing \":PORT\"" },
@@ -1305,7 +1346,8 @@ static void test_sample(void **state)
     static const char *const keys[] = {
         "trust_anchor_file", "resolver_config", "forwarders", "dns_timeout", "cache_max_ttl",
         "cache_error_ttl", "cache_entries", "server_tlsa", "lookup_domains", "authserv_id",
-        "policy_socket", "socket_mode", "socket_group", "identities", "authorized_clients",
+        "policy_socket", "milter_socket", "trusted_authserv_ids", "socket_mode", "socket_group",
+        "identities", "authorized_clients",
         "fingerprint_digest", "user", "group", "pid_file", "log_facility", "log_format",
         "temperror_action", "fail_action", "idle_timeout", "max_connections",
     };
@@ -1382,6 +1424,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_bounds),
         cmocka_unit_test(test_authorized),
         cmocka_unit_test(test_sample),
+        cmocka_unit_test(test_line_of),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

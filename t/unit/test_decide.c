@@ -1233,6 +1233,97 @@ static void test_data_longest_fits_998(void **state)
     snapshot_unref(s);
 }
 
+/* ------------------------------------------------ the milter's header */
+
+/* unfold_lines - check a folded value's lines (each "\n\t"-joined, at most max octets
+ * counting the field name on the first), and write it unfolded into out. */
+static void unfold_lines(const char *v, size_t max, char *out, size_t size)
+{
+    size_t col = strlen(AR), o = 0;
+
+    for (const char *p = v; *p != '\0'; p++) {
+        if (*p == '\n') {
+            assert_int_equal(p[1], '\t');       /* every line break is a fold */
+            assert_true(col <= max);
+            col = 1;
+            p++;
+            assert_true(o + 1 < size);
+            out[o++] = ' ';
+            continue;
+        }
+        assert_true(*p >= 0x20 && *p < 0x7f);    /* no CR, no control, no 8-bit byte */
+        assert_true(o + 1 < size);
+        out[o++] = *p;
+        col++;
+    }
+    assert_true(col <= max);
+    out[o] = '\0';
+}
+
+/*
+ * decide_header_value(folded): the value the milter inserts is the policy
+ * PREPEND's value folded under 78 columns, with the same words.
+ */
+static void test_header_value_folded(void **state)
+{
+    static const res_spec cases[][DECIDE_KINDS] = {
+        { { VERDICT_PASS, AUTH, "matched TLSA 3 1 1" }, { VERDICT_PASS, AUTH, "matched TLSA 3 1 1" }, NP },
+        { { VERDICT_FAIL, "a.example", "certificate matches no usable TLSA record" },
+          { VERDICT_TEMPERROR, "b.example", "DNSSEC validation failed (bogus)" },
+          { VERDICT_NONE, "c.example", "no TLSA records" } },
+        { NP, NP, NP },
+    };
+    snapshot *s = snap_load(confs[0]);
+    char folded[AUTHRES_FIELD_MAX], one[AUTHRES_FIELD_MAX], unfolded[AUTHRES_FIELD_MAX];
+    decide_result dr[DECIDE_KINDS];
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fill(dr, cases[i]);
+        decide_header_value(s, dr, true, folded, sizeof(folded));
+        decide_header_value(s, dr, false, one, sizeof(one));
+        assert_null(strchr(one, '\n'));
+        unfold_lines(folded, 78, unfolded, sizeof(unfolded));
+        if (strcmp(unfolded, one) != 0)
+            fail_msg("case %zu: unfolded \"%s\" != one line \"%s\"", i, unfolded, one);
+        assert_int_equal(strncmp(folded, SERVID ";", strlen(SERVID ";")), 0);
+    }
+    /* the first case, exactly */
+    fill(dr, cases[0]);
+    decide_header_value(s, dr, true, folded, sizeof(folded));
+    assert_string_equal(folded, SERVID ";\n\tdane=pass (matched TLSA 3 1 1) smtp.helo=" AUTH ";\n"
+                        "\tdane=pass (matched TLSA 3 1 1) smtp.mailfrom=" AUTH);
+    snapshot_unref(s);
+}
+
+/* The longest folded value (longest authserv-id, names and reasons) keeps every line under 998. */
+static void test_header_value_folded_longest(void **state)
+{
+    char servid[CONFIG_AUTHSERV_ID_MAX + 1], conf[512], n[3][254], r[VERDICT_REASON_MAX];
+    char folded[AUTHRES_FIELD_MAX], unfolded[AUTHRES_FIELD_MAX];
+    res_spec res[DECIDE_KINDS];
+    decide_result dr[DECIDE_KINDS];
+    snapshot *s;
+
+    (void) state;
+    make_name(servid, CONFIG_AUTHSERV_ID_MAX, 's');
+    snprintf(conf, sizeof(conf), "authserv_id = %s\n", servid);
+    s = snap_load(conf);
+    memset(r, 'w', sizeof(r) - 1);          /* one unbreakable word as long as a reason gets */
+    r[sizeof(r) - 1] = '\0';
+    for (int k = 0; k < 3; k++) {
+        make_name(n[k], 253, "xyz"[k]);
+        res[k] = (res_spec) { VERDICT_PERMERROR, n[k], r };
+    }
+    fill(dr, res);
+    decide_header_value(s, dr, true, folded, sizeof(folded));
+    unfold_lines(folded, DECIDE_RFC5322_LINE, unfolded, sizeof(unfolded));
+    for (int k = 0; k < 3; k++)
+        assert_non_null(strstr(unfolded, n[k]));  /* nothing dropped: folding makes room */
+    assert_non_null(strstr(unfolded, "(wwww"));
+    snapshot_unref(s);
+}
+
 /* ------------------------------------------- every combination of results */
 
 /*
@@ -1335,6 +1426,8 @@ int main(void)
         cmocka_unit_test(test_data_998_boundary),
         cmocka_unit_test(test_data_longest),
         cmocka_unit_test(test_data_longest_fits_998),
+        cmocka_unit_test(test_header_value_folded),
+        cmocka_unit_test(test_header_value_folded_longest),
         cmocka_unit_test(test_all_combinations),
     };
 

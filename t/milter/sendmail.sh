@@ -1,0 +1,254 @@
+#!/bin/bash
+# sendmail.sh - danced's milter in Sendmail mode, driven by miltertest.
+#
+# Sendmail passes milters the client certificate's digest ({cert_fp}, in
+# CertFingerprintAlgorithm) and {verify}; with them danced's milter verifies
+# by itself.  Sendmail cannot be installed beside Postfix, so OpenDKIM's
+# miltertest plays the MTA (t/milter/case.lua: negotiation, connect, HELO
+# with the TLS macros, MAIL FROM, header fields, end of message) against
+# danced running with milter_socket only (policy_socket = none), on the
+# DNSSEC bed of t/dns/testbed.sh.  Covered, each on the field danced inserts
+# (at index 0, exactly one, parsed back with python3-authres and Perl
+# Mail::AuthenticationResults where it is checked exactly):
+#   - pass for a "3 0 1" record, and for "3 0 0" (full certificate hashed);
+#   - fail for a rogue certificate claiming the same name;
+#   - neutral for a zone publishing only "3 1 1" ({cert_fp} is no SPKI digest);
+#   - temperror for a bogus zone;
+#   - none: {verify} NO, and no TLS at all;
+#   - forged Authentication-Results fields deleted, another id's kept;
+#   - a Postfix without the policy face: none ("no verdict from the policy
+#     service") and a CONFIGURATION warning naming smtpd_data_restrictions;
+#   - an MD5-length {cert_fp}: none, and one CONFIGURATION ERROR naming
+#     confCERT_FINGERPRINT_ALGORITHM;
+#   - garbage on the milter socket and a connection dropped mid-message
+#     close only their own connection;
+#   - a unix: milter_socket with socket_mode; 20 SIGHUPs in a row leave the
+#     milter serving with the reloaded authserv-id; SIGTERM exits 0 with no
+#     sanitizer report.
+#
+# Output is TAP with the plan at the end; skipped (1..0) without miltertest,
+# nsd/ldns or python3-authres.  Everything started here is stopped on exit
+# by testbed.sh's trap.
+#
+# Environment (set by `make check`): DANCED, DANCE, TESTDIR as for the
+# other tests.  By hand, from a build directory:
+#     DANCED=policy/danced DANCE=cli/dance /path/to/t/milter/sendmail.sh
+
+TESTDIR=${TESTDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+DANCED=${DANCED:-$PWD/policy/danced}
+DANCE=${DANCE:-$PWD/cli/dance}
+# shellcheck disable=SC2034  # read by testbed.sh: a broken bed prints "Bail out!"
+TB_TAP=1
+
+# shellcheck source=t/dns/testbed.sh
+. "$TESTDIR/dns/testbed.sh"
+# shellcheck source=t/tap.sh
+. "$TESTDIR/tap.sh"
+
+if ! tb_require; then
+    echo "1..0 # SKIP $TB_MISSING is not installed (Debian: nsd ldnsutils openssl python3)"
+    exit 0
+fi
+if ! command -v miltertest >/dev/null 2>&1; then
+    echo "1..0 # SKIP miltertest is not installed (Debian: miltertest)"
+    exit 0
+fi
+if ! "$TB_PYTHON" -c 'import authres' 2>/dev/null || ! perl -MMail::AuthenticationResults::Parser -e 1 2>/dev/null; then
+    echo "1..0 # SKIP python3-authres or libmail-authenticationresults-perl is not installed"
+    exit 0
+fi
+for b in "$DANCED" "$DANCE"; do
+    if [ ! -x "$b" ]; then
+        echo "Bail out! no binary at $b (set DANCED and DANCE)"
+        exit 99
+    fi
+done
+
+SERVID=mx.dest.test
+LUA=$TESTDIR/milter/case.lua
+
+# tap_diag - on failure: the miltertest transcript and danced's last lines.
+tap_diag() {
+    [ -f "$MT_OUT" ] && tail -n 5 "$MT_OUT" | sed 's/^/#   miltertest: /'
+    [ -f "$DLOG" ] && tail -n 4 "$DLOG" | cut -c1-300 | sed 's/^/#   danced: /'
+    return 0
+}
+
+# mt VAR=VALUE... - one miltertest conversation (case.lua) with danced; the inserted field in $TB_DIR/inserted.
+mt() {
+    local args=() kv
+    for kv in "$@"; do
+        args+=(-D "$kv")
+    done
+    MT_OUT=$TB_DIR/mt.out
+    rm -f "$TB_DIR/inserted"
+    if ! miltertest -D "SOCK=$SOCK" -D "INSERTED=$TB_DIR/inserted" "${args[@]}" -s "$LUA" >"$MT_OUT" 2>&1; then
+        why "$(grep -m1 'CHECK FAILED' "$MT_OUT" || tail -n 1 "$MT_OUT")"
+        return 1
+    fi
+    return 0
+}
+
+# inserted RESULT... - the inserted field holds exactly these results, read alike by both parsers.
+inserted() {
+    local out args=() r
+    for r in "$@"; do
+        args+=(--want "$r")
+    done
+    if ! out=$("$TB_PYTHON" "$TESTDIR/archeck.py" --servid "$SERVID" "${args[@]}" "$TB_DIR/inserted" 2>&1); then
+        why "inserted field: $out"
+        return 1
+    fi
+    return 0
+}
+
+# log_has REGEX - danced's log has a line matching REGEX (waits up to 2 s).
+log_has() {
+    local i
+    for i in $(seq 1 100); do
+        grep -Eq "$1" "$DLOG" && return 0
+        sleep 0.02
+    done
+    why "no log line matching /$1/"
+}
+
+# ---------------------------------------------------------------------------
+tb_init
+tb_standard_bed
+C=$TB_CERTS
+MPORT=$(tb_free_port)
+SOCK=inet:$MPORT@127.0.0.1
+DCONF=$TB_DIR/danced.conf
+DLOG=$TB_DIR/danced.log
+write_conf() {
+    cat > "$DCONF" <<EOF
+# danced, milter only (Sendmail mode), for t/milter/sendmail.sh
+resolver_config = $TB_CONF
+trust_anchor_file = $TB_TA
+dns_timeout = 3
+policy_socket = none
+milter_socket = ${1:-inet:127.0.0.1:$MPORT}
+authserv_id = ${2:-$SERVID}
+EOF
+}
+write_conf
+
+GOOD=$(tb_fingerprint 0 sha256 "$C/good.pem")
+ROGUE=$(tb_fingerprint 0 sha256 "$C/rogue.pem")
+MD5=$(openssl x509 -in "$C/good.pem" -outform DER | openssl dgst -md5 -binary | od -An -v -tx1 \
+    | tr -d ' \n' | tr 'a-f' 'A-F' | sed 's/\(..\)/\1:/g; s/:$//')
+
+danced_run "$DCONF" "$DLOG"
+rc=$?
+report "$rc" "danced starts with milter_socket only (policy_socket = none)"
+[ "$rc" = 0 ] || { echo "Bail out! danced did not start"; exit 1; }
+grep -q "ready on milter inet:127.0.0.1:$MPORT" "$DLOG" || why "ready line: $(grep ready "$DLOG")"
+report $? "danced logs that it is ready on the milter socket alone"
+
+# --- verdicts from {cert_fp} ---------------------------------------------------
+mt TLS=1 FP="$GOOD" HELO=ee301.ok.test FORGED=1 WANT="dane=pass" && \
+    inserted "dane=pass smtp.helo=ee301.ok.test" "dane=pass smtp.mailfrom=ee301.ok.test"
+report $? "pass: {cert_fp} of the certificate published as 3 0 1 -> dane=pass, forged fields deleted"
+printf '#   %s\n' "$(grep '^inserted:' "$MT_OUT")"
+log_has "milter: queue id 4F2B1A7214F client 127.0.0.1: dane=pass smtp.helo=ee301.ok.test.*checked by the milter.*removed 2 Authentication-Results fields \(2 ours, 0 under ours, 0 unparseable\), kept 1"
+report $? "the message's log line names the source and counts the fields removed (2 ours) and kept (1)"
+
+mt TLS=1 FP="$GOOD" HELO=ee300.ok.test WANT="dane=pass" && \
+    inserted "dane=pass smtp.helo=ee300.ok.test" "dane=pass smtp.mailfrom=ee300.ok.test"
+report $? "pass: 3 0 0 (full certificate) checked with {cert_fp} by hashing the record"
+
+mt TLS=1 FP="$ROGUE" HELO=ee301.ok.test WANT="dane=fail" && \
+    inserted "dane=fail smtp.helo=ee301.ok.test" "dane=fail smtp.mailfrom=ee301.ok.test"
+report $? "fail: a rogue certificate claiming ee301.ok.test -> dane=fail"
+
+mt TLS=1 FP="$GOOD" HELO=mta1.ok.test WANT="dane=neutral" && \
+    inserted "dane=neutral smtp.helo=mta1.ok.test" "dane=neutral smtp.mailfrom=mta1.ok.test"
+report $? "neutral: the zone publishes only 3 1 1, which a certificate digest cannot match"
+
+mt TLS=1 FP="$GOOD" HELO=mta1.bogus.test WANT="dane=temperror" && \
+    inserted "dane=temperror smtp.helo=mta1.bogus.test" "dane=temperror smtp.mailfrom=mta1.bogus.test"
+report $? "temperror: a bogus zone (tampered RRSIG) -> dane=temperror, never pass"
+
+mt TLS=1 VERIFY=NO HELO=ee301.ok.test WANT="dane=none (no client certificate)" && \
+    inserted "dane=none smtp.helo=ee301.ok.test" "dane=none smtp.mailfrom=ee301.ok.test"
+report $? "none: TLS without a client certificate ({verify} NO)"
+
+mt HELO=ee301.ok.test WANT="dane=none (no TLS)" && \
+    inserted "dane=none smtp.helo=ee301.ok.test" "dane=none smtp.mailfrom=ee301.ok.test"
+report $? "none: no TLS at all"
+
+mt TLS=1 FP="$GOOD" HELO=ee301.ok.test MAILFROM=nx.ok.test WANT="dane=pass" && \
+    inserted "dane=pass smtp.helo=ee301.ok.test" "dane=none smtp.mailfrom=nx.ok.test"
+report $? "each identity has its own result: helo pass, a MAIL FROM domain proven to have no TLSA none"
+
+# --- configuration problems ----------------------------------------------------
+mt TLS=1 MTA="Postfix 3.7.11" HELO=ee301.ok.test WANT="dane=none (no verdict from the policy service)" && \
+    log_has "CONFIGURATION: queue id 4F2B1A7214F .*came over TLS but danced's policy face is off.*smtpd_data_restrictions"
+report $? "Postfix without the policy face: dane=none (no verdict) and a warning naming smtpd_data_restrictions"
+
+mt TLS=1 FP="$MD5" HELO=ee301.ok.test WANT="dane=none" && \
+    log_has "CONFIGURATION ERROR: \{cert_fp\} from the MTA has 16 octets.*confCERT_FINGERPRINT_ALGORITHM"
+report $? "an MD5 {cert_fp} (CertFingerprintAlgorithm unset): dane=none and one error naming the fix"
+mt TLS=1 FP="$MD5" HELO=ee301.ok.test WANT="dane=none"
+n=$(grep -c 'CONFIGURATION ERROR' "$DLOG")
+[ "$n" = 1 ] || why "$n CONFIGURATION ERROR lines, want 1"
+report $? "the digest mismatch is logged once, not per message"
+
+# --- hostile connections -------------------------------------------------------
+"$TB_PYTHON" - "$MPORT" <<'EOF' >"$TB_DIR/hostile.out" 2>&1
+import socket, struct, sys
+port = int(sys.argv[1])
+# garbage: a length of 2 GB, then noise
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(struct.pack(">I", 0x7fffffff) + b"O" + b"\xff" * 64)
+s.settimeout(5)
+try:
+    closed = s.recv(16) == b""
+except OSError:
+    closed = True
+print("garbage closed" if closed else "garbage NOT closed")
+# plain text
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"EHLO milter\r\n" * 100)
+s.close()
+# option negotiation, then gone in the middle of a message
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(struct.pack(">IcIII", 13, b"O", 6, 0x1ff, 0x1fffff))
+print("negotiated" if len(s.recv(4096)) > 0 else "no negotiation reply")
+s.sendall(struct.pack(">Ic", 1, b"M")[:3])
+s.close()
+EOF
+grep -q 'garbage closed' "$TB_DIR/hostile.out" || why "hostile: $(cat "$TB_DIR/hostile.out")"
+mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="dane=pass"
+report $? "garbage, plain text and a half-sent command close only their own connection; the next message passes"
+tb_running "$DANCED_PID" || why "danced died"
+report $? "danced is still running after the hostile connections"
+
+# --- reload and stop -----------------------------------------------------------
+write_conf "" reloaded.dest.test
+for i in $(seq 1 20); do
+    kill -HUP "$DANCED_PID"
+done
+log_has "configuration reloaded" && sleep 0.3 && \
+    SERVID=reloaded.dest.test mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="reloaded.dest.test;|dane=pass"
+report $? "20 SIGHUPs in a row: the milter keeps serving, with the reloaded authserv-id"
+tb_running "$DANCED_PID" || why "danced died"
+report $? "danced still runs after the SIGHUPs (libmilter's signal thread did not take them)"
+
+danced_end "$DANCED_PID" "$DLOG" TERM
+report $? "SIGTERM: danced exits 0, no sanitizer report"
+
+# unix socket: created with socket_mode, used, removed at exit
+USOCK=$TB_DIR/milter.sock
+write_conf "unix:$USOCK"
+printf 'socket_mode = 0600\n' >> "$DCONF"
+: > "$DLOG.unix"
+danced_run "$DCONF" "$DLOG.unix" && DLOG=$DLOG.unix
+mode=$(stat -c %a "$USOCK" 2>/dev/null)
+[ "$mode" = 600 ] || why "socket mode $mode, want 600"
+SOCK=unix:$USOCK mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="dane=pass"
+report $? "milter_socket = unix:PATH: mode 0600 from socket_mode, and a message passes over it"
+danced_end "$DANCED_PID" "$DLOG" INT && { [ ! -e "$USOCK" ] || why "$USOCK is still there"; }
+report $? "SIGINT: danced exits 0 and removes its unix milter socket"
+
+tap_end

@@ -1,0 +1,93 @@
+# tap.sh - TAP output and danced's start and stop for the shell tests (source it).
+#
+#   report RC DESC     one "ok N - DESC" / "not ok N - DESC" line; on failure
+#                      WHY follows as a diagnostic, then whatever the caller's
+#                      optional tap_diag function prints
+#   why MSG            remember why the check failed (the first reason wins) and fail
+#   timing TEXT        a "# timing:" diagnostic line
+#   tap_end            print the plan; the status is 0 when nothing failed
+#   danced_run CONF LOG    start "$DANCED -f -c CONF" (log on stderr into LOG),
+#                      wait until it says it is ready; sets DANCED_PID, adds it
+#                      to TB_PIDS (testbed.sh's trap stops it); fails with WHY
+#   danced_end PID LOG SIGNAL   send SIGNAL (default TERM), wait up to 15 s;
+#                      fails unless it exited 0 with no sanitizer report in LOG
+#   sanitizer_clean LOG    fails when LOG holds an ASan/LSan/UBSan report
+#
+# Needs testbed.sh (tb_running, TB_PIDS) sourced first, and DANCED set.
+
+NTEST=0
+NFAIL=0
+WHY=
+
+report() {
+    NTEST=$((NTEST + 1))
+    if [ "$1" = 0 ]; then
+        echo "ok $NTEST - $2"
+    else
+        NFAIL=$((NFAIL + 1))
+        echo "not ok $NTEST - $2"
+        printf '%s\n' "$WHY" | sed 's/^/#   why: /'
+        if declare -F tap_diag >/dev/null; then
+            tap_diag
+        fi
+    fi
+    WHY=
+    return 0
+}
+
+why() {
+    WHY=${WHY:-$*}
+    return 1
+}
+
+timing() {
+    printf '# timing: %s\n' "$*"
+}
+
+tap_end() {
+    echo "1..$NTEST"
+    [ "$NFAIL" = 0 ]
+}
+
+sanitizer_clean() {
+    if grep -Eq 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$1" 2>/dev/null; then
+        why "sanitizer report in $1: $(grep -Em1 'ERROR: |runtime error:' "$1")"
+        return 1
+    fi
+    return 0
+}
+
+danced_run() {
+    local conf=$1 log=$2 i
+    "$DANCED" -f -c "$conf" </dev/null >>"$log" 2>&1 &
+    DANCED_PID=$!
+    TB_PIDS="$TB_PIDS $DANCED_PID"
+    for i in $(seq 1 300); do
+        grep -q 'ready on' "$log" 2>/dev/null && return 0
+        tb_running "$DANCED_PID" || break
+        sleep 0.02
+    done
+    why "danced did not start: $(tail -n 3 "$log" | tr '\n' ' ')"
+}
+
+danced_end() {
+    local pid=$1 log=$2 sig=${3:-TERM} rc=0 i
+    kill "-$sig" "$pid" 2>/dev/null
+    for i in $(seq 1 150); do
+        tb_running "$pid" || break
+        sleep 0.1
+    done
+    if tb_running "$pid"; then
+        kill -KILL "$pid" 2>/dev/null
+        why "danced did not exit within 15 s of SIG$sig"
+        rc=1
+    fi
+    wait "$pid" 2>/dev/null
+    i=$?
+    # reaped: keep testbed.sh's trap away from a reused pid
+    # shellcheck disable=SC2086
+    TB_PIDS=$(printf '%s\n' $TB_PIDS | { grep -vx "$pid" || :; } | tr '\n' ' ')
+    [ "$rc" = 0 ] && [ "$i" != 0 ] && { why "danced exit status $i after SIG$sig"; rc=1; }
+    sanitizer_clean "$log" || rc=1
+    return "$rc"
+}
