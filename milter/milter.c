@@ -10,10 +10,14 @@
  *
  * DESCRIPTION
  *	Negotiation asks for header changes and additions, and for no
- *	RCPT, DATA, body or unknown commands.  When the MTA allows it, the
- *	macros are requested per stage with smfi_setsymlist() - every
- *	stage that is used, because Postfix sends a stage nothing once a
- *	milter names any list:
+ *	body or unknown commands.  RCPT and DATA are taken and answered at
+ *	once (see milter_ack_rcpt), and the listening socket has
+ *	TCP_NODELAY: both to keep TCP's delayed acknowledgements out of
+ *	the message path (measured: 90 ms per message without, on
+ *	loopback).  When the MTA allows it, the macros are requested per
+ *	stage with smfi_setsymlist(), naming every stage that is used
+ *	(Postfix 3.7.11, measured, replaces the lists of the stages named
+ *	and keeps its milter_*_macros for the others):
  *	    connect   v {client_name} {client_resolve}
  *	    HELO      {tls_version} {cert_fp} {verify}
  *	    MAIL      i {tls_version} {cert_fp} {verify}
@@ -83,6 +87,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -361,8 +366,8 @@ static void milter_warn_missing(milter_face *mf, const milter_conn *c, bool poli
                  suppressed ? "; " : "", suppressed);
     else
         dlog_msg(&mf->d->log, LOG_WARNING, "CONFIGURATION: queue id %s from %s came over TLS but the "
-                 "MTA (%s) passed neither {cert_fp} nor {verify}; it gets dane=none: see "
-                 "contrib/sendmail/ for the macros to pass%s%lu such messages not logged",
+                 "MTA (%s) passed no {cert_fp}; it gets dane=none: see contrib/sendmail/ for the "
+                 "macros to pass%s%lu such messages not logged",
                  c->queue_id[0] ? c->queue_id : "?", c->addr[0] ? c->addr : "?", c->mta,
                  suppressed ? "; " : "", suppressed);
 }
@@ -446,7 +451,7 @@ static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
         { SMFIM_EOH, "i" },
         { SMFIM_EOM, "i" },
     };
-    const unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    const unsigned long skip = SMFIP_NOBODY | SMFIP_NOUNKNOWN;
     milter_face *mf = milter_self;
 
     (void) f2;
@@ -567,6 +572,25 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
     if (c->cert_fp[0] != '\0')
         milter_start_checks(mf, c);
     milter_leave(delta);
+    return SMFIS_CONTINUE;
+}
+
+/*
+ * milter_ack - RCPT and DATA: nothing to do but answer.  They are not
+ * skipped on purpose: Postfix sends their macros anyway, and a packet that
+ * gets no reply leaves the next one waiting for a delayed TCP ACK (Nagle),
+ * 40 ms per message on an inet: socket.
+ */
+static sfsistat milter_ack_rcpt(SMFICTX *ctx, char **argv)
+{
+    (void) ctx;
+    (void) argv;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat milter_ack_data(SMFICTX *ctx)
+{
+    (void) ctx;
     return SMFIS_CONTINUE;
 }
 
@@ -711,7 +735,7 @@ static struct smfiDesc milter_desc = {
     milter_connect,
     milter_helo,
     milter_envfrom,
-    NULL,                       /* envrcpt */
+    milter_ack_rcpt,
     milter_header,
     milter_eoh,
     NULL,                       /* body */
@@ -719,7 +743,7 @@ static struct smfiDesc milter_desc = {
     milter_abort,
     milter_close,
     NULL,                       /* unknown */
-    NULL,                       /* data */
+    milter_ack_data,
     milter_negotiate,
 };
 
@@ -743,6 +767,35 @@ static void milter_conn_spec(const config_endpoint *ep, char *out, size_t size)
         snprintf(out, size, "unix:%s", ep->path);
     else
         snprintf(out, size, "%s:%u@%s", ep->family == AF_INET6 ? "inet6" : "inet", ep->port, ep->host);
+}
+
+/*
+ * milter_nodelay - set TCP_NODELAY on libmilter's listening socket (found by
+ * its port: libmilter keeps the descriptor to itself); Linux passes it on to
+ * every accepted connection.  Without it, libmilter's separate writes at end
+ * of message (the header changes, then the reply) wait for Postfix's delayed
+ * ACK: 40 ms per message.  False when no such socket was found.
+ */
+static bool milter_nodelay(const config_endpoint *ep)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int on = 1, listening;
+
+    for (int fd = 0; fd < 1024; fd++) {
+        len = sizeof(listening);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+            continue;
+        len = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) != 0)
+            continue;
+        if ((ss.ss_family == AF_INET
+             && ntohs(((const struct sockaddr_in *) (const void *) &ss)->sin_port) == ep->port)
+            || (ss.ss_family == AF_INET6
+                && ntohs(((const struct sockaddr_in6 *) (const void *) &ss)->sin6_port) == ep->port))
+            return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0;
+    }
+    return false;
 }
 
 /* milter_open - register with libmilter and bind endpoint. */
@@ -785,6 +838,9 @@ milter_status milter_open(danced *d, const char *endpoint, unsigned mode, const 
     if (rc != MI_SUCCESS)
         return milter_fail(MILTER_ENVIRONMENT, err, errsize, "milter_socket: %s: cannot listen%s%s",
                            endpoint, errno ? ": " : "", errno ? strerror(errno) : "");
+    if (ep.family != AF_UNIX && !milter_nodelay(&ep))
+        dlog_msg(&d->log, LOG_WARNING, "milter: cannot set TCP_NODELAY on %s: each message may "
+                 "wait 40 ms for delayed TCP acknowledgements", endpoint);
     if (ep.family == AF_UNIX) {
         snprintf(mf->unix_path, sizeof(mf->unix_path), "%s", ep.path);
         sst = server_unix_permissions(ep.path, mode, group, err, errsize);

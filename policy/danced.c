@@ -143,7 +143,7 @@ static void danced_fatal(const danced *d, const danced_start *st, const char *fm
 
 static void danced_usage(FILE *fp)
 {
-    fprintf(fp, "usage: danced [-f] [-c FILE]   run the policy service\n"
+    fprintf(fp, "usage: danced [-f] [-c FILE]   run the policy service and/or the milter\n"
             "       danced -n [-c FILE]      check the configuration and exit\n"
             "       danced -V                print the version\n"
             "  -c FILE  configuration file (default %s)\n"

@@ -24,7 +24,10 @@
 #     close only their own connection;
 #   - a unix: milter_socket with socket_mode; 20 SIGHUPs in a row leave the
 #     milter serving with the reloaded authserv-id; SIGTERM exits 0 with no
-#     sanitizer report.
+#     sanitizer report;
+#   - contrib/sendmail/dance.mc, built into a sendmail.cf with Debian's
+#     sendmail-cf (when installed), gives the filter, macro and digest
+#     options it promises.
 #
 # Output is TAP with the plan at the end; skipped (1..0) without miltertest,
 # nsd/ldns or python3-authres.  Everything started here is stopped on exit
@@ -138,6 +141,30 @@ ROGUE=$(tb_fingerprint 0 sha256 "$C/rogue.pem")
 MD5=$(openssl x509 -in "$C/good.pem" -outform DER | openssl dgst -md5 -binary | od -An -v -tx1 \
     | tr -d ' \n' | tr 'a-f' 'A-F' | sed 's/\(..\)/\1:/g; s/:$//')
 
+# --- configuration errors --------------------------------------------------------
+printf 'policy_socket = none\n' > "$TB_DIR/none.conf"
+out=$("$DANCED" -n -c "$TB_DIR/none.conf" 2>&1)
+[ $? = 1 ] && [ "$out" = "$TB_DIR/none.conf: policy_socket: none, and no milter_socket either: nothing to serve" ] \
+    || why "got: $out"
+report $? "danced -n: neither socket -> FILE: policy_socket: ... nothing to serve, exit 1"
+printf 'authserv_id = mx.dest.test\nmilter_socket = inet:127.0.0.1:1\ntrusted_authserv_ids = a.example, MX.DEST.TEST\n' \
+    > "$TB_DIR/trust.conf"
+out=$("$DANCED" -n -c "$TB_DIR/trust.conf" 2>&1)
+[ $? = 1 ] && case $out in "$TB_DIR/trust.conf:3: trusted_authserv_ids: \"mx.dest.test\" is danced's own authserv-id"*) ;; *) false ;; esac \
+    || why "got: $out"
+report $? "danced -n: our own authserv-id in trusted_authserv_ids -> FILE:LINE: trusted_authserv_ids: ..., exit 1"
+printf 'milter_socket = inet:10041@127.0.0.1\n' > "$TB_DIR/sm.conf"
+out=$("$DANCED" -n -c "$TB_DIR/sm.conf" 2>&1)
+[ $? = 1 ] && [ "$out" = "$TB_DIR/sm.conf:1: milter_socket: \"10041@127.0.0.1\" is Sendmail's PORT@HOST form; write inet:HOST:PORT" ] \
+    || why "got: $out"
+report $? "danced -n: Sendmail's socket syntax in milter_socket -> the fix is named"
+write_conf "inet:127.0.0.1:$TB_PORT"            # nsd listens there (TCP)
+out=$("$DANCED" -f -c "$DCONF" 2>&1 </dev/null)
+[ $? = 1 ] && case $out in *"fatal: milter_socket: inet:127.0.0.1:$TB_PORT: cannot listen"*) ;; *) false ;; esac \
+    || why "got: $(printf '%s' "$out" | tail -n 1)"
+report $? "a milter_socket that is taken: danced -f exits 1 with a fatal message naming it"
+write_conf
+
 danced_run "$DCONF" "$DLOG"
 rc=$?
 report "$rc" "danced starts with milter_socket only (policy_socket = none)"
@@ -250,5 +277,26 @@ SOCK=unix:$USOCK mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="dane=pass"
 report $? "milter_socket = unix:PATH: mode 0600 from socket_mode, and a message passes over it"
 danced_end "$DANCED_PID" "$DLOG" INT && { [ ! -e "$USOCK" ] || why "$USOCK is still there"; }
 report $? "SIGINT: danced exits 0 and removes its unix milter socket"
+
+# --- contrib/sendmail/dance.mc -------------------------------------------------
+CF=/usr/share/sendmail/cf/m4/cf.m4
+if command -v m4 >/dev/null 2>&1 && [ -f "$CF" ]; then
+    printf '%s\n' "divert(0)dnl" "OSTYPE(\`debian')dnl" "DOMAIN(\`generic')dnl" \
+        "include(\`$TESTDIR/../contrib/sendmail/dance.mc')dnl" "MAILER(\`local')dnl" "MAILER(\`smtp')dnl" \
+        > "$TB_DIR/test.mc"
+    if m4 "$CF" "$TB_DIR/test.mc" > "$TB_DIR/sendmail.cf" 2>"$TB_DIR/m4.err"; then
+        for want in 'O CertFingerprintAlgorithm=sha256' 'O InputMailFilters=danced' \
+            'Xdanced, S=inet:10041@127.0.0.1, F=T, T=C:10s;S:30s;R:30s;E:5m' \
+            'O Milter.macros.helo={tls_version}, {cipher}, {cipher_bits}, {cert_subject}, {cert_issuer}, {cert_fp}, {verify}'; do
+            grep -qxF "$want" "$TB_DIR/sendmail.cf" || why "sendmail.cf lacks: $want"
+        done
+    else
+        why "m4 failed: $(head -n 2 "$TB_DIR/m4.err")"
+    fi
+    report $? "contrib/sendmail/dance.mc builds a sendmail.cf with the filter, its macros and CertFingerprintAlgorithm"
+else
+    NTEST=$((NTEST + 1))
+    echo "ok $NTEST # SKIP m4 and sendmail-cf are not installed"
+fi
 
 tap_end

@@ -21,7 +21,8 @@
 #   recipients of one message, eight concurrent connections with two keys:
 #   each copy carries its own message's verdict;
 #   Postfix not asking the policy service at DATA: dane=none and a warning
-#   naming smtpd_data_restrictions;
+#   naming smtpd_data_restrictions; Postfix giving up on a slow policy
+#   service (its timeout shorter than the DNS look-up): temperror;
 #   danced stopped: milter_default_action tempfail defers the mail (451),
 #   nothing is delivered without our header; a sending Postfix keeps it
 #   queued and delivers it, with dane=pass, once danced is back;
@@ -267,6 +268,21 @@ delivered 1 && ar "$PB_MAIL" --want "dane=none smtp.helo=mta1.ok.test" --want "d
          || why "no CONFIGURATION warning naming smtpd_data_restrictions"; }
 report $? "no check_policy_service at DATA: dane=none (no verdict from the policy service) and a warning naming smtpd_data_restrictions"
 PB_POLICY_STAGES="relay data"
+pb_set_policy "$PB_POLICY_ENDPOINT"
+
+# --- Postfix gives up on a slow policy service --------------------------------------------
+# Postfix waits 1 s for the policy service; the claimed name's zone never
+# answers (dns_timeout 3 s), so Postfix goes on with default_action=DUNNO
+# and drops the policy connection.  The milter must not guess: temperror.
+PB_POLICY_OPTS="timeout=1s, default_action=DUNNO"
+pb_set_policy "$PB_POLICY_ENDPOINT"
+pb_mail_mark
+t0=$(pb_now)
+pb_send_cert "$GOOD" "$GKEY" mta1.dead.test sender@mta1.ok.test "rcpt@$DOM" || why "swaks failed"
+delivered 1 && ar "$PB_MAIL" --want "dane=temperror smtp.helo=mta1.dead.test" --want "dane=pass smtp.mailfrom=mta1.ok.test"
+report $? "Postfix times out on the policy service (timeout=1s, DNS hangs): the milter writes temperror for that name, never a guess"
+printf '#   %s (client done after %s ms)\n' "$(pb_first_header "$PB_MAIL")" "$(( $(pb_now) - t0 ))"
+PB_POLICY_OPTS="timeout=10s, default_action=DUNNO"
 pb_set_policy "$PB_POLICY_ENDPOINT"
 
 # --- SpamAssassin --------------------------------------------------------------------

@@ -1,0 +1,195 @@
+#!/bin/bash
+# postfix.sh - messages per second through a real Postfix, with and without danced.
+#
+# One run of this script measures, on this machine, side by side:
+#   plain   Postfix with STARTTLS and client certificates requested
+#           (smtpd_tls_ask_ccert), no policy service, no milter;
+#   policy  the same Postfix asking a danced that runs the policy service
+#           alone (at RCPT and DATA; it PREPENDs the header);
+#   danced  the same Postfix with danced's policy service at RCPT and DATA
+#           and danced's milter in smtpd_milters, as contrib/postfix/main.cf
+#           sets them up (the recommended set-up).
+# Every message gets dane=pass verdicts (the client's certificate is
+# published in a DNSSEC-signed zone).  The modes alternate (plain, policy,
+# danced, plain, ...) so that drift of the machine hits all alike; each
+# figure is the median of the runs.  Besides messages per second: the CPU
+# time the whole machine spent per message (from /proc/stat, client
+# included) and the CPU time danced spent per message (/proc/PID/stat).
+# Load: bench/smtpload.py, PARALLEL processes making CONNECTIONS TLS
+# connections in all, MESSAGES messages on each (one recipient).
+# Deliveries go to Postfix's discard transport, so the figures are what the
+# SMTP server accepts, not what a delivery agent writes.  Before the runs,
+# one message is delivered to a file and its header checked (dane=pass on
+# top), so the danced mode really does what it is measured doing.
+#
+# Usage, as root (Postfix), from anywhere:
+#     bench/postfix.sh [-r RUNS] [-c CONNECTIONS] [-m MESSAGES] [-p PARALLEL] [-o FILE] BUILDDIR
+#   BUILDDIR  a build directory without sanitizers (policy/danced, cli/dance)
+#   defaults  -r 5 -c 200 -m 5 -p 8
+#   -o FILE   also write the Markdown report to FILE
+# Needs what t/postfix/milter.sh needs.  Everything stays on loopback and is
+# removed at exit.
+
+set -u
+RUNS=5 CONNS=200 MSGS=5 PAR=8 OUT=
+while getopts r:c:m:p:o: opt; do
+    case $opt in
+        r) RUNS=$OPTARG ;;
+        c) CONNS=$OPTARG ;;
+        m) MSGS=$OPTARG ;;
+        p) PAR=$OPTARG ;;
+        o) OUT=$OPTARG ;;
+        *) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 64 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# = 1 ] || { echo "usage: bench/postfix.sh [-r RUNS] [-c N] [-m N] [-p N] [-o FILE] BUILDDIR" >&2; exit 64; }
+BUILD=$(cd "$1" && pwd) || exit 64
+HERE=$(cd "$(dirname "$0")" && pwd)
+TESTDIR=$HERE/../t
+DANCE=$BUILD/cli/dance
+DANCED=$BUILD/policy/danced
+case $OUT in ''|/*) ;; *) OUT=$PWD/$OUT ;; esac
+
+# shellcheck source=t/dns/testbed.sh
+. "$TESTDIR/dns/testbed.sh"
+# shellcheck source=t/postfix/postfixbed.sh
+. "$TESTDIR/postfix/postfixbed.sh"
+tb_require || { echo "needs $TB_MISSING" >&2; exit 77; }
+pb_require || { echo "needs $PB_MISSING" >&2; exit 77; }
+if nm "$DANCED" 2>/dev/null | grep -q __asan_init; then
+    echo "bench/postfix.sh: $DANCED is built with sanitizers; configure a build without them" >&2
+    exit 64
+fi
+
+tb_init
+pb_init
+C=$TB_CERTS
+tb_cert_selfsigned client mta1.ok.test
+tb_small_bed "$("$DANCE" tlsa --name mta1.ok.test "$C/client.pem")"
+DPORT=$(pb_free_port)
+MPORT=$(pb_free_port)
+cat > "$PB_DIR/dance.conf" <<EOF
+resolver_config = $TB_CONF
+trust_anchor_file = $TB_TA
+policy_socket = inet:127.0.0.1:$DPORT
+milter_socket = inet:127.0.0.1:$MPORT
+authserv_id = mx.dest.test
+EOF
+"$DANCED" -f -c "$PB_DIR/dance.conf" </dev/null >"$PB_DIR/danced.log" 2>&1 &
+DPID=$!
+TB_PIDS="$TB_PIDS $DPID"
+pb_wait_port 127.0.0.1 "$MPORT" 10 || { cat "$PB_DIR/danced.log" >&2; exit 1; }
+# a second danced with the policy service alone, for the "policy" mode
+PPORT=$(pb_free_port)
+sed -e "s/^policy_socket = .*/policy_socket = inet:127.0.0.1:$PPORT/" -e '/^milter_socket/d' \
+    "$PB_DIR/dance.conf" > "$PB_DIR/policy.conf"
+"$DANCED" -f -c "$PB_DIR/policy.conf" </dev/null >"$PB_DIR/policy.log" 2>&1 &
+PPID_=$!
+TB_PIDS="$TB_PIDS $PPID_"
+pb_wait_port 127.0.0.1 "$PPORT" 10 || { cat "$PB_DIR/policy.log" >&2; exit 1; }
+
+PB_POLICY_ENDPOINT=inet:127.0.0.1:$DPORT
+PB_POLICY_OPTS="timeout=15s, default_action=DUNNO"
+PB_POLICY_STAGES="relay data"
+PB_MAIN_EXTRA="smtpd_milters = { inet:127.0.0.1:$MPORT, default_action=tempfail }
+default_process_limit = 200"
+pb_start
+
+# the danced mode really authenticates: one message to a file, dane=pass on top
+pb_mail_mark
+pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rcpt@dest.test \
+    && pb_wait_mail 1 && "$PB_PYTHON" "$TESTDIR/archeck.py" --servid mx.dest.test --ours 1 \
+       --want "dane=pass smtp.helo=mta1.ok.test" --want "dane=pass smtp.mailfrom=mta1.ok.test" "$PB_MAIL" \
+    || { echo "bench/postfix.sh: the danced set-up does not give dane=pass" >&2; pb_diag; exit 1; }
+
+# the load goes to the discard transport from now on
+pb_postconf "local_transport = discard" "default_transport = discard" "relay_transport = discard"
+
+# mode NAME - reconfigure the receiver for plain, policy or danced and restart it; sets MPID.
+mode() {
+    local ep=$PB_POLICY_ENDPOINT milters="{ inet:127.0.0.1:$MPORT, default_action=tempfail }"
+    MPID=$DPID
+    case $1 in
+        plain)
+            pb_postconf "smtpd_milters =" "smtpd_relay_restrictions = reject_unauth_destination" \
+                "smtpd_data_restrictions ="
+            pb_restart rx
+            return ;;
+        policy) ep=inet:127.0.0.1:$PPORT milters= MPID=$PPID_ ;;
+    esac
+    pb_postconf "smtpd_milters = $milters" \
+        "smtpd_relay_restrictions = check_policy_service { $ep, $PB_POLICY_OPTS }, reject_unauth_destination" \
+        "smtpd_data_restrictions = check_policy_service { $ep, $PB_POLICY_OPTS }"
+    pb_restart rx
+}
+
+# busy_jiffies - CPU time (all CPUs, clock ticks) the machine has spent not idle.
+busy_jiffies() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+
+# pid_jiffies PID - user + system CPU ticks of one process (all its threads).
+pid_jiffies() {
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# load - one smtpload.py run against the receiver; its JSON on stdout.
+load() {
+    "$PB_PYTHON" "$HERE/smtpload.py" --port "$PB_PORT" --cert "$C/client.pem" --key "$C/client.key" \
+        --ehlo mta1.ok.test --from sender@mta1.ok.test --to rcpt@dest.test \
+        --connections "$CONNS" --messages "$MSGS" --parallel "$PAR"
+}
+
+: > "$PB_DIR/results.jsonl"
+HZ=$(getconf CLK_TCK)
+for r in $(seq 1 "$RUNS"); do
+    for m in plain policy danced; do
+        mode "$m"
+        b0=$(busy_jiffies) d0=$(pid_jiffies "$MPID")
+        load > "$PB_DIR/one.json" || echo "# run $r $m had failures: $(cat "$PB_DIR/one.json")" >&2
+        b1=$(busy_jiffies) d1=$(pid_jiffies "$MPID")
+        [ "$m" = plain ] && d1=$d0
+        "$PB_PYTHON" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+hz, n = float(sys.argv[4]), max(1, j["accepted"])
+j.update(mode=sys.argv[2], run=int(sys.argv[3]),
+         cpu_ms_per_msg=round(1000 * int(sys.argv[5]) / hz / n, 2),
+         danced_cpu_ms_per_msg=round(1000 * int(sys.argv[6]) / hz / n, 3))
+print(json.dumps(j))' "$PB_DIR/one.json" "$m" "$r" "$HZ" $((b1 - b0)) $((d1 - d0)) >> "$PB_DIR/results.jsonl"
+        printf '# run %s %-6s %s\n' "$r" "$m" "$(tail -n 1 "$PB_DIR/results.jsonl")" >&2
+    done
+done
+verdicts=$(grep -c 'milter: queue id' "$PB_DIR/danced.log")
+
+"$PB_PYTHON" - "$PB_DIR/results.jsonl" "$RUNS" "$CONNS" "$MSGS" "$PAR" "$verdicts" "$(postconf -d -h mail_version)" \
+    > "$PB_DIR/report.md" <<'EOF'
+import json, statistics, sys, platform, os
+path, runs, conns, msgs, par, rewritten, pfver = sys.argv[1:8]
+rows = [json.loads(l) for l in open(path)]
+def med(mode, key):
+    v = [r[key] for r in rows if r["mode"] == mode and r[key] is not None]
+    return statistics.median(v) if v else float("nan")
+cpu = "?"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip(); break
+print("| mode | messages/s (median of %s) | all runs | p50 ms | p99 ms | machine CPU ms/msg | danced CPU ms/msg | failed |" % runs)
+print("|---|---:|---|---:|---:|---:|---:|---:|")
+for m in ("plain", "policy", "danced"):
+    allr = ", ".join("%.0f" % r["per_second"] for r in rows if r["mode"] == m)
+    print("| %s | %.0f | %s | %.1f | %.1f | %.2f | %.3f | %d |" % (m, med(m, "per_second"), allr,
+          med(m, "p50_ms"), med(m, "p99_ms"), med(m, "cpu_ms_per_msg"), med(m, "danced_cpu_ms_per_msg"),
+          sum(r["failed"] for r in rows if r["mode"] == m)))
+p, q, d = med("plain", "per_second"), med("policy", "per_second"), med("danced", "per_second")
+print()
+print("policy / plain = %.2f; danced (policy + milter) / plain = %.2f (throughput cost %.1f %%); "
+      "%s messages rewritten by the milter." % (q / p, d / p, 100 * (1 - d / p), rewritten))
+print()
+print("Load: %s connections x %s messages, %s client processes; Postfix %s; %s, %d CPUs; %s." %
+      (conns, msgs, par, pfver, cpu, os.cpu_count(), platform.platform()))
+EOF
+cat "$PB_DIR/report.md"
+[ -n "$OUT" ] && cp "$PB_DIR/report.md" "$OUT"
+exit 0
