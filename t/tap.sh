@@ -4,8 +4,14 @@
 #                      WHY follows as a diagnostic, then whatever the caller's
 #                      optional tap_diag function prints
 #   why MSG            remember why the check failed (the first reason wins) and fail
+#   tap_skip DESC WHY  one "ok N - DESC # SKIP WHY" line
 #   timing TEXT        a "# timing:" diagnostic line
 #   tap_end            print the plan; the status is 0 when nothing failed
+#   tap_need_binaries  "Bail out!" unless $DANCED and $DANCE are executables
+#   tap_need_parsers   skip the whole script (1..0) unless python3-authres and
+#                      Perl Mail::AuthenticationResults are installed
+#   pb_tap_diag        for tap_diag in the Postfix tests: the last SMTP client
+#                      transcript ($PB_LAST_OUT) and danced's log ($DLOG)
 #   danced_run CONF LOG    start "$DANCED -f -c CONF" (log on stderr into LOG),
 #                      wait until it says it is ready; sets DANCED_PID, adds it
 #                      to TB_PIDS (testbed.sh's trap stops it); fails with WHY
@@ -40,6 +46,11 @@ why() {
     return 1
 }
 
+tap_skip() {
+    NTEST=$((NTEST + 1))
+    echo "ok $NTEST - $1 # SKIP $2"
+}
+
 timing() {
     printf '# timing: %s\n' "$*"
 }
@@ -47,6 +58,33 @@ timing() {
 tap_end() {
     echo "1..$NTEST"
     [ "$NFAIL" = 0 ]
+}
+
+tap_need_binaries() {
+    local b
+    for b in "$DANCED" "$DANCE"; do
+        if [ ! -x "$b" ]; then
+            echo "Bail out! no binary at $b (set DANCED and DANCE)"
+            exit 99
+        fi
+    done
+}
+
+tap_need_parsers() {
+    if ! "${TB_PYTHON:-python3}" -c 'import authres' 2>/dev/null \
+        || ! perl -MMail::AuthenticationResults::Parser -e 1 2>/dev/null; then
+        echo "1..0 # SKIP python3-authres or libmail-authenticationresults-perl is not installed"
+        exit 0
+    fi
+}
+
+pb_tap_diag() {
+    if [ -n "${PB_LAST_OUT:-}" ] && [ -f "$PB_LAST_OUT" ]; then
+        grep -E '^(<~|~>|<-|->|\*\*\*|msg|tls|error)' "$PB_LAST_OUT" | tail -n 12 \
+            | tr -c '[:print:]\n' '?' | sed 's/^/#   client: /'
+    fi
+    [ -f "${DLOG:-}" ] && tail -n 4 "$DLOG" | cut -c1-400 | sed 's/^/#   danced: /'
+    return 0
 }
 
 sanitizer_clean() {

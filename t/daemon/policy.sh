@@ -65,30 +65,14 @@ HAVE_AUTHRES=
 "$TB_PYTHON" -c 'import authres' 2>/dev/null && HAVE_AUTHRES=1
 [ -n "$HAVE_AUTHRES" ] || tb_log "python3-authres is missing: headers are checked with a regular expression instead"
 
-NTEST=0
-NFAIL=0
-WHY=
+# shellcheck source=t/tap.sh
+. "$TESTDIR/tap.sh"
 
-# report RC DESC - one TAP line; on failure WHY and the client's output follow as diagnostics.
-report() {
-    NTEST=$((NTEST + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $NTEST - $2"
-    else
-        NFAIL=$((NFAIL + 1))
-        echo "not ok $NTEST - $2"
-        printf '%s\n' "$WHY" | sed 's/^/#   why: /'
-        [ -s "$TB_DIR/out" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/out" | cut -c1-600 | sed 's/^/#   out: /'
-        [ -s "$TB_DIR/err" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/err" | tail -n 5 | sed 's/^/#   err: /'
-    fi
-    WHY=
+# tap_diag - on failure (report, t/tap.sh): the client's output.
+tap_diag() {
+    [ -s "$TB_DIR/out" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/out" | cut -c1-600 | sed 's/^/#   out: /'
+    [ -s "$TB_DIR/err" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/err" | tail -n 5 | sed 's/^/#   err: /'
     return 0
-}
-
-# skip DESC REASON - a TAP skip.
-skip() {
-    NTEST=$((NTEST + 1))
-    echo "ok $NTEST - $1 # SKIP $2"
 }
 
 # client ENDPOINT ARGS... - run policyclient.py; its JSON in $TB_DIR/out, stderr in $TB_DIR/err.
@@ -512,7 +496,7 @@ report $? "a client that closed while its look-up was pending does not disturb t
 # --- IPv6 loopback, fail_action = reject ------------------------------------------
 P6=$($CLIENT freeport6 | "$TB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["port"] or "")')
 if [ -z "$P6" ]; then
-    skip "IPv6 [::1]: pass -> OK, rogue -> REJECT (fail_action = reject)" "no IPv6 loopback"
+    tap_skip "IPv6 [::1]: pass -> OK, rogue -> REJECT (fail_action = reject)" "no IPv6 loopback"
 else
     EP6="inet:[::1]:$P6"
     write_conf "$D/v6.conf" "$EP6" "fail_action = reject"
@@ -572,6 +556,5 @@ S=$(cat "$D"/danced*.log | grep -E 'AddressSanitizer|LeakSanitizer|UndefinedBeha
 [ -z "$S" ] || why "$S"
 report $? "no sanitizer reports in the daemon logs"
 
-echo "1..$NTEST"
 tb_log "$NFAIL of $NTEST failed; $(( $(date +%s) - T0 )) s"
-[ "$NFAIL" = 0 ]
+tap_end

@@ -31,23 +31,15 @@ if [ ! -x "$DANCE" ]; then
     exit 99
 fi
 
-NTEST=0
-NFAIL=0
+# shellcheck source=t/tap.sh
+. "$TESTDIR/tap.sh"
 
-# report OK DESC - print one TAP line; on failure the last run's details follow as diagnostics.
-report() {
-    NTEST=$((NTEST + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $NTEST - $2"
-    else
-        NFAIL=$((NFAIL + 1))
-        echo "not ok $NTEST - $2"
-        printf '%s\n' "$WHY" | sed 's/^/#   why: /'
-        printf '%s\n' "$CMD" | tr -c '[:print:]\n' '?' | sed 's/^/#   command: /'
-        printf '#   exit status %s after %s ms\n' "$RC" "$MS"
-        [ -s "$TB_DIR/out" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/out" | sed 's/^/#   out: /'
-        [ -s "$TB_DIR/err" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/err" | sed 's/^/#   err: /'
-    fi
+# tap_diag - on failure (report, t/tap.sh): the last run's command, status and output.
+tap_diag() {
+    printf '%s\n' "$CMD" | tr -c '[:print:]\n' '?' | sed 's/^/#   command: /'
+    printf '#   exit status %s after %s ms\n' "$RC" "$MS"
+    [ -s "$TB_DIR/out" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/out" | sed 's/^/#   out: /'
+    [ -s "$TB_DIR/err" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/err" | sed 's/^/#   err: /'
     return 0
 }
 
@@ -358,5 +350,4 @@ fi
 
 T1=$(date +%s)
 echo "# $NTEST tests, $NFAIL failed, $((T1 - T0)) s"
-echo "1..$NTEST"
-[ "$NFAIL" = 0 ]
+tap_end

@@ -56,16 +56,8 @@ if ! command -v miltertest >/dev/null 2>&1; then
     echo "1..0 # SKIP miltertest is not installed (Debian: miltertest)"
     exit 0
 fi
-if ! "$TB_PYTHON" -c 'import authres' 2>/dev/null || ! perl -MMail::AuthenticationResults::Parser -e 1 2>/dev/null; then
-    echo "1..0 # SKIP python3-authres or libmail-authenticationresults-perl is not installed"
-    exit 0
-fi
-for b in "$DANCED" "$DANCE"; do
-    if [ ! -x "$b" ]; then
-        echo "Bail out! no binary at $b (set DANCED and DANCE)"
-        exit 99
-    fi
-done
+tap_need_parsers
+tap_need_binaries
 
 SERVID=mx.dest.test
 LUA=$TESTDIR/milter/case.lua

@@ -58,25 +58,12 @@ if ! pb_require; then
     echo "1..0 # SKIP needs $PB_MISSING (Debian: postfix swaks libnet-ssleay-perl; run as root)"
     exit 0
 fi
-if ! "$PB_PYTHON" -c 'import authres' 2>/dev/null || ! perl -MMail::AuthenticationResults::Parser -e 1 2>/dev/null; then
-    echo "1..0 # SKIP python3-authres or libmail-authenticationresults-perl is not installed"
-    exit 0
-fi
-for b in "$DANCED" "$DANCE"; do
-    if [ ! -x "$b" ]; then
-        echo "Bail out! no binary at $b (set DANCED and DANCE)"
-        exit 99
-    fi
-done
+tap_need_parsers
+tap_need_binaries
 
 # tap_diag - on failure: the last client transcript and danced's last lines.
 tap_diag() {
-    if [ -n "${PB_LAST_OUT:-}" ] && [ -f "$PB_LAST_OUT" ]; then
-        grep -E '^(<~|~>|<-|->|\*\*\*|msg|tls|error)' "$PB_LAST_OUT" | tail -n 8 \
-            | tr -c '[:print:]\n' '?' | sed 's/^/#   client: /'
-    fi
-    [ -f "$DLOG" ] && tail -n 4 "$DLOG" | cut -c1-300 | sed 's/^/#   danced: /'
-    return 0
+    pb_tap_diag
 }
 
 # ar FILE ARCHECK-OPTIONS... - t/archeck.py on a delivered message, ours on top of Received.
