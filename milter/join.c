@@ -61,6 +61,7 @@ typedef struct join_entry {
     struct join_entry *older, *newer; /* creation (= expiry) order */
     char key[JOIN_KEY_MAX];
     uint64_t ticket;
+    long long created_ms;
     long long expires_ms;
     join_state state;
     decide_result res[DECIDE_KINDS];
@@ -296,6 +297,7 @@ uint64_t join_begin(join *j, const join_key *key, long long now_ms)
     join_sweep(j, now_ms, true);
     memcpy(e->key, key->s, sizeof(e->key));
     e->ticket = ticket = ++j->tickets;
+    e->created_ms = now_ms;
     e->expires_ms = now_ms + j->ttl_ms;
     e->state = JOIN_PENDING;
     b = join_hash(j, e->key);
@@ -405,13 +407,14 @@ void join_discard(join *j, const join_key *key)
     pthread_mutex_unlock(&j->lock);
 }
 
-/* join_stats_take - the counters; expired_unused restarts from 0. */
-void join_stats_take(join *j, join_stats *st)
+/* join_stats_take - the counters at now_ms; expired_unused restarts from 0. */
+void join_stats_take(join *j, long long now_ms, join_stats *st)
 {
     pthread_mutex_lock(&j->lock);
     st->entries = j->n;
     st->pending = j->npending;
     st->expired_unused = j->expired_unused;
+    st->oldest_age_ms = j->oldest != NULL ? now_ms - j->oldest->created_ms : 0;
     j->expired_unused = 0;
     pthread_mutex_unlock(&j->lock);
 }

@@ -56,6 +56,7 @@ typedef struct join_stats {
     size_t entries;                   /* records held now */
     size_t pending;                   /* of which pending */
     unsigned long expired_unused;     /* records that expired or were evicted untaken (since the last reset) */
+    long long oldest_age_ms;          /* age of the oldest record held, 0 when none */
 } join_stats;
 
 /*
@@ -98,8 +99,8 @@ join_status join_take(join *j, const join_key *key, long long now_ms, long long 
 /* join_discard - forget key's record, if any (the message was aborted). */
 void join_discard(join *j, const join_key *key);
 
-/* join_stats_take - the counters; the expired_unused count restarts from 0. */
-void join_stats_take(join *j, join_stats *st);
+/* join_stats_take - the counters at now_ms; the expired_unused count restarts from 0. */
+void join_stats_take(join *j, long long now_ms, join_stats *st);
 
 /* join_status_str - short English text for a join_take result. */
 const char *join_status_str(join_status st);

@@ -92,12 +92,14 @@
 #include "danced.h"
 #include "handoff.h"
 #include "join.h"
+#include "memo.h"
 #include "milter.h"
 #include "server.h"
 
 #define DANCED_GRACE_S 5        /* shutdown: dns_timeout plus this, then close anyway */
 #define DANCED_MILTER_EXIT_MS 2000  /* after the grace: wait this long for milter callbacks */
-#define DANCED_JOIN_REPORT_S 600    /* how often uncollected DATA verdicts are reported */
+#define DANCED_JOIN_REPORT_S 300    /* how often uncollected DATA verdicts are looked for */
+#define DANCED_JOIN_STALE_MS (600 * 1000LL) /* a verdict this old was not collected */
 
 /* What main() learned about the process identity to take. */
 typedef struct danced_ids {
@@ -421,7 +423,11 @@ void danced_milter_stopped(danced *d)
     danced_stop(d);
 }
 
-/* danced_on_join_report - now and then: say so when DATA verdicts were never collected by a milter. */
+/*
+ * danced_on_join_report - every few minutes: say so when DATA verdicts are
+ * not collected by the milter (expired, evicted, or waiting for over ten
+ * minutes - no message takes that long between DATA and its end).
+ */
 static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
 {
     danced *d = arg;
@@ -429,11 +435,12 @@ static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    join_stats_take(d->join, &st);
-    if (st.expired_unused > 0)
-        dlog_msg(&d->log, LOG_WARNING, "CONFIGURATION: %lu DATA-stage verdicts expired without the "
-                 "milter collecting them (%zu held now): is danced's milter_socket (%s) in Postfix's "
-                 "smtpd_milters?", st.expired_unused, st.entries, milter_endpoint(d));
+    join_stats_take(d->join, memo_now_ms(), &st);
+    if (st.expired_unused > 0 || st.oldest_age_ms > DANCED_JOIN_STALE_MS)
+        dlog_msg(&d->log, LOG_WARNING, "CONFIGURATION: the milter does not collect the policy "
+                 "service's DATA verdicts (%lu dropped uncollected, %zu held, the oldest %lld s old): "
+                 "is danced's milter_socket (%s) in Postfix's smtpd_milters?", st.expired_unused,
+                 st.entries, st.oldest_age_ms / 1000, milter_endpoint(d));
 }
 
 /* danced_open_faces - bind the configured sockets (step 2); fatal on any problem. */

@@ -3,9 +3,9 @@
 
 Used by the end-to-end and milter tests (t/postfix/e2e.sh, t/postfix/milter.sh,
 t/milter/sendmail.sh).  Every Authentication-Results field of the message is
-parsed with python3-authres (an independent RFC 8601 parser); the top field
-is also parsed with Perl's Mail::AuthenticationResults, and both parsers must
-read the same results from it.
+parsed with python3-authres and with Perl's Mail::AuthenticationResults (two
+independent RFC 8601 parsers); for every field python3-authres reads, Perl
+must read the same authserv-id and results.
 
 Usage:
     archeck.py --servid ID FILE [--top-names a,b] [--ours N] [--want RESULT]...
@@ -119,6 +119,14 @@ def main():
             if a.clean:
                 sys.exit("a field python3-authres cannot parse survived: %r (%s)" % (f, e))
             parsed.append(None)
+            continue
+        try:
+            pservid, presults = perl_results(f)
+        except ValueError as e:
+            sys.exit("%s: %r" % (e, f))
+        if pservid != parsed[-1].authserv_id or presults != results_of(parsed[-1]):
+            sys.exit("Perl reads %r %r, python3-authres %r %r in %r"
+                     % (pservid, presults, parsed[-1].authserv_id, results_of(parsed[-1]), f))
     ours = [h for h in parsed if h is not None and h.authserv_id.lower() == a.servid.lower()]
     if a.ours is not None and len(ours) != a.ours:
         sys.exit("%d Authentication-Results fields of %s, want %d" % (len(ours), a.servid, a.ours))
@@ -130,12 +138,6 @@ def main():
         got = results_of(parsed[0])
         if got != a.want:
             sys.exit("top field has %r, want %r" % (got, a.want))
-        try:
-            pservid, presults = perl_results(ar[0])
-        except ValueError as e:
-            sys.exit(str(e))
-        if pservid != a.servid or presults != got:
-            sys.exit("Perl reads %r %r, python3-authres %r %r" % (pservid, presults, a.servid, got))
     if a.clean:
         trusted = [t.lower() for t in a.trusted]
         for f, h in zip(ar[1:], parsed[1:]):

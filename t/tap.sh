@@ -1,9 +1,12 @@
 # tap.sh - TAP output and danced's start and stop for the shell tests (source it).
 #
-#   report RC DESC     one "ok N - DESC" / "not ok N - DESC" line; on failure
-#                      WHY follows as a diagnostic, then whatever the caller's
-#                      optional tap_diag function prints
+#   report RC DESC     one "ok N - DESC" / "not ok N - DESC" line: not ok when RC
+#                      is not 0 or why was called since the last report, so a
+#                      later check that passes cannot hide an earlier failure;
+#                      on failure WHY follows as a diagnostic, then whatever
+#                      the caller's optional tap_diag function prints
 #   why MSG            remember why the check failed (the first reason wins) and fail
+#                      (setting WHY directly only gives the text to show)
 #   tap_skip DESC WHY  one "ok N - DESC # SKIP WHY" line
 #   timing TEXT        a "# timing:" diagnostic line
 #   tap_end            print the plan; the status is 0 when nothing failed
@@ -24,10 +27,11 @@
 NTEST=0
 NFAIL=0
 WHY=
+TAP_FAILED=
 
 report() {
     NTEST=$((NTEST + 1))
-    if [ "$1" = 0 ]; then
+    if [ "$1" = 0 ] && [ -z "$TAP_FAILED" ]; then
         echo "ok $NTEST - $2"
     else
         NFAIL=$((NFAIL + 1))
@@ -38,11 +42,13 @@ report() {
         fi
     fi
     WHY=
+    TAP_FAILED=
     return 0
 }
 
 why() {
     WHY=${WHY:-$*}
+    TAP_FAILED=1
     return 1
 }
 

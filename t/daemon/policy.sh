@@ -143,12 +143,6 @@ reply_n() {
     json_get "j['replies'][$1]"
 }
 
-# why MSG - set WHY (unless a check already did) and fail.
-why() {
-    WHY=${WHY:-$*}
-    return 1
-}
-
 # reply_is N PATTERN - the N-th reply of the last "ask" matches the shell PATTERN.
 reply_is() {
     local r

@@ -115,9 +115,10 @@ static void test_put_take(void **state)
     results(in, "mta1.ok.test");
     assert_int_equal(join_take(j, &k, now, now, out), JOIN_MISSING);
     t = join_begin(j, &k, now);
-    join_stats_take(j, &st);
+    join_stats_take(j, now + 250, &st);
     assert_int_equal(st.entries, 1);
     assert_int_equal(st.pending, 1);
+    assert_int_equal(st.oldest_age_ms, 250);
     assert_true(join_put(j, &k, t, in));
     /* another client port is another message */
     assert_int_equal(join_take(j, &other, now, now, out), JOIN_MISSING);
@@ -126,10 +127,11 @@ static void test_put_take(void **state)
     /* taken means gone */
     assert_int_equal(join_take(j, &k, now, now, out), JOIN_MISSING);
     assert_false(join_put(j, &k, t, in));
-    join_stats_take(j, &st);
+    join_stats_take(j, now, &st);
     assert_int_equal(st.entries, 0);
     assert_int_equal(st.pending, 0);
     assert_int_equal(st.expired_unused, 0);
+    assert_int_equal(st.oldest_age_ms, 0);
     join_free(j);
 }
 
@@ -181,10 +183,10 @@ static void test_expiry_and_bound(void **state)
     t[0] = join_begin(j, &k[0], 1000);
     assert_true(join_put(j, &k[0], t[0], in));
     assert_int_equal(join_take(j, &k[0], 2000, 2000, out), JOIN_MISSING);
-    join_stats_take(j, &st);
+    join_stats_take(j, 2000, &st);
     assert_int_equal(st.expired_unused, 1);
     assert_int_equal(st.entries, 0);
-    join_stats_take(j, &st);
+    join_stats_take(j, 2000, &st);
     assert_int_equal(st.expired_unused, 0);           /* the counter restarts */
 
     /* the bound: a fourth record evicts the oldest */
@@ -192,9 +194,10 @@ static void test_expiry_and_bound(void **state)
         t[i] = join_begin(j, &k[i], 5000 + i);
         assert_true(join_put(j, &k[i], t[i], in));
     }
-    join_stats_take(j, &st);
+    join_stats_take(j, 5010, &st);
     assert_int_equal(st.entries, 3);
     assert_int_equal(st.expired_unused, 1);
+    assert_int_equal(st.oldest_age_ms, 5010 - 5002); /* Q2 is the oldest left */
     assert_int_equal(join_take(j, &k[1], 5005, 5005, out), JOIN_MISSING);
     assert_int_equal(join_take(j, &k[2], 5005, 5005, out), JOIN_FOUND);
     /* discard */
