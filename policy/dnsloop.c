@@ -129,6 +129,45 @@ check_job *dnsloop_check(dnsloop *d, const evidence *ev, const char *claimed,
     return job;
 }
 
+/* dnsloop_slot_start - allocate the slot's verdict and start its check on d. */
+void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const char *claimed,
+                        const check_options *opt, check_done done, void *arg)
+{
+    if (s->v != NULL || s->dns != NULL)
+        abort();                /* broken invariant: the slot is busy */
+    if ((s->v = calloc(1, sizeof(*s->v))) == NULL)
+        abort();
+    s->dns = d;                 /* before the check: done may run inside it */
+    s->job = dnsloop_check(d, ev, claimed, opt, s->v, done, arg);
+}
+
+/* dnsloop_slot_done - the check is over: free the verdict, drop the hold. */
+void dnsloop_slot_done(dnsloop_slot *s)
+{
+    s->job = NULL;
+    verdict_clear(s->v);
+    free(s->v);
+    s->v = NULL;
+    dnsloop_release(s->dns);
+    s->dns = NULL;
+}
+
+/* dnsloop_slot_abort - cancel a check still running and clear the slot. */
+void dnsloop_slot_abort(dnsloop_slot *s)
+{
+    if (s->job != NULL)
+        check_abort(s->job);
+    s->job = NULL;
+    if (s->v != NULL) {
+        verdict_clear(s->v);
+        free(s->v);
+        s->v = NULL;
+    }
+    if (s->dns != NULL)
+        dnsloop_release(s->dns);
+    s->dns = NULL;
+}
+
 /* dnsloop_hold - take one hold. */
 void dnsloop_hold(dnsloop *d)
 {

@@ -29,6 +29,27 @@ dnsloop *dnsloop_new(struct event_base *base, const dlog *log, const resolver_co
 check_job *dnsloop_check(dnsloop *d, const evidence *ev, const char *claimed,
                          const check_options *opt, verdict *v, check_done done, void *arg);
 
+/* One check in progress, as its user keeps it: the verdict, the job, the hold. */
+typedef struct dnsloop_slot {
+    verdict *v;                       /* while checking */
+    check_job *job;                   /* while checking asynchronously */
+    dnsloop *dns;                     /* the hold taken for the check */
+} dnsloop_slot;
+
+/*
+ * dnsloop_slot_start - allocate the slot's verdict and start its check on d
+ * (dnsloop_check); done(arg, v) may run before this returns.  done must call
+ * dnsloop_slot_done() after reading v.
+ */
+void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const char *claimed,
+                        const check_options *opt, check_done done, void *arg);
+
+/* dnsloop_slot_done - (from done) the check is over: free the verdict, drop the hold. */
+void dnsloop_slot_done(dnsloop_slot *s);
+
+/* dnsloop_slot_abort - cancel a check still running (its done never runs) and clear the slot; an idle slot is fine. */
+void dnsloop_slot_abort(dnsloop_slot *s);
+
 /* dnsloop_hold - take one hold (dnsloop_check does this itself). */
 void dnsloop_hold(dnsloop *d);
 

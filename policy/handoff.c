@@ -47,9 +47,7 @@ typedef struct handoff_item {
     handoff_job *job;
     decide_kind kind;
     char *claimed;                    /* NULL: not checked */
-    verdict *v;                       /* while checking */
-    check_job *cj;                    /* while checking asynchronously */
-    dnsloop *dns;                     /* the hold taken for the check */
+    dnsloop_slot check;               /* the look-up in progress */
 } handoff_item;
 
 struct handoff_job {
@@ -147,19 +145,7 @@ static void handoff_fail(handoff_job *job, const char *reason)
         decide_result *r = &job->res[k];
         char name[IDENTITY_NAME_MAX];
 
-        if (it->cj != NULL) {
-            check_abort(it->cj);
-            it->cj = NULL;
-        }
-        if (it->v != NULL) {
-            verdict_clear(it->v);
-            free(it->v);
-            it->v = NULL;
-        }
-        if (it->dns != NULL) {
-            dnsloop_release(it->dns);
-            it->dns = NULL;
-        }
+        dnsloop_slot_abort(&it->check);
         if (it->claimed == NULL || r->present)
             continue;
         r->present = true;
@@ -177,14 +163,9 @@ static void handoff_item_done(void *arg, verdict *v)
     handoff_item *it = arg;
     handoff_job *job = it->job;
 
-    it->cj = NULL;
     dlog_verdict_of(&job->h->d->log, v, decide_kind_name(it->kind), it->claimed, job->client, NULL);
     decide_result_from(&job->res[it->kind], v);
-    verdict_clear(it->v);
-    free(it->v);
-    it->v = NULL;
-    dnsloop_release(it->dns);
-    it->dns = NULL;
+    dnsloop_slot_done(&it->check);
     if (job->outstanding == 0)
         abort();                /* broken invariant: more completions than checks */
     if (--job->outstanding == 0 && !job->starting)
@@ -205,13 +186,10 @@ static void handoff_start(handoff *h, handoff_job *job)
 
         if (it->claimed == NULL)
             continue;
-        if ((it->v = calloc(1, sizeof(*it->v))) == NULL)
-            abort();
-        it->dns = h->d->dns;
         job->outstanding++;
-        it->cj = dnsloop_check(it->dns, job->ev, it->claimed,
-                               it->kind == DECIDE_MAILFROM ? &job->snap->copt_domain : &job->snap->copt,
-                               it->v, handoff_item_done, it);
+        dnsloop_slot_start(&it->check, h->d->dns, job->ev, it->claimed,
+                           it->kind == DECIDE_MAILFROM ? &job->snap->copt_domain : &job->snap->copt,
+                           handoff_item_done, it);
     }
     job->starting = false;
     if (job->outstanding == 0)

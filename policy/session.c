@@ -78,9 +78,7 @@ typedef struct session_item {
     const char *claimed;              /* into the parser's request or into buf */
     char buf[IDENTITY_NAME_MAX];
     unsigned char key[DECIDE_KEY_LEN];
-    verdict *v;                       /* while checking */
-    check_job *job;                   /* while checking asynchronously */
-    dnsloop *dns;                     /* the hold taken for the check */
+    dnsloop_slot check;               /* the look-up in progress */
 } session_item;
 
 /* A request being answered. */
@@ -139,18 +137,8 @@ static void session_wait(session *s, struct event *ev)
 /* session_req_free - release a request; pending checks are aborted. */
 static void session_req_free(session_req *req)
 {
-    for (int k = 0; k < DECIDE_KINDS; k++) {
-        session_item *it = &req->item[k];
-
-        if (it->job != NULL)
-            check_abort(it->job);
-        if (it->v != NULL) {
-            verdict_clear(it->v);
-            free(it->v);
-        }
-        if (it->dns != NULL)
-            dnsloop_release(it->dns);
-    }
+    for (int k = 0; k < DECIDE_KINDS; k++)
+        dnsloop_slot_abort(&req->item[k].check);
     if (req->joined)                  /* never answered: the milter must not wait for it */
         join_abandon(req->s->d->join, &req->jkey, req->ticket);
     evidence_free(req->ev);
@@ -311,15 +299,10 @@ static void session_item_done(void *arg, verdict *v)
     session_req *req = it->req;
     session *s = req->s;
 
-    it->job = NULL;
     session_log_verdict(s, it, v);
     decide_result_from(&req->res[it->kind], v);
     memo_store(&s->memo, it->key, &req->res[it->kind], session_memo_expiry(req->snap, v));
-    verdict_clear(it->v);
-    free(it->v);
-    it->v = NULL;
-    dnsloop_release(it->dns);
-    it->dns = NULL;
+    dnsloop_slot_done(&it->check);
     if (req->outstanding == 0)
         abort();                /* broken invariant: more completions than checks */
     if (--req->outstanding == 0 && !req->starting)
@@ -394,13 +377,10 @@ static void session_start_item(session *s, session_req *req, int k, long long no
 
     if (memo_lookup(s->memo, it->key, now, &req->res[k]))
         return;
-    if ((it->v = calloc(1, sizeof(*it->v))) == NULL)
-        abort();
-    it->dns = s->d->dns;
     req->outstanding++;
-    it->job = dnsloop_check(it->dns, req->ev, it->claimed,
-                            it->kind == DECIDE_MAILFROM ? &req->snap->copt_domain : &req->snap->copt,
-                            it->v, session_item_done, it);
+    dnsloop_slot_start(&it->check, s->d->dns, req->ev, it->claimed,
+                       it->kind == DECIDE_MAILFROM ? &req->snap->copt_domain : &req->snap->copt,
+                       session_item_done, it);
 }
 
 /*

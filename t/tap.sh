@@ -10,6 +10,8 @@
 #   tap_skip DESC WHY  one "ok N - DESC # SKIP WHY" line
 #   timing TEXT        a "# timing:" diagnostic line
 #   tap_end            print the plan; the status is 0 when nothing failed
+#   tap_need_beds [postfix]  skip the whole script (1..0) unless the DNSSEC
+#                      bed's tools (and with "postfix" the Postfix bed's) are there
 #   tap_need_binaries  "Bail out!" unless $DANCED and $DANCE are executables
 #   tap_need_parsers   skip the whole script (1..0) unless python3-authres and
 #                      Perl Mail::AuthenticationResults are installed
@@ -64,6 +66,17 @@ timing() {
 tap_end() {
     echo "1..$NTEST"
     [ "$NFAIL" = 0 ]
+}
+
+tap_need_beds() {
+    if ! tb_require; then
+        echo "1..0 # SKIP $TB_MISSING is not installed (Debian: nsd ldnsutils openssl python3)"
+        exit 0
+    fi
+    if [ "${1:-}" = postfix ] && ! pb_require; then
+        echo "1..0 # SKIP needs $PB_MISSING (Debian: postfix swaks libnet-ssleay-perl; run as root)"
+        exit 0
+    fi
 }
 
 tap_need_binaries() {

@@ -49,24 +49,15 @@ TB_TAP=1
 
 # shellcheck source=t/dns/testbed.sh
 . "$TESTDIR/dns/testbed.sh"
+# shellcheck source=t/tap.sh
+. "$TESTDIR/tap.sh"
 
-if ! tb_require; then
-    echo "1..0 # SKIP $TB_MISSING is not installed (Debian: nsd ldnsutils openssl python3)"
-    exit 0
-fi
-for b in "$DANCED" "$DANCE"; do
-    if [ ! -x "$b" ]; then
-        echo "Bail out! no binary at $b (set DANCED and DANCE)"
-        exit 99
-    fi
-done
+tap_need_beds
+tap_need_binaries
 CLIENT="$TB_PYTHON $TESTDIR/daemon/policyclient.py"
 HAVE_AUTHRES=
 "$TB_PYTHON" -c 'import authres' 2>/dev/null && HAVE_AUTHRES=1
 [ -n "$HAVE_AUTHRES" ] || tb_log "python3-authres is missing: headers are checked with a regular expression instead"
-
-# shellcheck source=t/tap.sh
-. "$TESTDIR/tap.sh"
 
 # tap_diag - on failure (report, t/tap.sh): the client's output.
 tap_diag() {

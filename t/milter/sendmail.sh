@@ -48,10 +48,7 @@ TB_TAP=1
 # shellcheck source=t/tap.sh
 . "$TESTDIR/tap.sh"
 
-if ! tb_require; then
-    echo "1..0 # SKIP $TB_MISSING is not installed (Debian: nsd ldnsutils openssl python3)"
-    exit 0
-fi
+tap_need_beds
 if ! command -v miltertest >/dev/null 2>&1; then
     echo "1..0 # SKIP miltertest is not installed (Debian: miltertest)"
     exit 0

@@ -55,14 +55,7 @@ TB_TAP=1
 # shellcheck source=t/tap.sh
 . "$TESTDIR/tap.sh"
 
-if ! tb_require; then
-    echo "1..0 # SKIP $TB_MISSING is not installed (Debian: nsd ldnsutils openssl python3)"
-    exit 0
-fi
-if ! pb_require; then
-    echo "1..0 # SKIP needs $PB_MISSING (Debian: postfix swaks libnet-ssleay-perl; run as root)"
-    exit 0
-fi
+tap_need_beds postfix
 tap_need_parsers
 tap_need_binaries
 
