@@ -326,12 +326,6 @@ static void danced_reload(danced *d)
              dns != NULL ? " (new resolver)" : "");
 }
 
-static void danced_on_hup(evutil_socket_t sig, short what, void *arg)
-{
-    (void) sig;
-    (void) what;
-    danced_reload(arg);
-}
 
 /* danced_snapshot - (any thread) one more reference to the current configuration. */
 snapshot *danced_snapshot(danced *d)
@@ -401,15 +395,80 @@ static void danced_stop(danced *d)
         danced_check_done(d);
 }
 
-static void danced_on_term(evutil_socket_t sig, short what, void *arg)
+/*
+ * Signals.  libmilter's signal thread would end the milter on SIGHUP,
+ * SIGTERM or SIGINT if one reached it; Linux gives a process-directed
+ * signal to the main thread whenever that thread does not block it.  So
+ * the handler is installed with SA_NODEFER and an empty mask (libevent's
+ * own blocks every signal while it runs, which opened a window a burst of
+ * SIGHUPs could hit) and only writes the signal number into a pipe that
+ * the event loop reads.  A handler gets no context: the pipe's write end is
+ * the one global besides libmilter's face (milter.c).
+ */
+static int danced_signal_fd = -1;
+
+/* danced_on_signal - the handler: pass the signal number on to the loop. */
+static void danced_on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char) sig;
+
+    (void) !write(danced_signal_fd, &b, 1);
+    errno = saved;
+}
+
+/* danced_on_signal_pipe - (loop) the signals that arrived: reload once for any SIGHUP, stop for TERM/INT. */
+static void danced_on_signal_pipe(evutil_socket_t fd, short what, void *arg)
 {
     danced *d = arg;
+    unsigned char buf[64];
+    bool hup = false;
+    int stop = 0;
+    ssize_t n;
 
     (void) what;
-    if (!d->draining)
-        dlog_msg(&d->log, LOG_INFO, "signal %d: stopping (%zu policy connections open)", (int) sig,
-                 d->srv != NULL ? server_connections(d->srv) : 0);
-    danced_stop(d);
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == SIGHUP)
+                hup = true;
+            else if (stop == 0)
+                stop = buf[i];
+        }
+    }
+    if (stop != 0) {
+        if (!d->draining)
+            dlog_msg(&d->log, LOG_INFO, "signal %d: stopping (%zu policy connections open)", stop,
+                     d->srv != NULL ? server_connections(d->srv) : 0);
+        danced_stop(d);
+    } else if (hup && !d->draining) {
+        danced_reload(d);
+    }
+}
+
+/* danced_signals - install the handlers and the pipe's event; false on failure. */
+static bool danced_signals(danced *d, struct event **ev)
+{
+    static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+    struct sigaction sa;
+    int p[2];
+
+    if (pipe(p) != 0)
+        return false;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(p[i], F_SETFL, O_NONBLOCK) != 0 || fcntl(p[i], F_SETFD, FD_CLOEXEC) != 0)
+            return false;
+    danced_signal_fd = p[1];
+    if ((*ev = event_new(d->base, p[0], EV_READ | EV_PERSIST, danced_on_signal_pipe, d)) == NULL
+        || event_add(*ev, NULL) != 0)
+        return false;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = danced_on_signal;
+    sa.sa_flags = SA_RESTART | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return false;
+    return true;
 }
 
 /* danced_milter_stopped - the milter listener ended; unexpected unless draining. */
@@ -474,7 +533,7 @@ int main(int argc, char **argv)
     danced d;
     danced_start st = { .foreground = false, .detached = false, .ready_fd = -1 };
     danced_ids ids;
-    struct event *sig_hup, *sig_term, *sig_int, *join_report = NULL;
+    struct event *sig_ev = NULL, *join_report = NULL;
     struct timeval report_every = { DANCED_JOIN_REPORT_S, 0 };
     const char *path = CONFIG_DEFAULT_FILE;
     bool check_only = false, milter_quiet = true;
@@ -539,12 +598,8 @@ int main(int argc, char **argv)
         danced_fatal(&d, &st, "cannot create the event loop");
     if ((d.dns = dnsloop_new(d.base, &d.log, &d.snap->rc, err, sizeof(err))) == NULL)
         danced_fatal(&d, &st, "%s", err);
-    sig_hup = evsignal_new(d.base, SIGHUP, danced_on_hup, &d);
-    sig_term = evsignal_new(d.base, SIGTERM, danced_on_term, &d);
-    sig_int = evsignal_new(d.base, SIGINT, danced_on_term, &d);
-    if (sig_hup == NULL || sig_term == NULL || sig_int == NULL || event_add(sig_hup, NULL) != 0
-        || event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0)
-        danced_fatal(&d, &st, "cannot install signal handlers");
+    if (!danced_signals(&d, &sig_ev))
+        danced_fatal(&d, &st, "cannot install signal handlers: %s", strerror(errno));
 
     /* 7. serve */
     if (d.srv != NULL)
@@ -580,9 +635,7 @@ int main(int argc, char **argv)
                  "freeing what they use");
     event_base_loop(d.base, EVLOOP_NONBLOCK);   /* let retired resolvers free themselves */
     server_free(d.srv);
-    event_free(sig_hup);
-    event_free(sig_term);
-    event_free(sig_int);
+    event_free(sig_ev);
     if (join_report != NULL)
         event_free(join_report);
     if (milter_quiet) {

@@ -12,7 +12,9 @@
 -- whose value contains every "|"-separated part of WANT, and (FORGED=1)
 -- forged fields deleted.  A failed check raises an error: miltertest
 -- exits non-zero and the shell script reports "not ok".  INSERTED=path
--- writes the inserted value there, for the authres parsers.
+-- writes the inserted value there, for the authres parsers.  MANY=N sends N
+-- more forged fields; EXPECT=reject expects the message refused with
+-- a reply code (danced sets 550 5.7.1) instead.
 
 local function check(cond, what)
     if not cond then
@@ -52,6 +54,9 @@ check(mt.mailfrom(conn, "<sender@" .. (MAILFROM or HELO or "mta1.ok.test") .. ">
 check(mt.getreply(conn) == SMFIR_CONTINUE, "mailfrom continues")
 
 check(mt.header(conn, "Received", "from mta.client.test by mx.dest.test") == nil, "header")
+for i = 1, tonumber(MANY or "0") do
+    check(mt.header(conn, "Authentication-Results", "mx.dest.test; dane=pass smtp.helo=forged.test") == nil, "h")
+end
 if FORGED == "1" then
     check(mt.header(conn, "Authentication-Results", "mx.dest.test; dane=pass smtp.helo=forged.test") == nil, "h")
     check(mt.header(conn, "Authentication-Results", "other.example; spf=pass smtp.mailfrom=x.test") == nil, "h")
@@ -60,6 +65,13 @@ end
 check(mt.header(conn, "Subject", "milter test") == nil, "header")
 check(mt.eoh(conn) == nil, "eoh")
 check(mt.eom(conn) == nil, "eom")
+if EXPECT == "reject" then
+    check(mt.getreply(conn) == SMFIR_REPLYCODE, "a reply code, not acceptance")
+    check(mt.getheader(conn, "Authentication-Results", 0) == nil, "nothing inserted into a rejected message")
+    mt.echo("rejected")
+    mt.disconnect(conn)
+    return
+end
 check(mt.getreply(conn) == SMFIR_CONTINUE or mt.getreply(conn) == SMFIR_ACCEPT, "message accepted")
 
 local value = mt.getheader(conn, "Authentication-Results", 0)

@@ -15,14 +15,15 @@
 #   - neutral for a zone publishing only "3 1 1" ({cert_fp} is no SPKI digest);
 #   - temperror for a bogus zone;
 #   - none: {verify} NO, and no TLS at all;
-#   - forged Authentication-Results fields deleted, another id's kept;
+#   - forged Authentication-Results fields deleted, another id's kept; more
+#     than 1000 of them refuse the message (550 5.7.1);
 #   - a Postfix without the policy face: none ("no verdict from the policy
 #     service") and a CONFIGURATION warning naming smtpd_data_restrictions;
 #   - an MD5-length {cert_fp}: none, and one CONFIGURATION ERROR naming
 #     confCERT_FINGERPRINT_ALGORITHM;
 #   - garbage on the milter socket and a connection dropped mid-message
 #     close only their own connection;
-#   - a unix: milter_socket with socket_mode; 20 SIGHUPs in a row leave the
+#   - a unix: milter_socket with socket_mode; 3000 SIGHUPs in a burst leave the
 #     milter serving with the reloaded authserv-id; SIGTERM exits 0 with no
 #     sanitizer report;
 #   - contrib/sendmail/dance.mc, built into a sendmail.cf with Debian's
@@ -79,7 +80,7 @@ mt() {
         return 1
     fi
     # every field danced writes parses alike with python3-authres and Perl
-    if ! kv=$("$TB_PYTHON" "$TESTDIR/archeck.py" --servid "${SERVID_NOW:-$SERVID}" --ours 1 \
+    if [ -z "${MT_NO_ARCHECK:-}" ] && ! kv=$("$TB_PYTHON" "$TESTDIR/archeck.py" --servid "${SERVID_NOW:-$SERVID}" --ours 1 \
               "$TB_DIR/inserted" 2>&1); then
         why "inserted field: $kv"
         return 1
@@ -203,6 +204,10 @@ mt TLS=1 FP="$GOOD" HELO=ee301.ok.test MAILFROM=nx.ok.test WANT="dane=pass" && \
     inserted "dane=pass smtp.helo=ee301.ok.test" "dane=none smtp.mailfrom=nx.ok.test"
 report $? "each identity has its own result: helo pass, a MAIL FROM domain proven to have no TLSA none"
 
+MT_NO_ARCHECK=1 mt TLS=1 FP="$GOOD" HELO=ee301.ok.test MANY=1001 EXPECT=reject \
+    && log_has "more than 1000 Authentication-Results fields claim authserv-id mx.dest.test; message rejected"
+report $? "1001 fields claiming our authserv-id: the message is refused with a reply code (smfi_setreply 550 5.7.1), nothing inserted, logged"
+
 # --- configuration problems ----------------------------------------------------
 mt TLS=1 MTA="Postfix 3.7.11" HELO=ee301.ok.test WANT="dane=none (no verdict from the policy service)" && \
     log_has "CONFIGURATION: queue id 4F2B1A7214F .*came over TLS but danced's policy face is off.*smtpd_data_restrictions"
@@ -248,13 +253,15 @@ report $? "danced is still running after the hostile connections"
 
 # --- reload and stop -----------------------------------------------------------
 write_conf "" reloaded.dest.test
-for i in $(seq 1 20); do
-    kill -HUP "$DANCED_PID"
-done
-log_has "configuration reloaded" && sleep 0.3 && \
+"$TB_PYTHON" -c '
+import os, signal, sys
+for _ in range(3000):
+    os.kill(int(sys.argv[1]), signal.SIGHUP)' "$DANCED_PID"
+log_has "configuration reloaded" && sleep 0.5 && \
     SERVID_NOW=reloaded.dest.test mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="reloaded.dest.test;|dane=pass"
-report $? "20 SIGHUPs in a row: the milter keeps serving, with the reloaded authserv-id"
+report $? "3000 SIGHUPs in a burst: the milter keeps serving, with the reloaded authserv-id"
 tb_running "$DANCED_PID" || why "danced died"
+! grep -q 'stopped unexpectedly' "$DLOG" || why "the milter listener stopped: $(grep -m1 'stopped unexpectedly' "$DLOG")"
 report $? "danced still runs after the SIGHUPs (libmilter's signal thread did not take them)"
 
 danced_end "$DANCED_PID" "$DLOG" TERM
