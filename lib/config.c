@@ -837,16 +837,27 @@ void config_init(dance_config *cfg)
 
 config_status config_load(const char *path, dance_config *cfg, char *err, size_t errsize)
 {
-    char line[CONFIG_LINE_MAX + 1], why[CONFIG_WHY_MAX];
-    unsigned seen[CONFIG_NKEYS] = { 0 };   /* line where each key was set */
-    unsigned lineno = 0;
-    config_status status = CONFIG_OK;
+    config_status status;
     FILE *fp;
 
     if (err != NULL && errsize > 0)
         err[0] = '\0';
     if ((fp = fopen(path, "r")) == NULL)
         return config_error(CONFIG_UNREADABLE, err, errsize, "%s: %s", path, strerror(errno));
+    status = config_load_stream(fp, path, cfg, err, errsize);
+    fclose(fp);
+    return status;
+}
+
+config_status config_load_stream(FILE *fp, const char *path, dance_config *cfg, char *err, size_t errsize)
+{
+    char line[CONFIG_LINE_MAX + 1], why[CONFIG_WHY_MAX];
+    unsigned seen[CONFIG_NKEYS] = { 0 };   /* line where each key was set */
+    unsigned lineno = 0;
+    config_status status = CONFIG_OK;
+
+    if (err != NULL && errsize > 0)
+        err[0] = '\0';
 
     for (;;) {
         config_line_status ls = config_read_line(fp, line);
@@ -919,7 +930,6 @@ config_status config_load(const char *path, dance_config *cfg, char *err, size_t
             break;
         }
     }
-    fclose(fp);
     return status;
 }
 

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include "resolver.h"
 #include "evidence.h"
 
@@ -116,6 +117,10 @@ void config_init(dance_config *cfg);
 
 /* config_load - read path into cfg (on top of defaults); on error err holds "FILE:LINE: KEY: problem". */
 config_status config_load(const char *path, dance_config *cfg, char *err, size_t errsize);
+
+/* config_load_stream - the same from an open stream; path only names it in errors. */
+config_status config_load_stream(FILE *fp, const char *path, dance_config *cfg, char *err, size_t errsize);
+
 
 /* config_resolver - fill a resolver_config that points into cfg (valid while cfg lives). */
 void config_resolver(const dance_config *cfg, resolver_config *rc);
