@@ -205,6 +205,7 @@ static const config_key config_keys[] = {
     { "temperror_action", CONFIG_T_WORD, CONFIG_FIELD(temperror_action), 0, 0, NULL, config_temperror_words },
     { "fail_action", CONFIG_T_WORD, CONFIG_FIELD(fail_action), 0, 0, NULL, config_fail_words },
     { "idle_timeout", CONFIG_T_DURATION, CONFIG_FIELD(idle_timeout), 1, 86400, NULL, NULL },
+    { "request_timeout", CONFIG_T_DURATION, CONFIG_FIELD(request_timeout), 1, 3600, NULL, NULL },
     { "max_connections", CONFIG_T_UINT, CONFIG_FIELD(max_connections), 1, 1000000, NULL, NULL },
 };
 
@@ -832,6 +833,7 @@ void config_init(dance_config *cfg)
     cfg->temperror_action = CONFIG_ACTION_DEFER_IF_PERMIT;
     cfg->fail_action = CONFIG_ACTION_DUNNO;
     cfg->idle_timeout = 600;
+    cfg->request_timeout = 10;
     cfg->max_connections = 4096;
 }
 

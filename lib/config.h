@@ -94,6 +94,8 @@ typedef struct dance_config {
                                         defer_if_permit (default), defer, dunno */
     config_action fail_action;       /* fail_action: dunno (default), reject, defer_if_permit */
     unsigned idle_timeout;           /* idle_timeout, seconds (default 600; Postfix's max_idle is 300) */
+    unsigned request_timeout;        /* request_timeout: a request must arrive whole within this,
+                                        seconds from its first byte (default 10; slow clients) */
     unsigned max_connections;        /* max_connections (default 4096) */
     unsigned key_line[CONFIG_KEYS_MAX]; /* line where each key was set, 0 = default (config_line_of) */
 } dance_config;

@@ -9,7 +9,9 @@
  * DESCRIPTION
  *	Reading: one persistent read event whose timeout is idle_timeout
  *	(libevent restarts it on every read), so a connection that sends
- *	nothing for that long is closed.  Bytes go through the protocol
+ *	nothing for that long is closed; once part of a request has come,
+ *	the timeout is what is left of request_timeout, so a client that
+ *	trickles a byte every few seconds is closed too.  Bytes go through the protocol
  *	parser; when a request is complete the read event is removed
  *	until its reply has been written.  Bytes that arrived after the
  *	request (a client that pipelines) are kept in a spill buffer and
@@ -113,6 +115,7 @@ struct session {
     size_t out_len;
     bool draining;                    /* close after the reply in progress */
     bool partial;                     /* part of a request has arrived */
+    long long request_deadline_ms;    /* while partial: when the request must be complete */
     char peer[SERVER_PEER_MAX];
 };
 
@@ -132,6 +135,32 @@ static void session_wait(session *s, struct event *ev)
     struct timeval tv = { (time_t) idle, 0 };
 
     event_add(ev, idle > 0 ? &tv : NULL);
+}
+
+/*
+ * session_wait_partial - part of a request is in: from its first byte it
+ * has request_timeout to arrive whole, however slowly the bytes come
+ * (libevent restarts a persistent event's timeout on every read, so the
+ * remaining time is set again each time).
+ */
+static void session_wait_partial(session *s)
+{
+    long long now = memo_now_ms(), left;
+    unsigned idle = s->d->snap->cfg.idle_timeout;
+    struct timeval tv;
+
+    if (!s->partial) {
+        s->partial = true;
+        s->request_deadline_ms = now + (long long) s->d->snap->cfg.request_timeout * 1000;
+    }
+    left = s->request_deadline_ms - now;
+    if (left < 1)
+        left = 1;
+    if (idle > 0 && left > (long long) idle * 1000)
+        left = (long long) idle * 1000;
+    tv.tv_sec = (time_t) (left / 1000);
+    tv.tv_usec = (suseconds_t) ((left % 1000) * 1000);
+    event_add(s->ev, &tv);
 }
 
 /* session_req_free - release a request; pending checks are aborted. */
@@ -490,7 +519,7 @@ static void session_input(session *s, const char *data, size_t len)
     while (len > 0) {
         st = policy_parse(&s->parser, data, len, &used);
         if (st == POLICY_NEED_MORE) {
-            s->partial = true;
+            session_wait_partial(s);
             return;
         }
         if (st != POLICY_REQUEST_DONE) {
@@ -529,6 +558,12 @@ static void session_on_read(evutil_socket_t fd, short what, void *arg)
         s->spill_len = 0;
         session_input(s, data, len);
         free(data);
+        return;
+    }
+    if ((what & EV_TIMEOUT) && s->partial) {
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: a request still incomplete after %u s "
+                 "(request_timeout); closing the connection", s->peer, s->d->snap->cfg.request_timeout);
+        session_close(s);
         return;
     }
     if (what & EV_TIMEOUT) {

@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
-"""blackhole.py - a DNS "server" on loopback that never answers.
+"""blackhole.py - a DNS "server" on loopback that misbehaves on purpose.
 
-Used by t/dns/testbed.sh for the unreachable-server test cases: the
-resolver configuration delegates a zone (or everything) here, so every
-query to it times out.  It binds UDP and TCP on 127.0.0.1 to one free port
-(chosen by the kernel unless given), writes that port number to PORTFILE,
-then reads datagrams and accepts TCP connections forever without ever
-sending a byte.  Each datagram received appends one line to COUNTFILE, so a
-test can prove that a query was (or was not) sent.
+Used by t/dns/testbed.sh for the DNS fault cases: the resolver
+configuration delegates a zone here.  It binds UDP and TCP on 127.0.0.1 to
+one free port (chosen by the kernel unless given), writes that port number
+to PORTFILE, then serves forever in one of three modes:
 
-Usage: blackhole.py PORTFILE COUNTFILE [PORT]
+  silent    (default) reads datagrams and accepts TCP connections without
+            ever sending a byte: every query times out;
+  servfail  answers every query, over UDP and TCP, with RCODE SERVFAIL;
+  truncate  answers every UDP query with the TC bit set and no records,
+            and closes every TCP connection at once: the resolver is told
+            to retry over TCP and cannot.
+
+Each datagram or connection received appends one line ("udp", "tcp") to
+COUNTFILE, so a test can prove that a query was (or was not) sent.
+
+Usage: blackhole.py [--mode silent|servfail|truncate] PORTFILE COUNTFILE [PORT]
 """
 
 import os
 import select
 import socket
+import struct
 import sys
 
 
@@ -39,35 +47,78 @@ def bind_pair(port):
     raise OSError("no free port for both UDP and TCP")
 
 
+def reply(query, rcode, tc):
+    """A response to query: its id and question, no records, the given RCODE and TC bit."""
+    if len(query) < 12:
+        return None
+    qid, flags, qdcount = struct.unpack(">HHH", query[:6])
+    end = 12
+    if qdcount >= 1:                   # copy the first question: name, type, class
+        while end < len(query) and query[end] != 0:
+            end += 1 + query[end]
+        end += 5
+        if end > len(query):
+            return None
+    rd = flags & 0x0100
+    out_flags = 0x8000 | (flags & 0x7800) | rd | 0x0080 | rcode | (0x0200 if tc else 0)
+    return struct.pack(">HHHHHH", qid, out_flags, min(qdcount, 1), 0, 0, 0) + query[12:end]
+
+
+def count(countfile, what):
+    with open(countfile, "a") as f:
+        f.write(what + "\n")
+
+
 def main():
-    if len(sys.argv) not in (3, 4):
+    args = sys.argv[1:]
+    mode = "silent"
+    if len(args) >= 2 and args[0] == "--mode":
+        mode = args[1]
+        args = args[2:]
+    if mode not in ("silent", "servfail", "truncate") or len(args) not in (2, 3):
         sys.stderr.write(__doc__)
         return 64
-    portfile, countfile = sys.argv[1], sys.argv[2]
-    port = int(sys.argv[3]) if len(sys.argv) == 4 else 0
+    portfile, countfile = args[0], args[1]
+    port = int(args[2]) if len(args) == 3 else 0
     udp, tcp, chosen = bind_pair(port)
     open(countfile, "w").close()
     tmp = portfile + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % chosen)
     os.rename(tmp, portfile)          # the port file appears complete or not at all
-    held = []                         # accepted TCP connections, never answered
+    held = {}                         # accepted TCP connections: bytes received so far
     while True:
-        ready, _, _ = select.select([udp, tcp] + held, [], [])
+        ready, _, _ = select.select([udp, tcp] + list(held), [], [])
         for s in ready:
             if s is udp:
-                udp.recvfrom(65535)
-                with open(countfile, "a") as f:
-                    f.write("udp\n")
+                query, peer = udp.recvfrom(65535)
+                count(countfile, "udp")
+                if mode != "silent":
+                    r = reply(query, 2 if mode == "servfail" else 0, mode == "truncate")
+                    if r is not None:
+                        udp.sendto(r, peer)
             elif s is tcp:
                 conn, _ = tcp.accept()
-                held.append(conn)
-                with open(countfile, "a") as f:
-                    f.write("tcp\n")
+                count(countfile, "tcp")
+                if mode == "truncate":
+                    conn.close()      # no TCP service
+                else:
+                    held[conn] = b""
             else:
-                if not s.recv(65535):  # peer closed
-                    held.remove(s)
+                data = s.recv(65535)
+                if not data:          # peer closed
+                    del held[s]
                     s.close()
+                    continue
+                held[s] += data
+                while mode == "servfail" and len(held[s]) >= 2:
+                    n = struct.unpack(">H", held[s][:2])[0]
+                    if len(held[s]) < 2 + n:
+                        break
+                    r = reply(held[s][2:2 + n], 2, False)
+                    held[s] = held[s][2 + n:]
+                    if r is not None:
+                        s.sendall(struct.pack(">H", len(r)) + r)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 # check.sh - integration tests of `dance check` and `dance tlsa` against real DNSSEC.
 #
 # Builds the standard test bed of t/dns/testbed.sh (zones signed now, nsd on
-# a free 127.0.0.1 port, a never-answering listener for the unreachable
-# case), then runs one `dance check` per case and asserts both its exit
+# a free 127.0.0.1 port, misbehaving servers for the DNS faults: one that
+# never answers, one that answers SERVFAIL, one that truncates every UDP
+# answer and refuses TCP; and an RRset too big for UDP), then runs one
+# `dance check` per case and asserts both its exit
 # status and the result it reports: the "verdict:" line of the readable
 # report, or fields of the --json object (parsed with python3).  Output is
 # TAP; the plan ("1..N") comes last, so a run that dies half-way is reported
@@ -250,6 +252,25 @@ dcheck --timeout 2 --cert "$GOOD" mta1.dead.test
 rc_is 4 && verdict_is temperror 'timed out' && faster_than 5000 \
     && { [ "$(tb_blackhole_hits)" -gt "$HITS0" ] || { WHY="no query reached the unresponsive server"; false; }; }
 report $? "unreachable server -> temperror within the timeout (timeout 2 s, < 5 s)"
+
+n0=$(wc -l < "$TB_DIR/servfail.count")
+dcheck --json --timeout 10 --cert "$GOOD" mta1.servfail.test
+rc_is 4 && tb_json_is "j['result'] == 'temperror' and j['dnssec'] in ('servfail', 'bogus')" && faster_than 5000 \
+    && { [ "$(wc -l < "$TB_DIR/servfail.count")" -gt "$n0" ] || { WHY="no query reached the SERVFAIL server"; false; }; }
+report $? "a server answering SERVFAIL -> temperror, not a wait for the timeout (timeout 10 s, < 5 s)"
+
+n0=$(grep -c udp "$TB_DIR/truncate.count")
+dcheck --json --timeout 10 --cert "$GOOD" mta1.trunc.test
+rc_is 4 && tb_json_is "j['result'] == 'temperror'" \
+    && { [ "$(grep -c udp "$TB_DIR/truncate.count")" -gt "$n0" ] && grep -q tcp "$TB_DIR/truncate.count" \
+         || { WHY="the resolver did not try UDP and then TCP: $(sort "$TB_DIR/truncate.count" | uniq -c | tr '\n' ' ')"; false; }; }
+report $? "truncated UDP answers and TCP refused -> temperror (the resolver tried TCP)"
+
+out=$(drill -b 1232 -p "$TB_PORT" @127.0.0.1 TLSA _smtp-client.big.ok.test. 2>&1)
+case $out in *"flags:"*" tc"*) ;; *) WHY="nsd did not truncate the big RRset over UDP: $(printf '%s' "$out" | grep flags)"; false ;; esac \
+    && dcheck --json --cert "$GOOD" big.ok.test && rc_is 0 \
+    && tb_json_is "j['result'] == 'pass' and len(j['records']) == 5 and j['dnssec'] == 'secure'"
+report $? "an RRset too big for UDP (TC set, as drill shows): the answer over TCP passes"
 
 # --- owners --------------------------------------------------------------------
 t_json "--owner queries exactly that owner -> pass" 0 pass \

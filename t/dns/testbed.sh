@@ -20,7 +20,8 @@
 # The standard bed (tb_standard_bed) - every claimed name below has its
 # TLSA records at _smtp-client.NAME unless noted:
 #   test.           signed; the trust anchor ($TB_TA holds its KSK's DS).
-#                   Delegates, with DS: ok, alt, bogus, expired, dead;
+#                   Delegates, with DS: ok, alt, bogus, expired, dead,
+#                   servfail, trunc;
 #                   without DS (NS only, NSEC proves it): insecure.
 #   ok.test.        signed (secure).  Names:
 #     mta1          3 1 1 good            (published from `dance tlsa` output)
@@ -46,10 +47,16 @@
 #   expired.test.   signed with signatures that expired 2 days ago; mta1 3 1 1 good
 #   dead.test.      DS in test., but the resolver's stub for it points at the
 #                   blackhole (t/dns/blackhole.py: reads queries, never answers)
+#   servfail.test.  likewise, to a blackhole.py answering SERVFAIL to everything
+#   trunc.test.     likewise, to a blackhole.py answering every UDP query with
+#                   TC set and refusing TCP
+#   ok.test.        also: big  3 1 1 good and four 3 0 0 certificates, an RRset
+#                   too big for one UDP answer: the resolver must retry over TCP
 #
 # Variables set: TB_DIR (the temporary directory), TB_CERTS, TB_PORT (nsd),
 # TB_BH_PORT and TB_BH_COUNT (blackhole port, file with one line per
-# datagram received), TB_CONF (unbound.conf), TB_TA (trust anchor, DS form).
+# datagram received), TB_SF_PORT and TB_TC_PORT (the SERVFAIL and the
+# truncating server), TB_CONF (unbound.conf), TB_TA (trust anchor, DS form).
 #
 # Trust anchor decision: the unbound.conf carries no trust-anchor line; the
 # tests pass the anchor with `dance check --trust-anchor`, so that option is
@@ -390,18 +397,24 @@ tb_zone_tamper() {
 # ---------------------------------------------------------------------------
 # Servers.
 
+# tb_fault_server MODE NAME - start blackhole.py in MODE (silent, servfail, truncate); sets TB_FAULT_PORT.
+tb_fault_server() {
+    "$TB_PYTHON" "$TB_LIBDIR/blackhole.py" --mode "$1" "$TB_DIR/$2.port" "$TB_DIR/$2.count" \
+        </dev/null >"$TB_DIR/$2.log" 2>&1 &
+    TB_PIDS="$TB_PIDS $!"
+    for _ in $(seq 1 50); do
+        [ -s "$TB_DIR/$2.port" ] && break
+        sleep 0.05
+    done
+    [ -s "$TB_DIR/$2.port" ] || tb_die "$2 ($1) did not start: $(cat "$TB_DIR/$2.log")"
+    TB_FAULT_PORT=$(cat "$TB_DIR/$2.port")
+}
+
 # tb_blackhole_start - start the never-answering listener; sets TB_BH_PORT and TB_BH_COUNT.
 tb_blackhole_start() {
     TB_BH_COUNT=$TB_DIR/blackhole.count
-    "$TB_PYTHON" "$TB_LIBDIR/blackhole.py" "$TB_DIR/blackhole.port" "$TB_BH_COUNT" \
-        </dev/null >"$TB_DIR/blackhole.log" 2>&1 &
-    TB_PIDS="$TB_PIDS $!"
-    for _ in $(seq 1 50); do
-        [ -s "$TB_DIR/blackhole.port" ] && break
-        sleep 0.05
-    done
-    [ -s "$TB_DIR/blackhole.port" ] || tb_die "blackhole did not start: $(cat "$TB_DIR/blackhole.log")"
-    TB_BH_PORT=$(cat "$TB_DIR/blackhole.port")
+    tb_fault_server silent blackhole
+    TB_BH_PORT=$TB_FAULT_PORT
 }
 
 # tb_blackhole_hits - number of datagrams/connections the blackhole has received so far.
@@ -549,12 +562,13 @@ tb_standard_zones() {
     for z in test ok.test alt.test insecure.test bogus.test expired.test; do
         tb_zone_head "$z"
     done
-    for z in test ok.test alt.test bogus.test expired.test dead.test; do
+    for z in test ok.test alt.test bogus.test expired.test dead.test servfail.test trunc.test; do
         tb_zone_keys "$z"
     done
 
     # ok.test.: one claimed name per case.
-    for z in mta1 ee301 ee312 ee310 ee300 ta ta2 pkix unknown malformed mixed agile nodata nx cname cninsec srv; do
+    for z in mta1 ee301 ee312 ee310 ee300 ta ta2 pkix unknown malformed mixed agile nodata nx cname cninsec srv \
+        big; do
         tb_zone_add ok.test "$z	IN	A	127.0.0.1"
     done
     tb_zone_tlsa ok.test _smtp-client.mta1.ok.test. 3 1 1 "$G"
@@ -570,6 +584,10 @@ tb_standard_zones() {
     tb_zone_tlsa ok.test _smtp-client.agile.ok.test. 3 1 1 "$G"
     tb_zone_tlsa ok.test _smtp-client.agile.ok.test. 3 1 2 "$TB_CERTS/rogue.pem"
     tb_zone_tlsa ok.test _25._tcp.srv.ok.test. 3 1 1 "$G"
+    tb_zone_tlsa ok.test _smtp-client.big.ok.test. 3 1 1 "$G"
+    for z in ca other root int; do
+        tb_zone_tlsa ok.test _smtp-client.big.ok.test. 3 0 0 "$TB_CERTS/$z.pem"
+    done
     # Records dance tlsa would never print: unknown parameters, broken data.
     tb_zone_add ok.test \
         "_smtp-client.unknown.ok.test. IN TLSA 4 1 1 $h32" \
@@ -591,10 +609,10 @@ tb_standard_zones() {
     tb_zone_tlsa expired.test _smtp-client.mta1.expired.test. 3 1 1 "$G"
 
     # test.: delegations, with DS for the signed children, none for insecure.
-    for z in ok alt insecure bogus expired dead; do
+    for z in ok alt insecure bogus expired dead servfail trunc; do
         tb_zone_add test "$z	IN	NS	ns1.$z.test." "ns1.$z	IN	A	127.0.0.1"
     done
-    for z in ok alt bogus expired dead; do
+    for z in ok alt bogus expired dead servfail trunc; do
         tb_zone_ds "$z.test" >> "$TB_ZONES/test.zone"
     done
 
@@ -617,11 +635,15 @@ tb_standard_bed() {
     tb_standard_certs
     tb_standard_zones
     tb_blackhole_start
+    tb_fault_server servfail servfail
+    TB_SF_PORT=$TB_FAULT_PORT
+    tb_fault_server truncate truncate
+    TB_TC_PORT=$TB_FAULT_PORT
     tb_nsd_start test ok.test alt.test insecure.test bogus.test expired.test
     TB_CONF=$TB_DIR/unbound.conf
     tb_unbound_conf "$TB_CONF" test="$TB_PORT" ok.test="$TB_PORT" alt.test="$TB_PORT" \
         insecure.test="$TB_PORT" bogus.test="$TB_PORT" expired.test="$TB_PORT" \
-        dead.test="$TB_BH_PORT"
+        dead.test="$TB_BH_PORT" servfail.test="$TB_SF_PORT" trunc.test="$TB_TC_PORT"
 }
 
 # tb_small_bed RECORD... - just test. and ok.test. (RECORDs are zone lines added to

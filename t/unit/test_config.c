@@ -95,6 +95,7 @@ static void assert_defaults(const dance_config *cfg)
     assert_int_equal(cfg->temperror_action, CONFIG_ACTION_DEFER_IF_PERMIT);
     assert_int_equal(cfg->fail_action, CONFIG_ACTION_DUNNO);
     assert_int_equal(cfg->idle_timeout, 600);
+    assert_int_equal(cfg->request_timeout, 10);
     assert_int_equal(cfg->max_connections, 4096);
 }
 
@@ -811,6 +812,8 @@ static const struct bad_case bad_cases[] = {
     { "idle_timeout = 0\n", "1: idle_timeout: 0 is out of range (1..86400 seconds)" },
     { "idle_timeout = 25h\n", "1: idle_timeout: 25h is out of range (1..86400 seconds)" },
     { "idle_timeout = forever\n", "1: idle_timeout: not a duration: \"forever\" (use N, Ns, Nm or Nh)" },
+    { "request_timeout = 0\n", "1: request_timeout: 0 is out of range (1..3600 seconds)" },
+    { "request_timeout = 2h\n", "1: request_timeout: 2h is out of range (1..3600 seconds)" },
     { "max_connections = 0\n", "1: max_connections: 0 is out of range (1..1000000)" },
     { "max_connections = 1000001\n", "1: max_connections: 1000001 is out of range (1..1000000)" },
     { "max_connections = unlimited\n", "1: max_connections: not a number: \"unlimited\"" },
@@ -1349,7 +1352,7 @@ static void test_sample(void **state)
         "policy_socket", "milter_socket", "trusted_authserv_ids", "socket_mode", "socket_group",
         "identities", "authorized_clients",
         "fingerprint_digest", "user", "group", "pid_file", "log_facility", "log_format",
-        "temperror_action", "fail_action", "idle_timeout", "max_connections",
+        "temperror_action", "fail_action", "idle_timeout", "request_timeout", "max_connections",
     };
     char path[PATH_MAX], line[CONFIG_LINE_MAX + 2], err[512], tmp[PATH_MAX];
     char *uncommented = NULL;
