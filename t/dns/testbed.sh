@@ -496,6 +496,31 @@ tb_nsd_start() {
     tb_die "nsd did not start: $(tail -n 3 "$TB_DIR/nsd.log" "$TB_DIR/nsd.out" 2>/dev/null)"
 }
 
+# tb_nsd_kill - kill nsd at once (SIGKILL), as a server that crashed.
+tb_nsd_kill() {
+    [ -n "$TB_NSD_PID" ] || return 0
+    kill -KILL "$TB_NSD_PID" 2>/dev/null
+    wait "$TB_NSD_PID" 2>/dev/null
+    TB_NSD_PID=
+}
+
+# tb_nsd_restart - start nsd again with the same configuration, on the same port ($TB_PORT).
+tb_nsd_restart() {
+    local pid
+    nsd -d -c "$TB_DIR/nsd.conf" </dev/null >>"$TB_DIR/nsd.out" 2>&1 &
+    pid=$!
+    TB_PIDS="$TB_PIDS $pid"
+    for _ in $(seq 1 100); do
+        if tb_dns_ping "$TB_PORT" test.; then
+            TB_NSD_PID=$pid
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    tb_die "nsd did not restart on port $TB_PORT: $(tail -n 3 "$TB_DIR/nsd.log" 2>/dev/null)"
+}
+
 # tb_nsd_stop - stop nsd (tb_cleanup does this anyway).
 tb_nsd_stop() {
     [ -n "$TB_NSD_PID" ] || return 0
