@@ -23,6 +23,17 @@
 #      1 connection, the same name: every request goes through libunbound,
 #      answered from libunbound's own cache
 #   I  100 connections, as H
+# and, for the targets of BENCHMARKS.md:
+#   J  runs B and E against bench/trivial.c (answers DUNNO without
+#      parsing: the protocol's ceiling here), alternated five times
+#   K  1000 new names on 1 connection and on 100 (k<N>.cold.bench.test,
+#      m<N>.cold.bench.test: each its own signed TLSA record), with
+#      bench/dnsdelay.py adding a 10 ms round trip to every DNS query: do
+#      look-ups overlap?
+#   L  one connection asking warm names while 200 others wait on look-ups
+#      that never get an answer (a blackhole): head-of-line blocking
+#   M  VmRSS with 10,000 idle connections, and after 100,000 then
+#      1,000,000 more requests
 # and danced's VmRSS (/proc/PID/status): just started; after the runs;
 # holding 100 and 2000 idle connections that have each had one request
 # answered, and 2000 that never sent a byte - each on a freshly started
@@ -30,11 +41,14 @@
 # runs does not hide the growth.  Memory per idle connection is the
 # difference divided by the number of connections.
 #
-# Usage:  bench/run.sh [-d SECONDS] [-o FILE] BUILDDIR
+# Usage:  bench/run.sh [-d SECONDS] [-o FILE] [-r RUNS] BUILDDIR
 #   BUILDDIR  the build directory holding policy/danced (configure it
 #             WITHOUT --enable-sanitizers: sanitizers change every number)
 #   -d        seconds per throughput run (default 10; 1 s of warm-up more)
 #   -o FILE   also write the report (Markdown) to FILE
+#   -r RUNS   only these groups of runs, e.g. -r JK (default AHJKLM:
+#             A = runs A-G and the idle-connection memory table, H = H
+#             and I, J, K, L, M as above)
 # Environment: CC and PB_CFLAGS build policybench (default: cc -O2).
 # Needs: bash, cc, nsd, ldnsutils, openssl, python3 (t/dns/testbed.sh).
 # Exit status: 0 when every run was free of errors, 1 otherwise, 77 when a
@@ -47,16 +61,18 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=$(cd "$BENCH_DIR/.." && pwd)
 SECONDS_PER_RUN=10
 OUT=
+RUNS=AHJKLM
 
 usage() {
-    echo "usage: bench/run.sh [-d SECONDS] [-o FILE] BUILDDIR" >&2
+    echo "usage: bench/run.sh [-d SECONDS] [-o FILE] [-r RUNS] BUILDDIR" >&2
     exit 2
 }
 
-while getopts "d:o:h" opt; do
+while getopts "d:o:r:h" opt; do
     case $opt in
         d) SECONDS_PER_RUN=$OPTARG ;;
         o) OUT=$OPTARG ;;
+        r) RUNS=$OPTARG ;;
         *) usage ;;
     esac
 done
@@ -64,6 +80,9 @@ shift $((OPTIND - 1))
 [ $# -eq 1 ] || usage
 case $SECONDS_PER_RUN in
     ''|*[!0-9]*) usage ;;
+esac
+case $RUNS in
+    ''|*[!AHJKLM]*) usage ;;
 esac
 if [ "$SECONDS_PER_RUN" -lt 2 ] || [ "$SECONDS_PER_RUN" -gt 300 ]; then
     echo "run.sh: -d must be 2..300" >&2
@@ -101,6 +120,14 @@ REPORT=$TB_DIR/report.md
 # say TEXT... - one line of the report (stdout and the report file).
 say() {
     printf '%s\n' "$*" | tee -a "$REPORT"
+}
+
+# want G - whether the group of runs G was asked for (-r).
+want() {
+    case $RUNS in
+        *"$1"*) return 0 ;;
+    esac
+    return 1
 }
 
 # rss_kb PID - VmRSS of PID in kB.
@@ -143,6 +170,14 @@ for i in $(seq 0 $((NAMES - 1))); do
         "_smtp-client.h$i	IN	TLSA	3 1 1 $ASSOC"
 done
 tb_zone_add bench.test "*.w	IN	TLSA	3 1 1 $ASSOC"
+# run K: 2 x 1000 names with their own TLSA records (no wildcard, so each
+# look-up validates one signature, as for a real sender's record)
+for i in $(seq 0 999); do
+    printf '_smtp-client.k%s.cold	IN	TLSA	3 1 1 %s
+_smtp-client.m%s.cold	IN	TLSA	3 1 1 %s
+' \
+        "$i" "$ASSOC" "$i" "$ASSOC"
+done >> "$TB_ZONES/bench.test.zone"
 tb_zone_add test "bench	IN	NS	ns1.bench.test." "ns1.bench	IN	A	127.0.0.1"
 tb_zone_ds bench.test >> "$TB_ZONES/test.zone"
 tb_zone_sign test
@@ -284,6 +319,29 @@ hold() {
     fi
 }
 
+# bench LABEL ENDPOINT PID ARGS... - one policybench run, kept in the details;
+# sets B_RPS, B_P99 (us), B_ERRS, B_CPU (server CPU %), B_MS (wall time of the measured part, ms).
+bench() {
+    local label=$1 ep=$2 pid=$3 out=$TB_DIR/bench.out line
+    shift 3
+    printf '%-8s %s\n' "${label%% *}:" "policybench $* ${pid:+-M \$PID} \$ENDPOINT" \
+        | sed "s|$PUBKEY_FP|\$PUBKEY_FP|g; s|$CERT_FP|\$CERT_FP|g" >> "$TB_DIR/commands"
+    "$PB" "$@" ${pid:+-M "$pid"} "$ep" > "$out" 2>&1 || NERR=$((NERR + 1))
+    { echo "$label:"; sed 's/^/    /' "$out"; echo; } >> "$TB_DIR/details"
+    line=$(grep '^result:' "$out")
+    B_RPS=$(printf '%s\n' "$line" | sed -n 's/.* rps=\([^ ]*\).*/\1/p')
+    B_P99=$(printf '%s\n' "$line" | sed -n 's/.* p99_us=\([^ ]*\).*/\1/p')
+    B_ERRS=$(printf '%s\n' "$line" | sed -n 's/.* errors=\([^ ]*\).*/\1/p')
+    B_CPU=$(printf '%s\n' "$line" | sed -n 's/.* cpu_server=\([^ ]*\).*/\1/p')
+    B_MS=$(printf '%s\n' "$line" | sed -n 's/.* seconds=\([^ ]*\).*/\1/p' | awk '{ printf "%.0f", 1000 * $1 }')
+    : > "$TB_DIR/danced.log"
+}
+
+# median V... - the median of the numbers.
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # ------------------------------------------------------------------------
 # 4. The machine.
 
@@ -299,6 +357,7 @@ say "- build: $(grep -m1 '^CFLAGS = ' "$BUILDDIR/Makefile" | sed 's/^CFLAGS = //
 say "- libunbound $(pkg-config --modversion libunbound 2>/dev/null || echo ?), libevent $(pkg-config --modversion libevent 2>/dev/null || echo ?), OpenSSL $(openssl version | awk '{ print $2 }'), $(nsd -v 2>&1 | head -n 1)"
 say "- each throughput run: $D s measured after 1 s of warm-up (policybench -d $TOTAL -w 1)"
 say "- load average when the run started: $(cut -d ' ' -f 1-3 /proc/loadavg) (anything else running shares the CPUs)"
+say "- groups of runs: $RUNS (bench/run.sh -r)"
 say ""
 
 # ------------------------------------------------------------------------
@@ -324,45 +383,185 @@ fi
 grep -q "^actions: OK $NAMES " "$TB_DIR/fill.out" \
     || tb_die "not every bench name passes: $(grep '^actions' "$TB_DIR/fill.out")"
 
-say "### Throughput and latency"
-say ""
-say "Latency: from sending a request to reading its whole reply, in microseconds."
-say "CPU: percent of one core used while measuring, by danced (all its threads) and by policybench."
-say "Verdict log lines: lines danced wrote during the run, warm-up included (one per verdict computed)."
-say ""
-say "| run | requests/s | p50 | p90 | p99 | max | danced CPU % | client CPU % | verdict log lines | errors | actions |"
-say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-pb "A 1 conn, same request (memo)" -c 1 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
-pb "B 1 conn, 64 names (TLSA cache)" -c 1 -d "$TOTAL" -w 1 "${HNAMES[@]}" "${FP[@]}"
-pb "C 1 conn, 64 names, DATA stage" -c 1 -d "$TOTAL" -w 1 -s data "${HNAMES[@]}" "${FP[@]}"
-pb "D 100 conns, same request (memo)" -c 100 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
-pb "E 100 conns, 64 names (TLSA cache)" -c 100 -d "$TOTAL" -w 1 "${HNAMES[@]}" "${FP[@]}"
-pb "F 1 conn, new name each (DNS)" -c 1 -d "$TOTAL" -w 1 -H 'u%n.w.bench.test' "${FP[@]}"
-pb "G 100 conns, new name each (DNS)" -c 100 -d "$TOTAL" -w 1 -H 'u%n.w.bench.test' "${FP[@]}"
-RSS_AFTER=$(rss_kb "$DPID")
+if want A; then
+    say "### Throughput and latency"
+    say ""
+    say "Latency: from sending a request to reading its whole reply, in microseconds."
+    say "CPU: percent of one core used while measuring, by danced (all its threads) and by policybench."
+    say "Verdict log lines: lines danced wrote during the run, warm-up included (one per verdict computed)."
+    say ""
+    say "| run | requests/s | p50 | p90 | p99 | max | danced CPU % | client CPU % | verdict log lines | errors | actions |"
+    say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    pb "A 1 conn, same request (memo)" -c 1 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
+    pb "B 1 conn, 64 names (TLSA cache)" -c 1 -d "$TOTAL" -w 1 "${HNAMES[@]}" "${FP[@]}"
+    pb "C 1 conn, 64 names, DATA stage" -c 1 -d "$TOTAL" -w 1 -s data "${HNAMES[@]}" "${FP[@]}"
+    pb "D 100 conns, same request (memo)" -c 100 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
+    pb "E 100 conns, 64 names (TLSA cache)" -c 100 -d "$TOTAL" -w 1 "${HNAMES[@]}" "${FP[@]}"
+    pb "F 1 conn, new name each (DNS)" -c 1 -d "$TOTAL" -w 1 -H 'u%n.w.bench.test' "${FP[@]}"
+    pb "G 100 conns, new name each (DNS)" -c 100 -d "$TOTAL" -w 1 -H 'u%n.w.bench.test' "${FP[@]}"
+    RSS_AFTER=$(rss_kb "$DPID")
 
-say ""
-say "### Memory (danced VmRSS, kB)"
-say ""
-say "| state | before | with the connections | kB per connection |"
-say "|---|---:|---:|---:|"
-say "| just started / after runs A-G (100 connections at most) | $RSS_START | $RSS_AFTER | |"
-hold "100 idle connections, 1 request answered each" 100 1
-hold "2000 idle connections, 1 request answered each" 2000 1
-hold "2000 idle connections, never sent a byte" 2000 0
+    say ""
+    say "### Memory (danced VmRSS, kB)"
+    say ""
+    say "| state | before | with the connections | kB per connection |"
+    say "|---|---:|---:|---:|"
+    say "| just started / after runs A-G (100 connections at most) | $RSS_START | $RSS_AFTER | |"
+    hold "100 idle connections, 1 request answered each" 100 1
+    hold "2000 idle connections, 1 request answered each" 2000 1
+    hold "2000 idle connections, never sent a byte" 2000 0
+    danced_stop
+fi
+
 danced_stop
 
-# H: no cache at all (cache_max_ttl = 0 also makes the memo expire at once).
-write_conf "$CONF" "cache_max_ttl = 0"
-danced_start "$CONF"
-say ""
-say "### Without danced's TLSA cache (cache_max_ttl = 0; libunbound's own cache still answers)"
-say ""
-say "| run | requests/s | p50 | p90 | p99 | max | danced CPU % | client CPU % | verdict log lines | errors | actions |"
-say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-pb "H 1 conn, same request, no cache" -c 1 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
-pb "I 100 conns, same request, no cache" -c 100 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
-danced_stop
+if want H; then
+    # H: no cache at all (cache_max_ttl = 0 also makes the memo expire at once).
+    write_conf "$CONF" "cache_max_ttl = 0"
+    danced_start "$CONF"
+    say ""
+    say "### Without danced's TLSA cache (cache_max_ttl = 0; libunbound's own cache still answers)"
+    say ""
+    say "| run | requests/s | p50 | p90 | p99 | max | danced CPU % | client CPU % | verdict log lines | errors | actions |"
+    say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    pb "H 1 conn, same request, no cache" -c 1 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
+    pb "I 100 conns, same request, no cache" -c 100 -d "$TOTAL" -w 1 -H h0.bench.test "${FP[@]}"
+    danced_stop
+fi
+
+# ------------------------------------------------------------------------
+# 6. The targets: against a trivial responder, overlapping cold look-ups,
+#    head-of-line blocking, memory.
+
+if want J; then
+    # J: danced against the cheapest possible responder, the same load, alternated.
+    TRIVIAL=$TB_DIR/trivial
+    # shellcheck disable=SC2086
+    ${CC:-cc} ${PB_CFLAGS:--O2} -Wall -Wextra -o "$TRIVIAL" "$BENCH_DIR/trivial.c" || tb_die "cannot build trivial.c"
+    TPORT=$(tb_free_port) || tb_die "no free port"
+    "$TRIVIAL" "$TPORT" &
+    TPID=$!
+    TB_PIDS="$TB_PIDS $TPID"
+    write_conf "$CONF"
+    danced_start "$CONF"
+    "$PB" -c 1 -n "$NAMES" -d 30 "${HNAMES[@]}" "${FP[@]}" "$ENDPOINT" > "$TB_DIR/fill.out" 2>&1
+    declare -A RPS=() RATIO=() CPUD=() CPUT=()
+    for round in 1 2 3 4 5; do
+        for c in 1 100; do
+            bench "J$round danced c=$c" "$ENDPOINT" "$DPID" -c "$c" -d "$TOTAL" -w 1 "${HNAMES[@]}" "${FP[@]}"
+            d_rps=${B_RPS:-0}
+            RPS[danced$c]+=" $d_rps" CPUD[$c]+=" ${B_CPU:-0}"
+            bench "J$round trivial c=$c" "inet:127.0.0.1:$TPORT" "$TPID" -c "$c" -d "$TOTAL" -w 1 "${HNAMES[@]}" "${FP[@]}"
+            RPS[trivial$c]+=" ${B_RPS:-0}" CPUT[$c]+=" ${B_CPU:-0}"
+            RATIO[$c]+=" $(awk -v a="$d_rps" -v b="${B_RPS:-0}" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')"
+        done
+    done
+    say ""
+    say "### Against a trivial responder (bench/trivial.c: answers DUNNO without parsing)"
+    say ""
+    say "The same load (run B / E: 64 names, TLSA cache warm, two verdicts and two log lines a request), danced and trivial alternated five times; medians; the ratio is the median of the five side-by-side ratios. Server CPU: percent of one core, median."
+    say ""
+    say "| connections | danced requests/s | trivial requests/s | danced / trivial (target 0.8) | server CPU danced / trivial | ratios of the five rounds |"
+    say "|---:|---:|---:|---:|---:|---|"
+    for c in 1 100; do
+        # shellcheck disable=SC2086  # lists of numbers
+        say "| $c | $(median ${RPS[danced$c]}) | $(median ${RPS[trivial$c]}) | $(median ${RATIO[$c]}) | $(median ${CPUD[$c]}) / $(median ${CPUT[$c]}) |${RATIO[$c]} |"
+    done
+    danced_stop
+    kill "$TPID" 2>/dev/null
+fi
+
+if want K; then
+    # K: cold verifications over a 10 ms round trip, one connection against 100.
+    DELAY_MS=10
+    "$TB_PYTHON" "$BENCH_DIR/dnsdelay.py" "$TB_DIR/delay.port" "$TB_PORT" "$DELAY_MS" &
+    TB_PIDS="$TB_PIDS $!"
+    for _ in $(seq 1 50); do [ -s "$TB_DIR/delay.port" ] && break; sleep 0.05; done
+    [ -s "$TB_DIR/delay.port" ] || tb_die "dnsdelay.py did not start"
+    DCONF=$TB_DIR/unbound-delay.conf
+    tb_unbound_conf "$DCONF" test="$(cat "$TB_DIR/delay.port")" bench.test="$(cat "$TB_DIR/delay.port")"
+    printf 'server:\n\taggressive-nsec: no\n' >> "$DCONF"
+    write_conf "$CONF"
+    sed -i "s|^resolver_config = .*|resolver_config = $DCONF|" "$CONF"
+    danced_start "$CONF"
+    bench "K 1 conn, 1000 new names" "$ENDPOINT" "$DPID" -c 1 -n 1000 -d 120 -T 30 -H 'k%n.cold.bench.test' "${FP[@]}"
+    K1=$B_MS K1E=$B_ERRS
+    bench "K 100 conns, 1000 new names" "$ENDPOINT" "$DPID" -c 100 -n 1000 -d 120 -T 30 -H 'm%n.cold.bench.test' "${FP[@]}"
+    K100=$B_MS K100E=$B_ERRS
+    danced_stop
+    say ""
+    say "### Cold verifications over a ${DELAY_MS} ms DNS round trip (bench/dnsdelay.py in front of nsd)"
+    say ""
+    say "1000 distinct names (a real look-up and DNSSEC validation each), on one connection and on 100."
+    say ""
+    say "| connections | time for 1000 | errors |"
+    say "|---:|---:|---:|"
+    say "| 1 | $K1 ms | ${K1E:-?} |"
+    say "| 100 | $K100 ms | ${K100E:-?} |"
+    say ""
+    say "100 connections finish $(awk -v a="$K1" -v b="$K100" 'BEGIN { printf "%.1f", (b > 0) ? a / b : 0 }') times faster (target: at least 20)."
+fi
+
+if want L; then
+    # L: head-of-line: 200 look-ups hang while one connection asks warm names.
+    tb_blackhole_start
+    HCONF=$TB_DIR/unbound-hang.conf
+    cp "$TB_CONF" "$HCONF"
+    printf 'stub-zone:\n\tname: "hang.bench.test."\n\tstub-addr: 127.0.0.1@%s\n' "$TB_BH_PORT" >> "$HCONF"
+    write_conf "$CONF"
+    sed -i "s|^resolver_config = .*|resolver_config = $HCONF|; s|^dns_timeout = .*|dns_timeout = 60s|" "$CONF"
+    danced_start "$CONF"
+    "$PB" -c 1 -n "$NAMES" -d 30 "${HNAMES[@]}" "${FP[@]}" "$ENDPOINT" > "$TB_DIR/fill.out" 2>&1
+    # the 200 ask once each and stop on their own after 12 s, reporting how many were answered
+    "$PB" -c 200 -n 200 -d 12 -T 90 -H 'x%n.hang.bench.test' "${FP[@]}" "$ENDPOINT" > "$TB_DIR/hang.out" 2>&1 &
+    HANG=$!
+    sleep 2
+    reached=$(grep -c . "$TB_BH_COUNT")
+    bench "L 1 conn, warm, while 200 look-ups hang" "$ENDPOINT" "$DPID" -c 1 -d 6 -w 1 "${HNAMES[@]}" "${FP[@]}"
+    wait "$HANG" 2>/dev/null
+    answered=$(sed -n 's/^result: .* replies=\([0-9]*\).*/\1/p' "$TB_DIR/hang.out")
+    { echo "L the 200 hanging connections:"; sed 's/^/    /' "$TB_DIR/hang.out"; echo; } >> "$TB_DIR/details"
+    danced_stop
+    say ""
+    say "### Head-of-line: 200 look-ups hanging on a server that never answers"
+    say ""
+    say "200 connections each send one request for a name under hang.bench.test (a blackhole; dns_timeout = 60 s) and wait; 2 s later one more connection asks the 64 warm names for 6 s (1 s of it warm-up). Of the 200, ${answered:-?} had an answer 12 s after they asked (the rest were still waiting); ${reached:-?} queries had reached the blackhole after 2 s (libunbound holds back queries to a server that does not answer)."
+    say ""
+    say "| warm requests/s | p99 | errors | target |"
+    say "|---:|---:|---:|---|"
+    say "| ${B_RPS:-?} | ${B_P99:-?} us | ${B_ERRS:-?} | p99 under 5 ms |"
+fi
+
+if want M; then
+    # M: memory: 10,000 idle connections; and no growth over 1,000,000 requests.
+    write_conf "$CONF" "max_connections = 11000"
+    hold_n() {
+        local n=$1 out=$TB_DIR/hold.out
+        danced_stop
+        danced_start "$CONF"
+        bench "M $n idle connections" "$ENDPOINT" "$DPID" -i -c "$n" -r 1 -d 40 -H h0.bench.test "${FP[@]}"
+        cp "$TB_DIR/bench.out" "$out"
+        M_BEFORE=$(sed -n 's/^rss before: .* VmRSS \([0-9]*\) kB.*/\1/p' "$out")
+        M_HELD=$(sed -n 's/^rss held: .* VmRSS \([0-9]*\) kB.*/\1/p' "$out")
+    }
+    hold_n 10000
+    danced_stop
+    danced_start "$CONF"
+    "$PB" -c 1 -n "$NAMES" -d 30 "${HNAMES[@]}" "${FP[@]}" "$ENDPOINT" > "$TB_DIR/fill.out" 2>&1
+    bench "M 100k requests" "$ENDPOINT" "$DPID" -c 100 -n 100000 -d 300 "${HNAMES[@]}" "${FP[@]}"
+    R100K=$(rss_kb "$DPID")
+    bench "M 1M requests" "$ENDPOINT" "$DPID" -c 100 -n 1000000 -d 600 "${HNAMES[@]}" "${FP[@]}"
+    R1M=$(rss_kb "$DPID") M1E=$B_ERRS
+    danced_stop
+    say ""
+    say "### Memory at scale (danced VmRSS, kB)"
+    say ""
+    say "| state | VmRSS |"
+    say "|---|---:|"
+    say "| 10,000 idle connections: before / held | ${M_BEFORE:-?} / ${M_HELD:-?} ($(awk -v a="${M_BEFORE:-0}" -v b="${M_HELD:-0}" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB each) |"
+    say "| after 100,000 requests on 100 connections | ${R100K:-?} |"
+    say "| after 1,000,000 more requests | ${R1M:-?} (errors: ${M1E:-?}) |"
+fi
 
 say ""
 say "### Logging"

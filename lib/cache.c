@@ -45,6 +45,7 @@
 #include <string.h>
 #include <stdint.h>
 
+#include "text.h"
 #include "cache.h"
 
 #define CACHE_MIN_BUCKETS 64
@@ -323,26 +324,50 @@ void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
 }
 
 /* cache_get - copy a live entry for owner into *ans; false on miss or expiry. */
-bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans)
+/* cache_live - the live entry for owner, or NULL (an expired one is removed); *left_ms gets its time left. */
+static cache_entry *cache_live(cache *c, const char *owner, long long now_ms, long long *left_ms)
 {
     char key[sizeof(((cache_entry *)0)->key)];
     cache_entry *e;
-    long long left_ms;
 
     if (!cache_fold_key(key, sizeof(key), owner))
-        return (false);
+        return (NULL);
     e = cache_find(c, key, cache_hash(key), NULL);
     if (e == NULL)
-        return (false);
-    left_ms = e->expires_ms - now_ms;
-    if (left_ms <= 0) {
+        return (NULL);
+    *left_ms = e->expires_ms - now_ms;
+    if (*left_ms <= 0) {
         cache_remove(c, e);
-        return (false);
+        return (NULL);
     }
+    return (e);
+}
+
+bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans)
+{
+    long long left_ms;
+    cache_entry *e = cache_live(c, owner, now_ms, &left_ms);
+
+    if (e == NULL)
+        return (false);
     resolver_answer_copy(ans, &e->ans);
-    snprintf(ans->owner, sizeof(ans->owner), "%s", owner);
+    text_copy(ans->owner, sizeof(ans->owner), owner);
     ans->ttl = (uint32_t)(left_ms / 1000);
     ans->from_cache = true;
+    return (true);
+}
+
+bool cache_peek(cache *c, const char *owner, long long now_ms, resolver_answer *view)
+{
+    long long left_ms;
+    cache_entry *e = cache_live(c, owner, now_ms, &left_ms);
+
+    if (e == NULL)
+        return (false);
+    *view = e->ans;             /* shallow: the RDATA stays the entry's */
+    text_copy(view->owner, sizeof(view->owner), owner);
+    view->ttl = (uint32_t)(left_ms / 1000);
+    view->from_cache = true;
     return (true);
 }
 

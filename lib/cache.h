@@ -29,6 +29,12 @@ void cache_put(cache *c, const resolver_answer *ans, long long now_ms);
 /* cache_get - copy a live entry for owner into *ans (ttl = seconds left, from_cache set; caller clears it); false on miss or expiry. */
 bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans);
 
+/*
+ * cache_peek - as cache_get, but *view borrows the entry's RDATA (no copy):
+ * valid until the next call into the cache, and never to be cleared.
+ */
+bool cache_peek(cache *c, const char *owner, long long now_ms, resolver_answer *view);
+
 /* cache_size - number of entries held (expired ones included until evicted). */
 size_t cache_size(const cache *c);
 

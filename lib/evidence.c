@@ -114,25 +114,46 @@ size_t evidence_digest_len(digest_alg alg)
     return 0;
 }
 
+/* evidence_md - the OpenSSL digest of alg, or NULL for an unknown one. */
+static const EVP_MD *evidence_md(digest_alg alg)
+{
+    switch (alg) {
+    case DIGEST_SHA256:
+        return EVP_sha256();
+    case DIGEST_SHA512:
+        return EVP_sha512();
+    }
+    return NULL;
+}
+
 size_t evidence_digest(digest_alg alg, const unsigned char *buf, size_t len,
                        unsigned char out[DIGEST_MAX])
 {
-    const EVP_MD *md;
+    const EVP_MD *md = evidence_md(alg);
     unsigned int outlen = 0;
 
-    switch (alg) {
-    case DIGEST_SHA256:
-        md = EVP_sha256();
-        break;
-    case DIGEST_SHA512:
-        md = EVP_sha512();
-        break;
-    default:
-        return 0;
-    }
-    if (EVP_Digest(buf, len, out, &outlen, md, NULL) != 1 || outlen != evidence_digest_len(alg))
+    if (md == NULL || EVP_Digest(buf, len, out, &outlen, md, NULL) != 1
+        || outlen != evidence_digest_len(alg))
         return 0;
     return outlen;
+}
+
+size_t evidence_digest_parts(digest_alg alg, const struct iovec *part, size_t n,
+                             unsigned char out[DIGEST_MAX])
+{
+    const EVP_MD *md = evidence_md(alg);
+    EVP_MD_CTX *ctx;
+    unsigned int outlen = 0;
+    bool ok;
+
+    if (md == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
+        return 0;
+    ok = EVP_DigestInit_ex(ctx, md, NULL) == 1;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = EVP_DigestUpdate(ctx, part[i].iov_base, part[i].iov_len) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, out, &outlen) == 1 && outlen == evidence_digest_len(alg);
+    EVP_MD_CTX_free(ctx);
+    return ok ? outlen : 0;
 }
 
 /*

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <sys/uio.h>
 #include <openssl/x509.h>
 
 /* Digest algorithms; the values equal the TLSA matching types. */
@@ -73,6 +74,10 @@ size_t evidence_digest_len(digest_alg alg);
 
 /* evidence_digest - compute alg over buf into out; returns the length (0 only on broken invariant). */
 size_t evidence_digest(digest_alg alg, const unsigned char *buf, size_t len, unsigned char out[DIGEST_MAX]);
+
+/* evidence_digest_parts - alg over n buffers one after the other (one digest, no copy); as evidence_digest. */
+size_t evidence_digest_parts(digest_alg alg, const struct iovec *part, size_t n,
+                             unsigned char out[DIGEST_MAX]);
 
 /* evidence_is_empty - true when nothing at all is known. */
 bool evidence_is_empty(const evidence *ev);

@@ -55,8 +55,10 @@
  *	Callbacks run from resolver_submit() (cache hits, immediate errors),
  *	resolver_process() and resolver_expire(), never with an iterator over
  *	the pending queries held: a callback may submit, cancel or look up
- *	other queries.  It must not call resolver_free().  A resolver is
- *	used by one thread only.
+ *	other queries, once it has copied what it keeps of its answer (a
+ *	cache hit's answer borrows the cache's RDATA, which another call
+ *	into the resolver may free).  It must not call resolver_free().  A
+ *	resolver is used by one thread only.
  *
  *	Safety: resolver_new() refuses a libunbound configuration that turns
  *	on val-permissive-mode (it makes bogus answers look insecure) or
@@ -555,9 +557,8 @@ int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void
         cb(arg, &ans);
         return (-1);
     }
-    if (cache_get(res->cache, owner, resolver_now_ms(), &ans)) {
-        cb(arg, &ans);
-        resolver_answer_clear(&ans);
+    if (cache_peek(res->cache, owner, resolver_now_ms(), &ans)) {
+        cb(arg, &ans);          /* borrowed RDATA: callbacks copy what they keep (see above) */
         return (0);
     }
     if (res->npending >= RESOLVER_MAX_PENDING) {

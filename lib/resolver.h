@@ -76,7 +76,7 @@ void resolver_free(resolver *res);
 /* resolver_lookup - synchronous TLSA look-up of owner (cache first); always fills *ans. */
 void resolver_lookup(resolver *res, const char *owner, resolver_answer *ans);
 
-/* Completion callback for asynchronous look-ups; ans is only valid during the call. */
+/* Completion callback for asynchronous look-ups; ans is only valid until the callback calls into the resolver, or returns. */
 typedef void (*resolver_callback)(void *arg, const resolver_answer *ans);
 
 /*

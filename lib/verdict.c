@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "verdict.h"
 
 /* verdict_init - empty verdict (result none) for the given normalized name. */
@@ -33,9 +34,9 @@ void verdict_init(verdict *v, const char *name, const evidence *ev)
     memset(v, 0, sizeof(*v));
     v->result = VERDICT_NONE;
     v->decisive = -1;
-    snprintf(v->name, sizeof(v->name), "%s", name ? name : "");
-    snprintf(v->reason, sizeof(v->reason), "not evaluated");
-    snprintf(v->brief, sizeof(v->brief), "not evaluated");
+    text_copy(v->name, sizeof(v->name), name ? name : "");
+    text_copy(v->reason, sizeof(v->reason), "not evaluated");
+    text_copy(v->brief, sizeof(v->brief), "not evaluated");
     if (ev != NULL && !evidence_spki_sha256_hex(ev, v->spki_sha256))
         v->spki_sha256[0] = 0;
 }
@@ -53,8 +54,8 @@ void verdict_set_none(verdict *v, const char *reason)
 {
     v->result = VERDICT_NONE;
     v->decisive = -1;
-    snprintf(v->reason, sizeof(v->reason), "%s", reason);
-    snprintf(v->brief, sizeof(v->brief), "%s", reason);
+    text_copy(v->reason, sizeof(v->reason), reason);
+    text_copy(v->brief, sizeof(v->brief), reason);
     printable(v->reason);
     printable(v->brief);
 }
@@ -91,11 +92,11 @@ static verdict_result owner_from_dns(verdict_owner *vo)
     default:
         abort(); /* broken invariant: RESOLVER_SECURE is matched, not mapped */
     }
-    snprintf(vo->brief, sizeof(vo->brief), "%s", brief);
+    text_copy(vo->brief, sizeof(vo->brief), brief);
     if (detail != NULL)
         snprintf(vo->reason, sizeof(vo->reason), "%s: %.170s", brief, vo->why[0] ? vo->why : detail);
     else
-        snprintf(vo->reason, sizeof(vo->reason), "%s", brief);
+        text_copy(vo->reason, sizeof(vo->reason), brief);
     return r;
 }
 
@@ -119,10 +120,10 @@ static verdict_result owner_from_match(verdict_owner *vo, const evidence *ev, co
                  mr.detail[0] ? ": " : "", mr.detail);
         return (VERDICT_FAIL);
     case MATCH_NONE_USABLE:
-        snprintf(vo->reason, sizeof(vo->reason), "no TLSA record usable with this evidence");
+        text_copy(vo->reason, sizeof(vo->reason), "no TLSA record usable with this evidence");
         return (VERDICT_NEUTRAL);
     case MATCH_ALL_MALFORMED:
-        snprintf(vo->reason, sizeof(vo->reason), "no well-formed TLSA record");
+        text_copy(vo->reason, sizeof(vo->reason), "no well-formed TLSA record");
         return (VERDICT_PERMERROR);
     }
     abort(); /* broken invariant */
@@ -138,9 +139,9 @@ verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const reso
         abort(); /* broken invariant */
     vo = &v->owners[v->nowners++];
     memset(vo, 0, sizeof(*vo));
-    snprintf(vo->owner, sizeof(vo->owner), "%.253s", ans->owner);
-    snprintf(vo->canon, sizeof(vo->canon), "%s", ans->canon);
-    snprintf(vo->why, sizeof(vo->why), "%s", ans->why);
+    text_copy(vo->owner, sizeof(vo->owner) < 254 ? sizeof(vo->owner) : 254, ans->owner); /* 253 at most */
+    text_copy(vo->canon, sizeof(vo->canon), ans->canon);
+    text_copy(vo->why, sizeof(vo->why), ans->why);
     vo->dnssec = ans->status;
     vo->ttl = ans->ttl;
     vo->matched = -1;
@@ -155,7 +156,7 @@ verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const reso
         tlsa_parse(ans->rdata[i], ans->rdlen[i], &vo->records[i]);
     vo->count = ans->count;
     vo->result = owner_from_match(vo, ev, v->name);
-    snprintf(vo->brief, sizeof(vo->brief), "%s", vo->reason);
+    text_copy(vo->brief, sizeof(vo->brief), vo->reason);
     return (vo->result);
 }
 
@@ -175,13 +176,13 @@ void verdict_finish(verdict *v)
     v->decisive = best;
     v->result = vo->result;
     if (v->result == VERDICT_NONE && v->nowners > 1)
-        snprintf(v->reason, sizeof(v->reason), "no DNSSEC-secure TLSA records at any owner");
+        text_copy(v->reason, sizeof(v->reason), "no DNSSEC-secure TLSA records at any owner");
     else
-        snprintf(v->reason, sizeof(v->reason), "%s", vo->reason);
+        text_copy(v->reason, sizeof(v->reason), vo->reason);
     if (v->result == VERDICT_NONE && v->nowners > 1)
-        snprintf(v->brief, sizeof(v->brief), "%s", v->reason);
+        text_copy(v->brief, sizeof(v->brief), v->reason);
     else
-        snprintf(v->brief, sizeof(v->brief), "%s", vo->brief);
+        text_copy(v->brief, sizeof(v->brief), vo->brief);
     printable(v->reason);
     printable(v->brief);
     v->matched[0] = 0;

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "text.h"
 #include "decide.h"
 
 #define DECIDE_AR_NAME "Authentication-Results"
@@ -125,40 +126,40 @@ const char *decide_claimed(const policy_request *req, decide_kind kind, char buf
     return decide_claimed_value(kind, policy_get_attr(req, attr[kind]), buf);
 }
 
-/* decide_sha256 - SHA-256 of buf into key. */
-static void decide_sha256(const unsigned char *buf, size_t len, unsigned char key[DECIDE_KEY_LEN])
+/* DECIDE_KEY_PARTS - the most buffers one key is made of (two per used attribute). */
+#define DECIDE_KEY_PARTS (2 * DECIDE_EV_ATTRS)
+
+/* decide_sha256 - SHA-256 of the n parts into key. */
+static void decide_sha256(const struct iovec *part, size_t n, unsigned char key[DECIDE_KEY_LEN])
 {
     unsigned char md[DIGEST_MAX];
 
-    if (evidence_digest(DIGEST_SHA256, buf, len, md) != DECIDE_KEY_LEN)
+    if (evidence_digest_parts(DIGEST_SHA256, part, n, md) != DECIDE_KEY_LEN)
         abort();
     memcpy(key, md, DECIDE_KEY_LEN);
 }
 
-/* decide_hash_attr - feed "name\0value\0" of a used attribute into the key context. */
-static void decide_hash_attr(unsigned char *acc, size_t *len, size_t size,
-                             const char *name, const char *value)
+/* decide_key_attr - add "name\0value\0" of a used attribute to the key's parts. */
+static void decide_key_attr(struct iovec *part, size_t *n, const char *name, const char *value)
 {
-    size_t nl = strlen(name), vl = strlen(value);
-    unsigned char *tmp;
-
-    /* acc gets SHA-256(name \0 value \0) per used attribute: bounded, unambiguous */
-    if (*len + DECIDE_KEY_LEN > size || (tmp = malloc(nl + vl + 2)) == NULL)
-        abort();
-    memcpy(tmp, name, nl + 1);
-    memcpy(tmp + nl + 1, value, vl + 1);
-    decide_sha256(tmp, nl + vl + 2, acc + *len);
-    free(tmp);
-    *len += DECIDE_KEY_LEN;
+    if (*n + 2 > DECIDE_KEY_PARTS)
+        abort();                /* broken invariant: more attributes than DECIDE_EV_ATTRS */
+    part[(*n)++] = (struct iovec) { (void *) name, strlen(name) + 1 };
+    part[(*n)++] = (struct iovec) { (void *) value, strlen(value) + 1 };
 }
 
 /* decide_report - record a problem with one attribute. */
 static void decide_report(decide_ev_report *r, decide_ev_problem p, const char *attr,
                           const char *detail)
 {
+    size_t n = strlen(detail);
+
     r->problem = p;
     r->attr = attr;
-    snprintf(r->detail, sizeof(r->detail), "%s", detail);
+    if (n >= sizeof(r->detail))
+        n = sizeof(r->detail) - 1;
+    memcpy(r->detail, detail, n);
+    r->detail[n] = '\0';
 }
 
 /* decide_fingerprint - add one fingerprint attribute; reports its problem in r. */
@@ -221,33 +222,40 @@ evidence *decide_evidence(const policy_request *req, digest_alg alg,
                           decide_ev_report rep[DECIDE_EV_ATTRS], unsigned char key[DECIDE_KEY_LEN])
 {
     evidence *ev = evidence_new();
-    unsigned char acc[DECIDE_EV_ATTRS * DECIDE_KEY_LEN];
-    size_t len = 0;
+    struct iovec part[DECIDE_KEY_PARTS];
+    size_t n = 0;
 
     for (size_t i = 0; i < DECIDE_EV_ATTRS; i++)
         decide_report(&rep[i], DECIDE_EV_OK, "", "");
+    /* the key: SHA-256 over "name\0value\0" of each used attribute, in this order */
     if (decide_der(ev, req, &rep[0]))
-        decide_hash_attr(acc, &len, sizeof(acc), "ccert_der",
-                         policy_get_attr(req, POLICY_ATTR_CCERT_DER));
+        decide_key_attr(part, &n, "ccert_der", policy_get_attr(req, POLICY_ATTR_CCERT_DER));
     if (decide_fingerprint(ev, req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT, 1, alg, &rep[1]))
-        decide_hash_attr(acc, &len, sizeof(acc), "ccert_pubkey_fingerprint",
-                         policy_get_attr(req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT));
+        decide_key_attr(part, &n, "ccert_pubkey_fingerprint",
+                        policy_get_attr(req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT));
     if (decide_fingerprint(ev, req, POLICY_ATTR_CCERT_FINGERPRINT, 0, alg, &rep[2]))
-        decide_hash_attr(acc, &len, sizeof(acc), "ccert_fingerprint",
-                         policy_get_attr(req, POLICY_ATTR_CCERT_FINGERPRINT));
-    decide_sha256(acc, len, key);
+        decide_key_attr(part, &n, "ccert_fingerprint", policy_get_attr(req, POLICY_ATTR_CCERT_FINGERPRINT));
+    decide_sha256(part, n, key);
     return ev;
 }
 
-/* decide_memo_key - key of the verdict for claimed with the evidence named by evkey. */
+/* decide_memo_key - key of the verdict for claimed with the evidence named by evkey, within scope. */
 void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_LEN],
-                     unsigned char key[DECIDE_KEY_LEN])
+                     const void *scope, size_t scope_len, unsigned char key[DECIDE_KEY_LEN])
 {
-    unsigned char acc[2 * DECIDE_KEY_LEN];
+    unsigned char len16[2];
+    struct iovec part[4];
 
-    decide_sha256((const unsigned char *) claimed, strlen(claimed), acc);
-    memcpy(acc + DECIDE_KEY_LEN, evkey, DECIDE_KEY_LEN);
-    decide_sha256(acc, sizeof(acc), key);
+    if (scope_len > 0xffff)
+        abort();                /* broken invariant: the callers' scopes are short */
+    len16[0] = (unsigned char) (scope_len >> 8);
+    len16[1] = (unsigned char) (scope_len & 0xff);
+    /* SHA-256(evkey || scope length (2 octets) || scope || claimed): one digest, unambiguous */
+    part[0] = (struct iovec) { (void *) evkey, DECIDE_KEY_LEN };
+    part[1] = (struct iovec) { len16, sizeof(len16) };
+    part[2] = (struct iovec) { (void *) scope, scope_len };
+    part[3] = (struct iovec) { (void *) claimed, strlen(claimed) };
+    decide_sha256(part, 4, key);
 }
 
 /* decide_result_from - fill r from a finished verdict. */
@@ -255,8 +263,8 @@ void decide_result_from(decide_result *r, const verdict *v)
 {
     r->present = true;
     r->result = v->result;
-    snprintf(r->name, sizeof(r->name), "%s", v->name);
-    snprintf(r->reason, sizeof(r->reason), "%s", v->brief);
+    text_copy(r->name, sizeof(r->name), v->name);
+    text_copy(r->reason, sizeof(r->reason), v->brief);
 }
 
 /* decide_action_word - the Postfix action of a configured action. */

@@ -94,9 +94,13 @@ const char *decide_claimed(const policy_request *req, decide_kind kind, char buf
 evidence *decide_evidence(const policy_request *req, digest_alg alg,
                           decide_ev_report rep[DECIDE_EV_ATTRS], unsigned char key[DECIDE_KEY_LEN]);
 
-/* decide_memo_key - key of the verdict for claimed with the evidence named by evkey. */
+/*
+ * decide_memo_key - key of the verdict for claimed with the evidence named
+ * by evkey, within scope (the caller's bytes: what else the verdict may
+ * not be shared across; scope_len 0 for none).
+ */
 void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_LEN],
-                     unsigned char key[DECIDE_KEY_LEN]);
+                     const void *scope, size_t scope_len, unsigned char key[DECIDE_KEY_LEN]);
 
 /* decide_result_from - fill r from a finished verdict. */
 void decide_result_from(decide_result *r, const verdict *v);

@@ -24,13 +24,22 @@
  *
  *	Threads: the event loop thread and the milter's threads log
  *	concurrently.  Each line is formatted in the caller's stack and
- *	written with one fprintf() or syslog() call (both lock
- *	internally); the format, which a reload may change, is read and
- *	written atomically.
+ *	written with one write(2) or syslog() call, so lines never mix;
+ *	the format, which a reload may change, is read and written
+ *	atomically.
+ *
+ *	Batches: on stderr, the verdict lines of one policy request that
+ *	were decided at once (from the cache) are collected in the
+ *	caller's dlog_batch and written together with one write(2) when
+ *	the caller flushes it, before the reply goes out.  Syslog gets
+ *	each line at once (one datagram a line anyway).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dlog.h"
 
@@ -56,7 +65,7 @@ static void dlog_puts(dlog_buf *b, const char *s)
     dlog_put(b, s, strlen(s));
 }
 
-/* dlog_put_text_value - key=value, quoted when quote is set or the value needs it. */
+/* dlog_put_text - key=value, quoted when quote is set or the value needs it. */
 static void dlog_put_text(dlog_buf *b, const char *key, const char *value, bool quote)
 {
     const char *v = value != NULL ? value : "";
@@ -66,17 +75,24 @@ static void dlog_put_text(dlog_buf *b, const char *key, const char *value, bool 
     dlog_puts(b, " ");
     dlog_puts(b, key);
     dlog_puts(b, quote ? "=\"" : "=");
-    for (; *v != '\0'; v++) {
-        unsigned char c = (unsigned char) *v;
+    while (*v != '\0') {
+        size_t run = 0;
+        unsigned char c;
 
+        /* a run of bytes that need nothing, copied at once */
+        while ((c = (unsigned char) v[run]) >= 0x20 && c <= 0x7e && c != '"' && c != '\\')
+            run++;
+        dlog_put(b, v, run);
+        v += run;
+        if ((c = (unsigned char) *v) == '\0')
+            break;
         if (c == '"' || c == '\\') {
             char esc[2] = { '\\', (char) c };
             dlog_put(b, esc, 2);
-        } else if (c < 0x20 || c > 0x7e) {
-            dlog_put(b, "?", 1);
         } else {
-            dlog_put(b, (const char *) v, 1);
+            dlog_put(b, "?", 1);
         }
+        v++;
     }
     if (quote)
         dlog_puts(b, "\"");
@@ -141,11 +157,46 @@ static void dlog_printable(char *dst, size_t size, const char *src)
     dst[i] = '\0';
 }
 
+/* dlog_stderr_line - "danced: LEVEL: line\n" into out (cut to fit); returns its length. */
+static size_t dlog_stderr_line(char *out, size_t size, int prio, const char *line)
+{
+    const char *level = dlog_level(prio);
+    size_t ll = strlen(level), n = strlen(line);
+
+    if (size < sizeof("danced: : \n") + ll)
+        abort();                /* broken invariant: the callers' buffers are large */
+    memcpy(out, "danced: ", 8);
+    memcpy(out + 8, level, ll);
+    memcpy(out + 8 + ll, ": ", 2);
+    if (n > size - (8 + ll + 2) - 1)
+        n = size - (8 + ll + 2) - 1;
+    memcpy(out + 8 + ll + 2, line, n);
+    out[8 + ll + 2 + n] = '\n';
+    return 8 + ll + 2 + n + 1;
+}
+
+/* dlog_stderr - write bytes to stderr with one write(2) when it takes them (a failure is ignored: nowhere to say it). */
+static void dlog_stderr(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t) n;
+    }
+}
+
 /* dlog_write - send one finished line to its destination. */
 static void dlog_write(const dlog *log, int prio, const char *line)
 {
+    char out[DLOG_LINE_MAX + 32];
+
     if (log->to_stderr || !log->opened)
-        fprintf(stderr, "danced: %s: %s\n", dlog_level(prio), line);
+        dlog_stderr(out, dlog_stderr_line(out, sizeof(out), prio, line));
     else
         syslog(prio, "%s", line);
 }
@@ -187,11 +238,20 @@ void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
     dlog_write(log, prio, clean);
 }
 
-/* dlog_verdict - write the line for one computed verdict. */
-void dlog_verdict(const dlog *log, const dlog_verdict_info *in)
+/* dlog_batch_flush - write what the batch holds (one write(2)) and empty it. */
+void dlog_batch_flush(dlog_batch *batch)
 {
-    dlog_buf b = { .len = 0, .full = false };
+    dlog_stderr(batch->s, batch->len);
+    batch->len = 0;
+}
 
+/* dlog_verdict - write the line for one computed verdict (into batch when given and on stderr). */
+void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *in)
+{
+    dlog_buf b;
+
+    b.len = 0;
+    b.full = false;
     b.s[0] = '\0';
     if (__atomic_load_n(&log->format, __ATOMIC_RELAXED) == CONFIG_LOG_JSON) {
         dlog_puts(&b, "{");
@@ -226,12 +286,18 @@ void dlog_verdict(const dlog *log, const dlog_verdict_info *in)
         dlog_put_text(&b, "instance", in->instance, false);
         /* a cut text line is still one readable line */
     }
-    dlog_write(log, LOG_INFO, b.s);
+    if (batch == NULL || !(log->to_stderr || !log->opened)) {
+        dlog_write(log, LOG_INFO, b.s);
+        return;
+    }
+    if (sizeof(batch->s) - batch->len < DLOG_LINE_MAX + 32)
+        dlog_batch_flush(batch);
+    batch->len += dlog_stderr_line(batch->s + batch->len, sizeof(batch->s) - batch->len, LOG_INFO, b.s);
 }
 
 /* dlog_verdict_of - the verdict line for v, from the owner that decided (else the first). */
-void dlog_verdict_of(const dlog *log, const verdict *v, const char *identity, const char *claimed,
-                     const char *client, const char *instance)
+void dlog_verdict_of(const dlog *log, dlog_batch *batch, const verdict *v, const char *identity,
+                     const char *claimed, const char *client, const char *instance)
 {
     const verdict_owner *o = NULL;
     dlog_verdict_info info;
@@ -251,7 +317,7 @@ void dlog_verdict_of(const dlog *log, const verdict *v, const char *identity, co
     info.matched = v->matched;
     info.spki_sha256 = v->spki_sha256;
     info.instance = instance;
-    dlog_verdict(log, &info);
+    dlog_verdict(log, batch, &info);
 }
 
 /* dlog_close - close syslog if it was opened. */

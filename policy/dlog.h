@@ -40,6 +40,12 @@ typedef struct dlog_verdict_info {
     const char *instance;             /* Postfix's instance attribute, or "" */
 } dlog_verdict_info;
 
+/* Verdict lines held to be written together (stderr only); dlog_batch_flush() empties it. */
+typedef struct dlog_batch {
+    size_t len;
+    char s[3 * (DLOG_LINE_MAX + 32)];
+} dlog_batch;
+
 /* dlog_init - log to stderr (foreground) or to syslog with facility. */
 void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format);
 
@@ -50,16 +56,19 @@ void dlog_reconfigure(dlog *log, int facility, config_log_format format);
 void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* dlog_verdict - write the line for one computed verdict. */
-void dlog_verdict(const dlog *log, const dlog_verdict_info *info);
+/* dlog_verdict - write the line for one computed verdict; on stderr into batch when it is not NULL. */
+void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *info);
 
 /*
  * dlog_verdict_of - the verdict line for v: identity ("helo", "helo,mailfrom"),
  * the claimed name as sent, the SMTP client's address and Postfix's instance
- * (either may be NULL).
+ * (either may be NULL); batch as for dlog_verdict().
  */
-void dlog_verdict_of(const dlog *log, const verdict *v, const char *identity, const char *claimed,
-                     const char *client, const char *instance);
+void dlog_verdict_of(const dlog *log, dlog_batch *batch, const verdict *v, const char *identity,
+                     const char *claimed, const char *client, const char *instance);
+
+/* dlog_batch_flush - write the batched lines with one write(2) and empty the batch. */
+void dlog_batch_flush(dlog_batch *batch);
 
 /* dlog_close - close syslog if it was opened. */
 void dlog_close(dlog *log);

@@ -135,7 +135,7 @@ void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const c
 {
     if (s->v != NULL || s->dns != NULL)
         abort();                /* broken invariant: the slot is busy */
-    if ((s->v = calloc(1, sizeof(*s->v))) == NULL)
+    if ((s->v = malloc(sizeof(*s->v))) == NULL)     /* check_start() initializes it first */
         abort();
     s->dns = d;                 /* before the check: done may run inside it */
     s->job = dnsloop_check(d, ev, claimed, opt, s->v, done, arg);

@@ -163,7 +163,7 @@ static void handoff_item_done(void *arg, verdict *v)
     handoff_item *it = arg;
     handoff_job *job = it->job;
 
-    dlog_verdict_of(&job->h->d->log, v, decide_kind_name(it->kind), it->claimed, job->client, NULL);
+    dlog_verdict_of(&job->h->d->log, NULL, v, decide_kind_name(it->kind), it->claimed, job->client, NULL);
     decide_result_from(&job->res[it->kind], v);
     dnsloop_slot_done(&it->check);
     if (job->outstanding == 0)

@@ -18,7 +18,10 @@
  * the client, so the arena never needs more than POLICY_REQUEST_MAX bytes.
  * The values of the attributes danced uses are also indexed by policy_attr
  * so that lookups and duplicate checks for them take constant time; other
- * names are found by a scan of at most POLICY_ATTRS_MAX short names.
+ * names are found by a scan of at most POLICY_ATTRS_MAX short names, and
+ * the duplicate check for them scans only when the name's bit in a
+ * 128-bit hash filter was already set (a Postfix request has about ten
+ * such names, so the scan is rare).
  *
  * Replies are built by copying into the caller's buffer; bytes of the
  * free text outside printable ASCII become "?", so nothing a client sent
@@ -34,28 +37,34 @@ _Static_assert(POLICY_DER_MAX <= EVIDENCE_CERT_MAX, "ccert_der must fit the evid
 _Static_assert(POLICY_REQUEST_MAX <= UINT32_MAX, "arena offsets are stored in 32 bits");
 _Static_assert(POLICY_ARENA_INITIAL <= POLICY_REQUEST_MAX, "initial arena within the bound");
 
-static const char *const policy_attr_names[POLICY_ATTR_COUNT] = {
-    [POLICY_ATTR_REQUEST] = "request",
-    [POLICY_ATTR_PROTOCOL_STATE] = "protocol_state",
-    [POLICY_ATTR_PROTOCOL_NAME] = "protocol_name",
-    [POLICY_ATTR_CLIENT_ADDRESS] = "client_address",
-    [POLICY_ATTR_CLIENT_NAME] = "client_name",
-    [POLICY_ATTR_REVERSE_CLIENT_NAME] = "reverse_client_name",
-    [POLICY_ATTR_CLIENT_PORT] = "client_port",
-    [POLICY_ATTR_HELO_NAME] = "helo_name",
-    [POLICY_ATTR_SENDER] = "sender",
-    [POLICY_ATTR_RECIPIENT] = "recipient",
-    [POLICY_ATTR_RECIPIENT_COUNT] = "recipient_count",
-    [POLICY_ATTR_QUEUE_ID] = "queue_id",
-    [POLICY_ATTR_INSTANCE] = "instance",
-    [POLICY_ATTR_CCERT_SUBJECT] = "ccert_subject",
-    [POLICY_ATTR_CCERT_FINGERPRINT] = "ccert_fingerprint",
-    [POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT] = "ccert_pubkey_fingerprint",
-    [POLICY_ATTR_CCERT_DER] = "ccert_der",
-    [POLICY_ATTR_ENCRYPTION_PROTOCOL] = "encryption_protocol",
-    [POLICY_ATTR_SERVER_ADDRESS] = "server_address",
-    [POLICY_ATTR_SERVER_PORT] = "server_port",
+/* The known names and their lengths (the parser compares the length first). */
+#define POLICY_NAME(s) { s, sizeof(s) - 1 }
+static const struct {
+    const char *s;
+    size_t len;
+} policy_attr_names[POLICY_ATTR_COUNT] = {
+    [POLICY_ATTR_REQUEST] = POLICY_NAME("request"),
+    [POLICY_ATTR_PROTOCOL_STATE] = POLICY_NAME("protocol_state"),
+    [POLICY_ATTR_PROTOCOL_NAME] = POLICY_NAME("protocol_name"),
+    [POLICY_ATTR_CLIENT_ADDRESS] = POLICY_NAME("client_address"),
+    [POLICY_ATTR_CLIENT_NAME] = POLICY_NAME("client_name"),
+    [POLICY_ATTR_REVERSE_CLIENT_NAME] = POLICY_NAME("reverse_client_name"),
+    [POLICY_ATTR_CLIENT_PORT] = POLICY_NAME("client_port"),
+    [POLICY_ATTR_HELO_NAME] = POLICY_NAME("helo_name"),
+    [POLICY_ATTR_SENDER] = POLICY_NAME("sender"),
+    [POLICY_ATTR_RECIPIENT] = POLICY_NAME("recipient"),
+    [POLICY_ATTR_RECIPIENT_COUNT] = POLICY_NAME("recipient_count"),
+    [POLICY_ATTR_QUEUE_ID] = POLICY_NAME("queue_id"),
+    [POLICY_ATTR_INSTANCE] = POLICY_NAME("instance"),
+    [POLICY_ATTR_CCERT_SUBJECT] = POLICY_NAME("ccert_subject"),
+    [POLICY_ATTR_CCERT_FINGERPRINT] = POLICY_NAME("ccert_fingerprint"),
+    [POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT] = POLICY_NAME("ccert_pubkey_fingerprint"),
+    [POLICY_ATTR_CCERT_DER] = POLICY_NAME("ccert_der"),
+    [POLICY_ATTR_ENCRYPTION_PROTOCOL] = POLICY_NAME("encryption_protocol"),
+    [POLICY_ATTR_SERVER_ADDRESS] = POLICY_NAME("server_address"),
+    [POLICY_ATTR_SERVER_PORT] = POLICY_NAME("server_port"),
 };
+#undef POLICY_NAME
 
 /* ---------------------------------------------------------------- parser */
 
@@ -102,6 +111,28 @@ static bool policy_valid_name(const char *name, size_t len)
     return true;
 }
 
+/* policy_attr_find - the known attribute spelled by name[0..len), by length first. */
+static bool policy_attr_find(const char *name, size_t len, policy_attr *attr)
+{
+    for (int i = 0; i < POLICY_ATTR_COUNT; i++) {
+        if (policy_attr_names[i].len == len && memcmp(name, policy_attr_names[i].s, len) == 0) {
+            *attr = (policy_attr)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* policy_name_bit - which bit of policy_request.unknown_seen an unknown name sets (FNV-1a). */
+static unsigned policy_name_bit(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h % POLICY_SEEN_BITS;
+}
+
 /* policy_scan - the value of name among the complete attributes, by a linear scan. */
 static const char *policy_scan(const policy_request *req, const char *name)
 {
@@ -146,12 +177,18 @@ static policy_status policy_end_line(policy_parser *p)
 
     line[name_len] = '\0';
     line[len] = '\0';           /* over the "\r" or the "\n"'s reserved byte */
-    if (policy_attr_lookup(line, &attr)) {
+    if (policy_attr_find(line, name_len, &attr)) {
         if (req->known[attr] != 0)
             return POLICY_ERR_DUPLICATE;
         req->known[attr] = (uint32_t)(req->len + name_len + 1);
-    } else if (policy_scan(req, line) != NULL) {
-        return POLICY_ERR_DUPLICATE;
+    } else {
+        /* a name danced does not use: scan the earlier ones only when its bit was seen */
+        unsigned bit = policy_name_bit(line, name_len);
+        uint64_t mask = (uint64_t)1 << (bit % 64);
+
+        if ((req->unknown_seen[bit / 64] & mask) != 0 && policy_scan(req, line) != NULL)
+            return POLICY_ERR_DUPLICATE;
+        req->unknown_seen[bit / 64] |= mask;
     }
     req->len += len + 1;
     req->count++;
@@ -224,6 +261,7 @@ void policy_parser_reset(policy_parser *p)
     p->req.len = 0;
     p->req.count = 0;
     memset(p->req.known, 0, sizeof(p->req.known));
+    memset(p->req.unknown_seen, 0, sizeof(p->req.unknown_seen));
     p->line_len = 0;
     p->total = 0;
     p->status = POLICY_NEED_MORE;
@@ -280,20 +318,14 @@ const char *policy_attr_name(policy_attr attr)
 {
     if ((unsigned)attr >= POLICY_ATTR_COUNT)
         abort();
-    return policy_attr_names[attr];
+    return policy_attr_names[attr].s;
 }
 
 bool policy_attr_lookup(const char *name, policy_attr *attr)
 {
     if (name == NULL || attr == NULL)
         abort();
-    for (int i = 0; i < POLICY_ATTR_COUNT; i++) {
-        if (strcmp(name, policy_attr_names[i]) == 0) {
-            *attr = (policy_attr)i;
-            return true;
-        }
-    }
-    return false;
+    return policy_attr_find(name, strlen(name), attr);
 }
 
 /* ---------------------------------------------------------------- replies */

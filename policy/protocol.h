@@ -33,7 +33,7 @@
  * the offending byte, anything else at the end of its line, so at most
  * POLICY_REQUEST_MAX bytes are ever held.
  *
- * Memory: sizeof(policy_parser) is about 140 bytes on LP64 and nothing
+ * Memory: sizeof(policy_parser) is about 170 bytes on LP64 and nothing
  * more is allocated until the first byte arrives.  The attributes then
  * live in one arena, allocated at POLICY_ARENA_INITIAL bytes (a Postfix
  * request with fingerprints is under 1 KiB) and doubled as needed up to
@@ -110,6 +110,8 @@ typedef enum {
     POLICY_ATTR_COUNT
 } policy_attr;
 
+#define POLICY_SEEN_BITS 128       /* bits of the unknown-name filter */
+
 /* A parsed request.  Read it only through the functions below. */
 typedef struct policy_request {
     char *arena;              /* "name\0value\0" pairs, then the line being read */
@@ -117,6 +119,7 @@ typedef struct policy_request {
     size_t len;               /* bytes of complete attributes */
     size_t count;             /* complete attributes */
     uint32_t known[POLICY_ATTR_COUNT]; /* arena offset of each known value, 0 = absent */
+    uint64_t unknown_seen[POLICY_SEEN_BITS / 64]; /* hash bits of the other names (duplicate check) */
 } policy_request;
 
 /* An incremental request parser, one per connection.  Fields are private. */

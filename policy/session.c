@@ -12,8 +12,10 @@
  *	nothing for that long is closed; once part of a request has come,
  *	the timeout is what is left of request_timeout, so a client that
  *	trickles a byte every few seconds is closed too.  Bytes go through the protocol
- *	parser; when a request is complete the read event is removed
- *	until its reply has been written.  Bytes that arrived after the
+ *	parser; when a request cannot be answered at once (a look-up, or
+ *	a reply the socket does not take whole) the read event is removed
+ *	until its reply has been written; a request answered at once keeps
+ *	it (no epoll_ctl(2) calls on the warm path).  Bytes that arrived after the
  *	request (a client that pipelines) are kept in a spill buffer and
  *	parsed from the next loop pass, never recursively, so a burst of
  *	pipelined requests cannot deepen the stack.
@@ -67,6 +69,7 @@
 #include "memo.h"
 
 #define SESSION_READ_CHUNK 16384
+#define SESSION_SCOPE_PART 63           /* bytes of client address or port in a memo key */
 
 typedef struct session_req session_req;
 
@@ -94,6 +97,7 @@ struct session_req {
     decide_result res[DECIDE_KINDS];
     size_t outstanding;
     bool starting;
+    dlog_batch *batch;                /* while starting: verdict lines written together */
     bool joined;                      /* a DATA record in the join store waits for these verdicts */
     join_key jkey;
     uint64_t ticket;
@@ -263,6 +267,7 @@ static void session_send(session *s, const char *buf, size_t len)
         session_ready(s);
         return;
     }
+    event_del(s->ev);                   /* nothing more is read until the reply is out */
     if ((s->out = malloc(len - (size_t) n)) == NULL)
         abort();
     memcpy(s->out, buf + n, len - (size_t) n);
@@ -287,11 +292,22 @@ static void session_reply_dunno(session *s)
 /* session_kinds_text - "helo" or "helo,mailfrom" for the log. */
 static void session_kinds_text(unsigned kinds, char *out, size_t size)
 {
-    out[0] = '\0';
-    for (int k = 0; k < DECIDE_KINDS; k++)
-        if (kinds & decide_kind_bit((decide_kind) k))
-            snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? "," : "",
-                     decide_kind_name((decide_kind) k));
+    size_t n = 0;
+
+    for (int k = 0; k < DECIDE_KINDS; k++) {
+        const char *name = decide_kind_name((decide_kind) k);
+        size_t len = strlen(name);
+
+        if (!(kinds & decide_kind_bit((decide_kind) k)))
+            continue;
+        if (n + (n > 0) + len >= size)
+            abort();            /* broken invariant: the caller's buffer holds all three */
+        if (n > 0)
+            out[n++] = ',';
+        memcpy(out + n, name, len);
+        n += len;
+    }
+    out[n] = '\0';
 }
 
 /* session_log_verdict - the one line per computed verdict. */
@@ -301,7 +317,8 @@ static void session_log_verdict(session *s, const session_item *it, const verdic
     char kinds[32];
 
     session_kinds_text(it->kinds, kinds, sizeof(kinds));
-    dlog_verdict_of(&s->d->log, v, kinds, it->claimed, policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
+    dlog_verdict_of(&s->d->log, it->req->batch, v, kinds, it->claimed,
+                    policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
                     policy_get_attr(preq, POLICY_ATTR_INSTANCE));
 }
 
@@ -384,19 +401,24 @@ static void session_item_key(const policy_request *preq, const session_req *req,
 {
     const char *addr = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
     const char *port = policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT);
-    unsigned char buf[DECIDE_KEY_LEN + 2 * 64 + 3];
-    unsigned char scoped[DIGEST_MAX];
-    size_t n = 0;
+    char scope[SESSION_SCOPE_PART + 1 + SESSION_SCOPE_PART + 1 + 1];
+    size_t n = 0, len;
 
-    memcpy(buf, req->evkey, DECIDE_KEY_LEN);
-    n += DECIDE_KEY_LEN;
-    n += (size_t) snprintf((char *) buf + n, sizeof(buf) - n, "%.63s", addr ? addr : "");
-    buf[n++] = 0;
-    n += (size_t) snprintf((char *) buf + n, sizeof(buf) - n, "%.63s", port ? port : "");
-    buf[n++] = 0;
-    buf[n++] = it->kind == DECIDE_MAILFROM ? 'd' : 'h';
-    evidence_digest(DIGEST_SHA256, buf, n, scoped);
-    decide_memo_key(it->claimed, scoped, it->key);
+    /* "address\0port\0" (each cut at SESSION_SCOPE_PART: longer is no address) and the kind */
+    if (addr != NULL) {
+        len = strnlen(addr, SESSION_SCOPE_PART);
+        memcpy(scope + n, addr, len);
+        n += len;
+    }
+    scope[n++] = '\0';
+    if (port != NULL) {
+        len = strnlen(port, SESSION_SCOPE_PART);
+        memcpy(scope + n, port, len);
+        n += len;
+    }
+    scope[n++] = '\0';
+    scope[n++] = it->kind == DECIDE_MAILFROM ? 'd' : 'h';
+    decide_memo_key(it->claimed, req->evkey, scope, n, it->key);
 }
 
 /* session_start_item - the result of one identity: from the memo, or a new check. */
@@ -440,6 +462,7 @@ static void session_dispatch(session *s)
     decide_state state = decide_state_of(preq);
     session_req *req;
     long long now = memo_now_ms();
+    dlog_batch batch;
 
     if (state == DECIDE_STATE_OTHER) {
         session_reply_dunno(s);
@@ -460,6 +483,8 @@ static void session_dispatch(session *s)
         session_join_begin(s, req, preq, now);
     req->ev = decide_evidence(preq, req->snap->cfg.fingerprint_digest, rep, req->evkey);
     session_evidence_problems(s, preq, rep);
+    batch.len = 0;
+    req->batch = &batch;
     req->starting = true;
     for (int k = 0; k < DECIDE_KINDS; k++) {
         session_item *it = &req->item[k];
@@ -480,8 +505,12 @@ static void session_dispatch(session *s)
         if (req->item[k].present && req->item[k].alias < 0)
             session_start_item(s, req, k, now);
     req->starting = false;
+    req->batch = NULL;
+    dlog_batch_flush(&batch);           /* logged before the reply acts on them */
     if (req->outstanding == 0)
         session_answer(s);
+    else
+        event_del(s->ev);               /* nothing more is read until the reply is out */
 }
 
 /* session_answer - every result is in: compose and send the reply. */
@@ -502,9 +531,8 @@ static void session_answer(session *s)
     }
     decide_reply(req->snap, req->state, req->res, s->d->milter, reply, sizeof(reply), &len);
     s->req = NULL;
+    session_send(s, reply, len);        /* may close s; req no longer needs it */
     session_req_free(req);
-    event_del(s->ev);
-    session_send(s, reply, len);
 }
 
 /*
@@ -537,8 +565,7 @@ static void session_input(session *s, const char *data, size_t len)
             memcpy(s->spill, data, len);
             s->spill_len = len;
         }
-        event_del(s->ev);               /* nothing more is read until the reply is out */
-        session_dispatch(s);
+        session_dispatch(s);            /* the read event stays unless the reply must wait */
         return;
     }
 }

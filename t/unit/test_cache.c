@@ -199,6 +199,42 @@ static void test_get_returns_answer(void **state)
     cache_free(c);
 }
 
+/* cache_peek: the same answer as cache_get, borrowing the entry's RDATA; misses and expiry as cache_get. */
+static void test_peek(void **state)
+{
+    cache *c = cache_new(10, 3600, 10);
+    resolver_answer in, got, view;
+
+    (void) state;
+    make_answer(&in, "_smtp-client.p.example", RESOLVER_SECURE, 300, 2);
+    cache_put(c, &in, 0);
+    assert_true(cache_get(c, "_smtp-client.p.example", 2500, &got));
+    assert_true(cache_peek(c, "_SMTP-client.p.example", 2500, &view));
+    assert_int_equal(view.status, got.status);
+    assert_int_equal(view.ttl, 297);
+    assert_true(view.from_cache);
+    assert_string_equal(view.owner, "_SMTP-client.p.example");   /* the name asked for */
+    assert_int_equal(view.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(view.rdlen[i], got.rdlen[i]);
+        assert_memory_equal(view.rdata[i], got.rdata[i], got.rdlen[i]);
+        assert_ptr_not_equal(view.rdata[i], got.rdata[i]);      /* get copies, peek borrows */
+    }
+    /* a second peek borrows the same bytes: nothing was copied */
+    {
+        resolver_answer again;
+
+        assert_true(cache_peek(c, "_smtp-client.p.example", 2600, &again));
+        assert_ptr_equal(again.rdata[0], view.rdata[0]);
+    }
+    assert_false(cache_peek(c, "_smtp-client.other.example", 2500, &view));
+    assert_false(cache_peek(c, "_smtp-client.p.example", 300000, &view));   /* expired: gone */
+    assert_int_equal(cache_size(c), 0);
+    resolver_answer_clear(&got);
+    resolver_answer_clear(&in);
+    cache_free(c);
+}
+
 /* Copies: the cache owns its own; what cache_get hands out is the caller's. */
 static void test_copies_independent(void **state)
 {
@@ -442,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_ttl_boundaries),
         cmocka_unit_test(test_lifetime_table),
         cmocka_unit_test(test_get_returns_answer),
+        cmocka_unit_test(test_peek),
         cmocka_unit_test(test_copies_independent),
         cmocka_unit_test(test_replace),
         cmocka_unit_test(test_owner_case),

@@ -145,31 +145,25 @@ static char *reqf(const char *fmt, ...)
     return s;
 }
 
-/* attr_hash - SHA-256("name\0value\0"), one used attribute's share of the evidence key. */
-static void attr_hash(const char *name, const char *value, unsigned char out[32])
-{
-    size_t nl = strlen(name), vl = strlen(value);
-    unsigned char *buf = malloc(nl + vl + 2);
-    unsigned char d[EVP_MAX_MD_SIZE];
-
-    assert_non_null(buf);
-    memcpy(buf, name, nl + 1);
-    memcpy(buf + nl + 1, value, vl + 1);
-    assert_int_equal(sha("SHA256", buf, nl + vl + 2, d), 32);
-    memcpy(out, d, 32);
-    free(buf);
-}
-
-/* expect_evkey - the evidence key for the used (name, value) pairs, in the order given. */
+/* expect_evkey - the evidence key: SHA-256 over "name\0value\0" of the used pairs, in the order given. */
 static void expect_evkey(unsigned char key[DECIDE_KEY_LEN], size_t n, const char *const pairs[][2])
 {
-    unsigned char acc[3 * 32], d[EVP_MAX_MD_SIZE];
+    size_t len = 0, cap = 0;
+    unsigned char *buf, d[EVP_MAX_MD_SIZE];
 
     assert_true(n <= 3);
     for (size_t i = 0; i < n; i++)
-        attr_hash(pairs[i][0], pairs[i][1], acc + 32 * i);
-    assert_int_equal(sha("SHA256", acc, 32 * n, d), 32);
+        cap += strlen(pairs[i][0]) + strlen(pairs[i][1]) + 2;
+    buf = malloc(cap + 1);
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++) {
+            memcpy(buf + len, pairs[i][j], strlen(pairs[i][j]) + 1);
+            len += strlen(pairs[i][j]) + 1;
+        }
+    assert_int_equal(sha("SHA256", buf, len, d), 32);
     memcpy(key, d, DECIDE_KEY_LEN);
+    free(buf);
 }
 
 /* ev_bytes - assert evidence_get(sel, mtype) gives exactly want (want NULL: nothing). */
@@ -809,28 +803,40 @@ static void test_evidence_keys_differ(void **state)
 
 static void test_memo_key(void **state)
 {
-    static const char *const names[] = { "mta1.example.net", "mta2.example.net", "", "[192.0.2.1]" };
-    unsigned char ev1[DECIDE_KEY_LEN], ev2[DECIDE_KEY_LEN], keys[8][DECIDE_KEY_LEN];
+    static const char *const names[] = { "mta1.example.net", "mta2.example.net", "", "[192.0.2.1]", "c", "bc" };
+    static const struct { const char *s; size_t len; } scopes[] = {
+        { "", 0 }, { "192.0.2.1\0" "25\0h", 15 }, { "192.0.2.1\0" "25\0d", 15 }, { "a", 1 }, { "ab", 2 }
+    };
+    unsigned char ev1[DECIDE_KEY_LEN], ev2[DECIDE_KEY_LEN], keys[6 * 2 * 5][DECIDE_KEY_LEN];
     size_t nk = 0;
 
     (void) state;
     memset(ev1, 0x11, sizeof(ev1));
     memcpy(ev2, sha256_empty, sizeof(ev2));
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 6; i++) {
         for (int e = 0; e < 2; e++) {
-            const unsigned char *evk = e == 0 ? ev1 : ev2;
-            unsigned char acc[64], d[EVP_MAX_MD_SIZE];
+            for (size_t c = 0; c < 5; c++) {
+                const unsigned char *evk = e == 0 ? ev1 : ev2;
+                unsigned char acc[32 + 2 + 16 + 32], d[EVP_MAX_MD_SIZE];
+                size_t n = 0;
 
-            /* SHA-256(SHA-256(name) || evidence key) */
-            sha("SHA256", names[i], strlen(names[i]), d);
-            memcpy(acc, d, 32);
-            memcpy(acc + 32, evk, 32);
-            sha("SHA256", acc, sizeof(acc), d);
-            decide_memo_key(names[i], evk, keys[nk]);
-            assert_memory_equal(keys[nk], d, DECIDE_KEY_LEN);
-            nk++;
+                /* SHA-256(evidence key || scope length, 2 octets || scope || name) */
+                memcpy(acc, evk, 32);
+                n = 32;
+                acc[n++] = 0;
+                acc[n++] = (unsigned char) scopes[c].len;
+                memcpy(acc + n, scopes[c].s, scopes[c].len);
+                n += scopes[c].len;
+                memcpy(acc + n, names[i], strlen(names[i]));
+                n += strlen(names[i]);
+                sha("SHA256", acc, n, d);
+                decide_memo_key(names[i], evk, scopes[c].s, scopes[c].len, keys[nk]);
+                assert_memory_equal(keys[nk], d, DECIDE_KEY_LEN);
+                nk++;
+            }
         }
     }
+    /* all distinct: also scope "ab" + name "c" against scope "a" + name "bc" */
     for (size_t i = 0; i < nk; i++)
         for (size_t j = i + 1; j < nk; j++)
             assert_memory_not_equal(keys[i], keys[j], DECIDE_KEY_LEN);

@@ -425,7 +425,7 @@ static void key_of(const char *text, decide_kind kind, unsigned char key[DECIDE_
 
     claimed = decide_claimed(req, kind, buf);
     assert_non_null(claimed);
-    decide_memo_key(claimed, evkey, key);
+    decide_memo_key(claimed, evkey, "", 0, key);
     evidence_free(ev);
     parsed_free(p);
 }

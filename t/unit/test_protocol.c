@@ -321,7 +321,7 @@ static void test_reset_and_reuse(void **state)
     free(big);
 
     /* the per-connection footprint the header documents */
-    assert_true(sizeof(policy_parser) <= 160);
+    assert_true(sizeof(policy_parser) <= 176);
 }
 
 /* --------------------------------------------------------- lenient forms */
@@ -523,6 +523,40 @@ static void test_attribute_count_limit(void **state)
     assert_int_equal(parse_one(&p, buf, len), POLICY_REQUEST_DONE);
     assert_int_equal(policy_count(policy_parser_request(&p)), POLICY_ATTRS_MAX);
     policy_parser_free(&p);
+    free(buf);
+}
+
+/*
+ * Unknown names go through a hash filter before the duplicate scan: a
+ * repeat is caught wherever the first one was, and many distinct names
+ * (the filter full) are never taken for repeats.
+ */
+static void test_unknown_duplicates(void **state)
+{
+    static const size_t first[] = { 0, 1, 63, 64, 127, 128, 200, 253 };
+    char *buf = malloc(POLICY_REQUEST_MAX + 1);
+    policy_parser p;
+    size_t len;
+
+    (void) state;
+    assert_non_null(buf);
+    for (size_t k = 0; k < sizeof(first) / sizeof(first[0]); k++) {
+        len = 0;
+        for (size_t i = 0; i < 254; i++)
+            len += (size_t) sprintf(buf + len, "x%zu=%zu\n", i, i);
+        len += (size_t) sprintf(buf + len, "x%zu=again\n\n", first[k]);
+        assert_int_equal(parse_one(&p, buf, len), POLICY_ERR_DUPLICATE);
+        policy_parser_free(&p);
+        /* the same without the repeat is one good request of 254 names */
+        len = 0;
+        for (size_t i = 0; i < 254; i++)
+            len += (size_t) sprintf(buf + len, "x%zu=%zu\n", i, i);
+        len += (size_t) sprintf(buf + len, "y%zu=new\n\n", first[k]);
+        assert_int_equal(parse_one(&p, buf, len), POLICY_REQUEST_DONE);
+        assert_int_equal(policy_count(policy_parser_request(&p)), 255);
+        assert_string_equal(policy_get(policy_parser_request(&p), "x200"), "200");
+        policy_parser_free(&p);
+    }
     free(buf);
 }
 
@@ -1067,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_line_limit),
         cmocka_unit_test(test_line_limit_found_early),
         cmocka_unit_test(test_attribute_count_limit),
+        cmocka_unit_test(test_unknown_duplicates),
         cmocka_unit_test(test_request_size_limit),
         cmocka_unit_test(test_name_length_limit),
         cmocka_unit_test(test_hostile_lines),
