@@ -31,7 +31,8 @@
  *	Batches: on stderr, the verdict lines of one policy request that
  *	were decided at once (from the cache) are collected in the
  *	caller's dlog_batch and written together with one write(2) when
- *	the caller flushes it, before the reply goes out.  Syslog gets
+ *	the caller flushes it - the session does so right after the reply
+ *	went out, so that Postfix does not wait for the log.  Syslog gets
  *	each line at once (one datagram a line anyway).
  */
 #include <errno.h>
@@ -49,11 +50,14 @@ typedef struct dlog_buf {
     bool full;
 } dlog_buf;
 
+/* dlog_put - append n bytes; what does not fit is cut off and the buffer marked full. */
 static void dlog_put(dlog_buf *b, const char *s, size_t n)
 {
-    if (b->full || n >= sizeof(b->s) - b->len) {
-        b->full = true;
+    if (b->full)
         return;
+    if (n >= sizeof(b->s) - b->len) {
+        n = sizeof(b->s) - b->len - 1;
+        b->full = true;
     }
     memcpy(b->s + b->len, s, n);
     b->len += n;

@@ -28,7 +28,10 @@
  *	check through the dnsloop (one verdict allocated per check, freed
  *	when it is done, logged once).  When the last result is in the
  *	reply is written.  Any check may finish inside check_start(), so a
- *	"starting" flag keeps the reply until every check was started.
+ *	"starting" flag keeps the reply until every check was started; the
+ *	verdict lines of checks that finished there are batched and written
+ *	right after the reply (one write(2), and Postfix does not wait for
+ *	it).
  *	With a milter writing the header, a DATA request first opens its
  *	message's record in the join store (queue id, client address and
  *	port); the verdicts go there just before the DUNNO reply, and a
@@ -506,11 +509,11 @@ static void session_dispatch(session *s)
             session_start_item(s, req, k, now);
     req->starting = false;
     req->batch = NULL;
-    dlog_batch_flush(&batch);           /* logged before the reply acts on them */
     if (req->outstanding == 0)
-        session_answer(s);
+        session_answer(s);              /* s may be closed on return */
     else
         event_del(s->ev);               /* nothing more is read until the reply is out */
+    dlog_batch_flush(&batch);           /* right after the reply: Postfix need not wait for the log */
 }
 
 /* session_answer - every result is in: compose and send the reply. */
