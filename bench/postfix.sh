@@ -14,10 +14,17 @@
 #           Authentication-Results field to every message
 #           (AlwaysAddARHeader; the messages are not signed, so OpenDKIM
 #           makes no DNS query): a peer milter doing comparable
-#           per-message work, as the yardstick for danced's cost.
+#           per-message work, as the yardstick for danced's cost;
+#   null    the same Postfix with bench/nullmilter.c as its one milter: no
+#           work, one fixed header field inserted, the stages, replies,
+#           macros and socket options danced negotiates - what the milter
+#           protocol itself costs danced's set-up;
+#   nullmin the same with nullmilter -m min: header fields and end of
+#           message only, every other stage skipped - the floor for any
+#           milter that removes forged header fields.
 # Every message gets dane=pass verdicts (the client's certificate is
 # published in a DNSSEC-signed zone).  The modes alternate (plain, policy,
-# danced, opendkim, plain, ...) so that drift of the machine hits all alike; each
+# danced, opendkim, null, nullmin, plain, ...) so that drift of the machine hits all alike; each
 # figure is the median of the runs.  Besides messages per second: the CPU
 # time the whole machine spent per message (from /proc/stat, client
 # included) and the CPU time danced spent per message (/proc/PID/stat).
@@ -34,7 +41,8 @@
 #   BUILDDIR  a build directory without sanitizers (policy/danced, cli/dance)
 #   defaults  -r 5 -c 200 -m 5 -p 8
 #   -o FILE   also write the Markdown report to FILE
-# Needs what t/postfix/milter.sh needs, and opendkim (Debian: opendkim).
+# Needs what t/postfix/milter.sh needs, opendkim (Debian: opendkim) and
+# cc with libmilter's header (libmilter-dev) to build nullmilter.
 # Everything stays on loopback and is removed at exit.
 
 set -u
@@ -124,6 +132,21 @@ for _ in $(seq 1 100); do [ -S "$OSOCK" ] && break; sleep 0.1; done
 [ -S "$OSOCK" ] || { echo "opendkim did not start: $(cat "$PB_DIR/opendkim.log")" >&2; exit 1; }
 chmod 666 "$OSOCK"
 
+# the null milters (bench/nullmilter.c), on loopback TCP like danced's milter
+# shellcheck disable=SC2086
+${CC:-cc} ${PB_CFLAGS:--O2} -Wall -Wextra -o "$PB_DIR/nullmilter" "$HERE/nullmilter.c" -lmilter -lpthread \
+    || { echo "bench/postfix.sh: cannot build nullmilter.c" >&2; exit 1; }
+NPORT=$(pb_free_port)
+"$PB_DIR/nullmilter" -m same "inet:$NPORT@127.0.0.1" </dev/null >"$PB_DIR/null.log" 2>&1 &
+NPID=$!
+TB_PIDS="$TB_PIDS $NPID"
+pb_wait_port 127.0.0.1 "$NPORT" 10 || { cat "$PB_DIR/null.log" >&2; exit 1; }
+NMPORT=$(pb_free_port)
+"$PB_DIR/nullmilter" -m min "inet:$NMPORT@127.0.0.1" </dev/null >"$PB_DIR/nullmin.log" 2>&1 &
+NMPID=$!
+TB_PIDS="$TB_PIDS $NMPID"
+pb_wait_port 127.0.0.1 "$NMPORT" 10 || { cat "$PB_DIR/nullmin.log" >&2; exit 1; }
+
 PB_POLICY_ENDPOINT=inet:127.0.0.1:$DPORT
 PB_POLICY_OPTS="timeout=15s, default_action=DUNNO"
 PB_POLICY_STAGES="relay data"
@@ -138,14 +161,16 @@ pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rc
        --want "dane=pass smtp.helo=mta1.ok.test" --want "dane=pass smtp.mailfrom=mta1.ok.test" "$PB_MAIL" \
     || { echo "bench/postfix.sh: the danced set-up does not give dane=pass" >&2; pb_diag; exit 1; }
 
-# mode NAME - reconfigure the receiver for plain, policy, danced or opendkim and restart it; sets MPID.
+# mode NAME - reconfigure the receiver for plain, policy, danced, opendkim, null or nullmin and restart it; sets MPID.
 mode() {
     local ep=$PB_POLICY_ENDPOINT milters="{ inet:127.0.0.1:$MPORT, default_action=tempfail }"
     MPID=$DPID
     case $1 in
-        plain|opendkim)
+        plain|opendkim|null|nullmin)
             milters=
             [ "$1" = opendkim ] && milters="{ unix:$OSOCK, default_action=tempfail }" MPID=$OPID
+            [ "$1" = null ] && milters="{ inet:127.0.0.1:$NPORT, default_action=tempfail }" MPID=$NPID
+            [ "$1" = nullmin ] && milters="{ inet:127.0.0.1:$NMPORT, default_action=tempfail }" MPID=$NMPID
             pb_postconf "smtpd_milters = $milters" \
                 "smtpd_relay_restrictions = reject_unauth_destination" "smtpd_data_restrictions ="
             pb_restart rx
@@ -165,6 +190,15 @@ pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rc
     && pb_wait_mail 1 && grep -q '^Authentication-Results: mx.dest.test;.*dkim=' "$PB_MAIL" \
     || { echo "bench/postfix.sh: OpenDKIM adds no Authentication-Results field" >&2; pb_diag; exit 1; }
 OPENDKIM_FIELD=$(sed -n '/^Authentication-Results: mx.dest.test;.*dkim=/{p;q}' "$PB_MAIL")
+
+# and the null milters add theirs, on top
+for m in null nullmin; do
+    mode "$m"
+    pb_mail_mark
+    pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rcpt@dest.test \
+        && pb_wait_mail 1 && sed -n '/^Authentication-Results:/{p;q}' "$PB_MAIL" | grep -qx 'Authentication-Results: mx.dest.test; none' \
+        || { echo "bench/postfix.sh: nullmilter ($m) adds no field on top" >&2; pb_diag; exit 1; }
+done
 
 # the load goes to the discard transport from now on
 pb_postconf "local_transport = discard" "default_transport = discard" "relay_transport = discard"
@@ -189,7 +223,7 @@ load() {
 : > "$PB_DIR/results.jsonl"
 HZ=$(getconf CLK_TCK)
 for r in $(seq 1 "$RUNS"); do
-    for m in plain policy danced opendkim; do
+    for m in plain policy danced opendkim null nullmin; do
         mode "$m"
         b0=$(busy_jiffies) d0=$(pid_jiffies "$MPID")
         load > "$PB_DIR/one.json" || echo "# run $r $m had failures: $(cat "$PB_DIR/one.json")" >&2
@@ -221,9 +255,9 @@ cpu = "?"
 for line in open("/proc/cpuinfo"):
     if line.startswith("model name"):
         cpu = line.split(":", 1)[1].strip(); break
-print("| mode | messages/s (median of %s) | all runs | p50 ms | p99 ms | machine CPU ms/msg | daemon CPU ms/msg (danced or OpenDKIM) | failed |" % runs)
+print("| mode | messages/s (median of %s) | all runs | p50 ms | p99 ms | machine CPU ms/msg | daemon CPU ms/msg (danced, OpenDKIM or nullmilter) | failed |" % runs)
 print("|---|---:|---|---:|---:|---:|---:|---:|")
-for m in ("plain", "policy", "danced", "opendkim"):
+for m in ("plain", "policy", "danced", "opendkim", "null", "nullmin"):
     allr = ", ".join("%.0f" % r["per_second"] for r in rows if r["mode"] == m)
     print("| %s | %.0f | %s | %.1f | %.1f | %.2f | %.3f | %d |" % (m, med(m, "per_second"), allr,
           med(m, "p50_ms"), med(m, "p99_ms"), med(m, "cpu_ms_per_msg"), med(m, "danced_cpu_ms_per_msg"),
@@ -234,6 +268,11 @@ print()
 print("policy / plain = %.2f; danced (policy + milter) / plain = %.2f (throughput cost %.1f %%, target under 10 %%); "
       "opendkim / plain = %.2f (cost %.1f %%); %s messages rewritten by danced's milter." %
       (q / p, d / p, 100 * (1 - d / p), o / p, 100 * (1 - o / p), rewritten))
+print()
+n, nm = med("null", "per_second"), med("nullmin", "per_second")
+print("A milter that does nothing, negotiating what danced negotiates: null / plain = %.2f (cost %.1f %%); "
+      "the least a header-removing milter can ask for: nullmin / plain = %.2f (cost %.1f %%)." %
+      (n / p, 100 * (1 - n / p), nm / p, 100 * (1 - nm / p)))
 print()
 print("OpenDKIM (%s) added: `%s`" % (odkver, odkfield))
 print()
