@@ -3,7 +3,7 @@
  *
  * USAGE
  *	cc -O2 -Wall -Wextra -o nullmilter bench/nullmilter.c -lmilter -lpthread
- *	./nullmilter [-m same|min] inet:PORT@127.0.0.1
+ *	./nullmilter [-m same|min] inet:PORT@127.0.0.1 | unix:PATH
  *
  * DESCRIPTION
  *	bench/postfix.sh runs this beside danced to split danced's cost in
@@ -19,8 +19,9 @@
  *	  -m min   only the header fields and end of message (every other
  *	           stage skipped): the least a milter that removes forged
  *	           header fields can ask for.
- *	The listening socket is loopback only (libmilter's own spelling,
- *	inet:PORT@127.0.0.1).  Runs until SIGTERM (smfi_main's handling).
+ *	The listening socket is loopback TCP (libmilter's own spelling,
+ *	inet:PORT@127.0.0.1) or a unix-domain socket (made mode 0666: the
+ *	MTA runs as another user).  Runs until SIGTERM (smfi_main's handling).
  */
 #include <errno.h>
 #include <libmilter/mfapi.h>
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int null_min;
@@ -136,13 +138,14 @@ int main(int argc, char **argv)
         if (opt == 'm' && (strcmp(optarg, "same") == 0 || strcmp(optarg, "min") == 0))
             null_min = strcmp(optarg, "min") == 0;
         else {
-            fprintf(stderr, "usage: nullmilter [-m same|min] inet:PORT@127.0.0.1\n");
+            fprintf(stderr, "usage: nullmilter [-m same|min] inet:PORT@127.0.0.1 | unix:PATH\n");
             return 64;
         }
     }
-    if (optind != argc - 1 || strncmp(argv[optind], "inet:", 5) != 0
-        || strstr(argv[optind], "@127.0.0.1") == NULL) {
-        fprintf(stderr, "usage: nullmilter [-m same|min] inet:PORT@127.0.0.1 (loopback only)\n");
+    if (optind != argc - 1 || ((strncmp(argv[optind], "inet:", 5) != 0
+                                || strstr(argv[optind], "@127.0.0.1") == NULL)
+                               && strncmp(argv[optind], "unix:/", 6) != 0)) {
+        fprintf(stderr, "usage: nullmilter [-m same|min] inet:PORT@127.0.0.1 | unix:PATH (local only)\n");
         return 64;
     }
     if (smfi_setconn(argv[optind]) != MI_SUCCESS || smfi_register(null_desc) != MI_SUCCESS
@@ -150,6 +153,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "nullmilter: cannot listen on %s\n", argv[optind]);
         return 1;
     }
-    null_nodelay();
+    if (strncmp(argv[optind], "unix:", 5) == 0)
+        (void) chmod(argv[optind] + 5, 0666);
+    else
+        null_nodelay();
     return smfi_main() == MI_SUCCESS ? 0 : 1;
 }

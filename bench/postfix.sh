@@ -21,7 +21,10 @@
 #           protocol itself costs danced's set-up;
 #   nullmin the same with nullmilter -m min: header fields and end of
 #           message only, every other stage skipped - the floor for any
-#           milter that removes forged header fields.
+#           milter that removes forged header fields;
+#   danced-unix, null-unix, nullmin-unix  the same three with the milter
+#           on a unix-domain socket instead of loopback TCP (a third
+#           danced, policy service on TCP, milter on unix:).
 # Every message gets dane=pass verdicts (the client's certificate is
 # published in a DNSSEC-signed zone).  The modes alternate (plain, policy,
 # danced, opendkim, null, nullmin, plain, ...) so that drift of the machine hits all alike; each
@@ -146,6 +149,24 @@ NMPORT=$(pb_free_port)
 NMPID=$!
 TB_PIDS="$TB_PIDS $NMPID"
 pb_wait_port 127.0.0.1 "$NMPORT" 10 || { cat "$PB_DIR/nullmin.log" >&2; exit 1; }
+# and on unix-domain sockets, with a third danced whose milter is on one
+"$PB_DIR/nullmilter" -m same "unix:$PB_DIR/null.sock" </dev/null >"$PB_DIR/null-unix.log" 2>&1 &
+NUPID=$!
+"$PB_DIR/nullmilter" -m min "unix:$PB_DIR/nullmin.sock" </dev/null >"$PB_DIR/nullmin-unix.log" 2>&1 &
+NMUPID=$!
+UPORT=$(pb_free_port)
+sed -e "s/^policy_socket = .*/policy_socket = inet:127.0.0.1:$UPORT/" \
+    -e "s|^milter_socket = .*|milter_socket = unix:$PB_DIR/danced-milter.sock|" \
+    "$PB_DIR/dance.conf" > "$PB_DIR/unix.conf"
+printf 'socket_mode = 0666\n' >> "$PB_DIR/unix.conf"
+"$DANCED" -f -c "$PB_DIR/unix.conf" </dev/null >"$PB_DIR/unix.log" 2>&1 &
+UPID=$!
+TB_PIDS="$TB_PIDS $NUPID $NMUPID $UPID"
+pb_wait_port 127.0.0.1 "$UPORT" 10 || { cat "$PB_DIR/unix.log" >&2; exit 1; }
+for s in null.sock nullmin.sock danced-milter.sock; do
+    for _ in $(seq 1 100); do [ -S "$PB_DIR/$s" ] && break; sleep 0.1; done
+    [ -S "$PB_DIR/$s" ] || { echo "bench/postfix.sh: no socket $PB_DIR/$s" >&2; exit 1; }
+done
 
 PB_POLICY_ENDPOINT=inet:127.0.0.1:$DPORT
 PB_POLICY_OPTS="timeout=15s, default_action=DUNNO"
@@ -161,21 +182,24 @@ pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rc
        --want "dane=pass smtp.helo=mta1.ok.test" --want "dane=pass smtp.mailfrom=mta1.ok.test" "$PB_MAIL" \
     || { echo "bench/postfix.sh: the danced set-up does not give dane=pass" >&2; pb_diag; exit 1; }
 
-# mode NAME - reconfigure the receiver for plain, policy, danced, opendkim, null or nullmin and restart it; sets MPID.
+# mode NAME - reconfigure the receiver for one of the modes above and restart it; sets MPID.
 mode() {
     local ep=$PB_POLICY_ENDPOINT milters="{ inet:127.0.0.1:$MPORT, default_action=tempfail }"
     MPID=$DPID
     case $1 in
-        plain|opendkim|null|nullmin)
+        plain|opendkim|null|nullmin|null-unix|nullmin-unix)
             milters=
             [ "$1" = opendkim ] && milters="{ unix:$OSOCK, default_action=tempfail }" MPID=$OPID
             [ "$1" = null ] && milters="{ inet:127.0.0.1:$NPORT, default_action=tempfail }" MPID=$NPID
             [ "$1" = nullmin ] && milters="{ inet:127.0.0.1:$NMPORT, default_action=tempfail }" MPID=$NMPID
+            [ "$1" = null-unix ] && milters="{ unix:$PB_DIR/null.sock, default_action=tempfail }" MPID=$NUPID
+            [ "$1" = nullmin-unix ] && milters="{ unix:$PB_DIR/nullmin.sock, default_action=tempfail }" MPID=$NMUPID
             pb_postconf "smtpd_milters = $milters" \
                 "smtpd_relay_restrictions = reject_unauth_destination" "smtpd_data_restrictions ="
             pb_restart rx
             return ;;
         policy) ep=inet:127.0.0.1:$PPORT milters= MPID=$PPID_ ;;
+        danced-unix) ep=inet:127.0.0.1:$UPORT milters="{ unix:$PB_DIR/danced-milter.sock, default_action=tempfail }" MPID=$UPID ;;
     esac
     pb_postconf "smtpd_milters = $milters" \
         "smtpd_relay_restrictions = check_policy_service { $ep, $PB_POLICY_OPTS }, reject_unauth_destination" \
@@ -192,13 +216,21 @@ pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rc
 OPENDKIM_FIELD=$(sed -n '/^Authentication-Results: mx.dest.test;.*dkim=/{p;q}' "$PB_MAIL")
 
 # and the null milters add theirs, on top
-for m in null nullmin; do
+for m in null nullmin null-unix nullmin-unix; do
     mode "$m"
     pb_mail_mark
     pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rcpt@dest.test \
         && pb_wait_mail 1 && sed -n '/^Authentication-Results:/{p;q}' "$PB_MAIL" | grep -qx 'Authentication-Results: mx.dest.test; none' \
         || { echo "bench/postfix.sh: nullmilter ($m) adds no field on top" >&2; pb_diag; exit 1; }
 done
+
+# the danced-unix mode authenticates too
+mode danced-unix
+pb_mail_mark
+pb_send_cert "$C/client.pem" "$C/client.key" mta1.ok.test sender@mta1.ok.test rcpt@dest.test \
+    && pb_wait_mail 1 && "$PB_PYTHON" "$TESTDIR/archeck.py" --servid mx.dest.test --ours 1 \
+       --want "dane=pass smtp.helo=mta1.ok.test" --want "dane=pass smtp.mailfrom=mta1.ok.test" "$PB_MAIL" \
+    || { echo "bench/postfix.sh: the danced-unix set-up does not give dane=pass" >&2; pb_diag; exit 1; }
 
 # the load goes to the discard transport from now on
 pb_postconf "local_transport = discard" "default_transport = discard" "relay_transport = discard"
@@ -223,7 +255,7 @@ load() {
 : > "$PB_DIR/results.jsonl"
 HZ=$(getconf CLK_TCK)
 for r in $(seq 1 "$RUNS"); do
-    for m in plain policy danced opendkim null nullmin; do
+    for m in plain policy danced opendkim null nullmin danced-unix null-unix nullmin-unix; do
         mode "$m"
         b0=$(busy_jiffies) d0=$(pid_jiffies "$MPID")
         load > "$PB_DIR/one.json" || echo "# run $r $m had failures: $(cat "$PB_DIR/one.json")" >&2
@@ -257,7 +289,7 @@ for line in open("/proc/cpuinfo"):
         cpu = line.split(":", 1)[1].strip(); break
 print("| mode | messages/s (median of %s) | all runs | p50 ms | p99 ms | machine CPU ms/msg | daemon CPU ms/msg (danced, OpenDKIM or nullmilter) | failed |" % runs)
 print("|---|---:|---|---:|---:|---:|---:|---:|")
-for m in ("plain", "policy", "danced", "opendkim", "null", "nullmin"):
+for m in ("plain", "policy", "danced", "opendkim", "null", "nullmin", "danced-unix", "null-unix", "nullmin-unix"):
     allr = ", ".join("%.0f" % r["per_second"] for r in rows if r["mode"] == m)
     print("| %s | %.0f | %s | %.1f | %.1f | %.2f | %.3f | %d |" % (m, med(m, "per_second"), allr,
           med(m, "p50_ms"), med(m, "p99_ms"), med(m, "cpu_ms_per_msg"), med(m, "danced_cpu_ms_per_msg"),
@@ -273,6 +305,11 @@ n, nm = med("null", "per_second"), med("nullmin", "per_second")
 print("A milter that does nothing, negotiating what danced negotiates: null / plain = %.2f (cost %.1f %%); "
       "the least a header-removing milter can ask for: nullmin / plain = %.2f (cost %.1f %%)." %
       (n / p, 100 * (1 - n / p), nm / p, 100 * (1 - nm / p)))
+print()
+du, nu, nmu = med("danced-unix", "per_second"), med("null-unix", "per_second"), med("nullmin-unix", "per_second")
+print("With the milter on a unix-domain socket: danced-unix / plain = %.2f (cost %.1f %%); "
+      "null-unix / plain = %.2f (cost %.1f %%); nullmin-unix / plain = %.2f (cost %.1f %%)." %
+      (du / p, 100 * (1 - du / p), nu / p, 100 * (1 - nu / p), nmu / p, 100 * (1 - nmu / p)))
 print()
 print("OpenDKIM (%s) added: `%s`" % (odkver, odkfield))
 print()
