@@ -253,13 +253,18 @@ report $? "danced is still running after the hostile connections"
 
 # --- reload and stop -----------------------------------------------------------
 write_conf "" reloaded.dest.test
+# Under valgrind (t/valgrind.sh) one SIGHUP, not a burst: valgrind delivers
+# signals itself and may hand one to libmilter's sigwait thread, which Linux
+# does not while the main thread accepts them.
+BURST=3000
+[ -n "${DANCE_VALGRIND:-}" ] && BURST=1
 "$TB_PYTHON" -c '
 import os, signal, sys
-for _ in range(3000):
-    os.kill(int(sys.argv[1]), signal.SIGHUP)' "$DANCED_PID"
+for _ in range(int(sys.argv[2])):
+    os.kill(int(sys.argv[1]), signal.SIGHUP)' "$DANCED_PID" "$BURST"
 log_has "configuration reloaded" && sleep 0.5 && \
     SERVID_NOW=reloaded.dest.test mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="reloaded.dest.test;|dane=pass"
-report $? "3000 SIGHUPs in a burst: the milter keeps serving, with the reloaded authserv-id"
+report $? "$BURST SIGHUP(s) in a burst: the milter keeps serving, with the reloaded authserv-id"
 tb_running "$DANCED_PID" || why "danced died"
 ! grep -q 'stopped unexpectedly' "$DLOG" || why "the milter listener stopped: $(grep -m1 'stopped unexpectedly' "$DLOG")"
 report $? "danced still runs after the SIGHUPs (libmilter's signal thread did not take them)"
