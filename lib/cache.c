@@ -323,7 +323,6 @@ void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
     cache_heap_fix(c, e->heap_index);
 }
 
-/* cache_get - copy a live entry for owner into *ans; false on miss or expiry. */
 /* cache_live - the live entry for owner, or NULL (an expired one is removed); *left_ms gets its time left. */
 static cache_entry *cache_live(cache *c, const char *owner, long long now_ms, long long *left_ms)
 {
@@ -343,20 +342,7 @@ static cache_entry *cache_live(cache *c, const char *owner, long long now_ms, lo
     return (e);
 }
 
-bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans)
-{
-    long long left_ms;
-    cache_entry *e = cache_live(c, owner, now_ms, &left_ms);
-
-    if (e == NULL)
-        return (false);
-    resolver_answer_copy(ans, &e->ans);
-    text_copy(ans->owner, sizeof(ans->owner), owner);
-    ans->ttl = (uint32_t)(left_ms / 1000);
-    ans->from_cache = true;
-    return (true);
-}
-
+/* cache_peek - a view of a live entry for owner, borrowing its RDATA; false on miss or expiry. */
 bool cache_peek(cache *c, const char *owner, long long now_ms, resolver_answer *view)
 {
     long long left_ms;
@@ -368,6 +354,17 @@ bool cache_peek(cache *c, const char *owner, long long now_ms, resolver_answer *
     text_copy(view->owner, sizeof(view->owner), owner);
     view->ttl = (uint32_t)(left_ms / 1000);
     view->from_cache = true;
+    return (true);
+}
+
+/* cache_get - copy a live entry for owner into *ans; false on miss or expiry. */
+bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *ans)
+{
+    resolver_answer view;
+
+    if (!cache_peek(c, owner, now_ms, &view))
+        return (false);
+    resolver_answer_copy(ans, &view);   /* the RDATA becomes the caller's */
     return (true);
 }
 
