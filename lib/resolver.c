@@ -96,6 +96,9 @@
 #include <unbound.h>
 
 #include "resolver.h"
+
+#define RESOLVER_STR2(x) #x
+#define RESOLVER_STR(x) RESOLVER_STR2(x)  /* a number macro as a string, for ub_ctx_set_option */
 #include "cache.h"
 
 #define RESOLVER_RRTYPE_TLSA 52
@@ -450,8 +453,8 @@ static bool resolver_setup(struct ub_ctx *ctx, const resolver_config *cfg, char 
         resolver_error(err, errsize, "resolver: cannot select threaded mode: %s", ub_strerror(rc));
         return (false);
     }
-    if ((rc = ub_ctx_set_option(ctx, "outgoing-range:", RESOLVER_OUTGOING_RANGE)) != 0
-        || (rc = ub_ctx_set_option(ctx, "outgoing-num-tcp:", RESOLVER_OUTGOING_NUM_TCP)) != 0) {
+    if ((rc = ub_ctx_set_option(ctx, "outgoing-range:", RESOLVER_STR(RESOLVER_OUTGOING_RANGE))) != 0
+        || (rc = ub_ctx_set_option(ctx, "outgoing-num-tcp:", RESOLVER_STR(RESOLVER_OUTGOING_NUM_TCP))) != 0) {
         resolver_error(err, errsize, "resolver: cannot set the number of queries in flight: %s",
                        ub_strerror(rc));
         return (false);

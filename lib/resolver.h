@@ -29,8 +29,8 @@
 #define RESOLVER_FORWARDERS_MAX 8
 /* libunbound's library defaults allow 16 UDP and 2 TCP queries in flight at
  * once; danced asks for these unless resolver_config sets its own. */
-#define RESOLVER_OUTGOING_RANGE "1024"        /* outgoing-range: UDP queries in flight */
-#define RESOLVER_OUTGOING_NUM_TCP "16"        /* outgoing-num-tcp: TCP queries in flight */
+#define RESOLVER_OUTGOING_RANGE 1024          /* outgoing-range: UDP queries in flight */
+#define RESOLVER_OUTGOING_NUM_TCP 16          /* outgoing-num-tcp: TCP queries in flight */
 
 typedef enum {
     RESOLVER_SECURE = 0,       /* secure TLSA RRset present */

@@ -37,7 +37,10 @@
  *
  *	Start-up order, each step for a reason:
  *	  1. read the configuration (errors on the terminal);
- *	  2. look up user/group, bind policy_socket and milter_socket
+ *	  2. make room for max_connections and the resolver's queries in
+ *	     flight in the open-file limit (the soft limit is raised towards
+ *	     the hard one; a warning when even that is too low);
+ *	     look up user/group, bind policy_socket and milter_socket
  *	     (needs root for low ports and socket directories; errors
  *	     still on the terminal);
  *	  3. daemonize (fork, setsid, chdir /, stdio to /dev/null);
@@ -82,6 +85,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -100,6 +104,7 @@
 #define DANCED_MILTER_EXIT_MS 2000  /* after the grace: wait this long for milter callbacks */
 #define DANCED_JOIN_REPORT_S 300    /* how often uncollected DATA verdicts are looked for */
 #define DANCED_JOIN_STALE_MS (600 * 1000LL) /* a verdict this old was not collected */
+#define DANCED_NOFILE_SPARE 256     /* descriptors beyond connections and DNS: listeners, log, milter */
 
 /* What main() learned about the process identity to take. */
 typedef struct danced_ids {
@@ -502,6 +507,41 @@ static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
                  st.entries, st.oldest_age_ms / 1000, milter_endpoint(d));
 }
 
+/*
+ * danced_nofile - make the open-file limit hold max_connections policy
+ * connections, the resolver's queries in flight (each holds a socket) and
+ * DANCED_NOFILE_SPARE more (step 2).  A lower soft limit is raised towards
+ * the hard one; when even the hard limit is lower, a warning names the
+ * numbers and the fix.  danced still starts then: at the limit it stops
+ * accepting for a moment (server.c), and a look-up that gets no socket
+ * fails, which is never a pass.
+ */
+static void danced_nofile(danced *d)
+{
+    const unsigned long need = (unsigned long) d->snap->cfg.max_connections
+        + RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP + DANCED_NOFILE_SPARE;
+    struct rlimit rl;
+    unsigned long was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    was = (unsigned long) rl.rlim_cur;
+    rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) ? need : rl.rlim_max;
+    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = was;
+    if (rl.rlim_cur >= need) {
+        dlog_msg(&d->log, LOG_INFO, "open-file limit raised from %lu to %lu (max_connections %u, "
+                 "%d DNS queries in flight, %d spare)", was, need, d->snap->cfg.max_connections,
+                 RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP, DANCED_NOFILE_SPARE);
+        return;
+    }
+    dlog_msg(&d->log, LOG_WARNING, "open-file limit %lu (hard limit %lu) is below the %lu that "
+             "max_connections %u, %d DNS queries in flight and %d spare need: raise it (systemd: "
+             "LimitNOFILE=, shell: ulimit -n) or lower max_connections", (unsigned long) rl.rlim_cur,
+             (unsigned long) rl.rlim_max, need, d->snap->cfg.max_connections,
+             RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP, DANCED_NOFILE_SPARE);
+}
+
 /* danced_open_faces - bind the configured sockets (step 2); fatal on any problem. */
 static void danced_open_faces(danced *d, const danced_start *st)
 {
@@ -583,7 +623,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     dlog_init(&d.log, st.foreground, d.snap->cfg.log_facility, d.snap->cfg.log_format);
 
-    /* 2. identities and sockets */
+    /* 2. descriptors, identities and sockets */
+    danced_nofile(&d);
     danced_lookup_ids(&d, &st, &ids);
     danced_open_faces(&d, &st);
 

@@ -23,7 +23,11 @@
 #             answered, no connection dropped; SIGTERM with 50 look-ups in
 #             flight: all 50 answered before danced exits 0;
 #   logging   stderr on a full device (/dev/full), and danced in the
-#             background without a syslog socket: verdicts keep coming.
+#             background without a syslog socket: verdicts keep coming;
+#   open files a soft limit below what max_connections and the resolver need
+#             is raised (to 100 + 1040 + 256 = 1396 here); a hard limit
+#             below it gives a warning naming the numbers and the fix, and
+#             danced serves anyway.
 #
 # Output is TAP with the plan at the end.  Skipped (1..0) without the DNS
 # bed's tools.  Everything started here is stopped on exit.  Takes about
@@ -226,5 +230,47 @@ done
 ! tb_running "$DP" || why "still running 10 s after SIGTERM"
 [ ! -e "$TB_DIR/danced.pid" ] || why "the pid file is still there"
 report $? "and the background danced exits on SIGTERM and removes its pid file"
+
+# --- the open-file limit -------------------------------------------------------------
+# lowfd SOFT [HARD] - a danced started with these open-file limits (ulimit -n).
+lowfd() {
+    printf '#!/bin/bash\nulimit -S -n %s || exit 1\n%s\nexec "%s" "$@"\n' "$1" \
+        "${2:+ulimit -H -n $2 || exit 1}" "$DANCED" > "$TB_DIR/lowfd"
+    chmod +x "$TB_DIR/lowfd"
+}
+NEED=$((100 + 1024 + 16 + 256))     # max_connections + RESOLVER_OUTGOING_* + DANCED_NOFILE_SPARE
+conf "$DCONF" "max_connections = 100"
+if [ -n "${DANCE_VALGRIND:-}" ]; then
+    # valgrind keeps descriptors of its own and reports a soft limit below the real one
+    tap_skip "a soft open-file limit of 512 is raised to $NEED" "under valgrind"
+    tap_skip "a hard open-file limit of 600: a warning with the numbers, and danced serves" "under valgrind"
+elif [ "$(ulimit -H -n)" != unlimited ] && [ "$(ulimit -H -n)" -lt "$NEED" ]; then
+    tap_skip "a soft open-file limit of 512 is raised to $NEED" "the hard limit here is $(ulimit -H -n)"
+    tap_skip "a hard open-file limit of 600: a warning with the numbers, and danced serves" "the hard limit here is $(ulimit -H -n)"
+else
+    lowfd 512
+    : > "$TB_DIR/fd.log"
+    DANCED=$TB_DIR/lowfd danced_run "$DCONF" "$TB_DIR/fd.log"
+    DP=$DANCED_PID
+    soft=$(awk '/^Max open files/ { print $4 }' "/proc/$DP/limits" 2>/dev/null)
+    $CLIENT "$EP" ask helo_name=mta1.ok.test "${GOOD[@]}" >"$TB_DIR/out" 2>&1
+    j "j['replies'] == ['OK']"
+    [ "$soft" = "$NEED" ] || why "soft limit of the running danced: ${soft:-?}, not $NEED"
+    grep -q "open-file limit raised from 512 to $NEED (max_connections 100, 1040 DNS queries in flight, 256 spare)" \
+        "$TB_DIR/fd.log" || why "no log line for the raise: $(grep -m1 'open-file' "$TB_DIR/fd.log")"
+    report $? "a soft open-file limit of 512 is raised to $NEED, logged with its reasons"
+    danced_end "$DP" "$TB_DIR/fd.log" TERM
+
+    lowfd 600 600
+    : > "$TB_DIR/fd.log"
+    DANCED=$TB_DIR/lowfd danced_run "$DCONF" "$TB_DIR/fd.log"
+    DP=$DANCED_PID
+    $CLIENT "$EP" ask helo_name=mta1.ok.test "${GOOD[@]}" >"$TB_DIR/out" 2>&1
+    j "j['replies'] == ['OK']"
+    grep -q "warning: open-file limit 600 (hard limit 600) is below the $NEED that max_connections 100, .*LimitNOFILE=.*ulimit -n" \
+        "$TB_DIR/fd.log" || why "no warning: $(grep -m1 'open-file' "$TB_DIR/fd.log")"
+    report $? "a hard open-file limit of 600: a warning with the numbers and the fix, and danced serves"
+    danced_end "$DP" "$TB_DIR/fd.log" TERM
+fi
 
 tap_end
