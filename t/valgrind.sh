@@ -69,12 +69,13 @@ for t in "${SCRIPTS[@]}"; do
         tap_skip "$t: memcheck on its danced processes" "the script skipped itself"
         continue
     fi
-    pass=$(grep -c '^ok ' "$out")
+    pass=$(grep '^ok ' "$out" | grep -vc '# SKIP')
+    skip=$(grep -c '^ok .*# SKIP' "$out")
     fail=$(grep -c '^not ok ' "$out")
     [ "$rc" = 0 ] || why "exit status $rc"
     [ "$fail" = 0 ] || why "$fail failed: $(grep '^not ok ' "$out" | head -n 3 | tr '\n' ' ')"
     [ "$pass" -gt 0 ] || why "no case ran: $(tail -n 3 "$out" | tr '\n' ' ')"
-    report $? "$t under valgrind: $pass cases pass, $fail fail (${secs} s)"
+    report $? "$t under valgrind: $pass cases pass, $skip skipped, $fail fail (${secs} s)"
     [ "$fail" = 0 ] || grep -A4 '^not ok ' "$out" | head -n 30 | sed 's/^/#   /'
 
     nproc=$(find "$VG_DIR/logs" -type f | wc -l)
