@@ -409,6 +409,43 @@ authres_status authres_parse_servid(const char *value, char *out, size_t outsize
     return AUTHRES_OK;
 }
 
+/* authres_norm_servid - the comparable form of an authserv-id. */
+bool authres_norm_servid(const char *id, char *out, size_t outsize)
+{
+    size_t start = 0, end = strlen(id), n;
+
+    while (start < end && (id[start] == ' ' || id[start] == '\t'))
+        start++;
+    while (end > start && (id[end - 1] == ' ' || id[end - 1] == '\t'))
+        end--;
+    while (end > start && id[end - 1] == '.')
+        end--;
+    n = end - start;
+    if (n == 0 || n >= outsize)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[start + i];
+
+        if (!authres_is_token_char(c))
+            return false;
+        out[i] = (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* authres_servid_relation - how normalized id a relates to normalized id b. */
+authres_id_relation authres_servid_relation(const char *a, const char *b)
+{
+    size_t an = strlen(a), bn = strlen(b);
+
+    if (an == bn && memcmp(a, b, an) == 0)
+        return AUTHRES_ID_SAME;
+    if (bn > 0 && an > bn + 1 && a[an - bn - 1] == '.' && memcmp(a + an - bn, b, bn) == 0)
+        return AUTHRES_ID_UNDER;
+    return AUTHRES_ID_OTHER;
+}
+
 const char *authres_status_str(authres_status status)
 {
     switch (status) {

@@ -13,6 +13,7 @@
 #ifndef DANCE_AUTHRES_H
 #define DANCE_AUTHRES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define AUTHRES_FIELD_MAX 4096  /* whole field, folded, NUL included */
@@ -44,6 +45,25 @@ authres_status authres_format(const char *servid, const authres_item *items, siz
 
 /* authres_parse_servid - extract the authserv-id from a field value (without the name) into out. */
 authres_status authres_parse_servid(const char *value, char *out, size_t outsize);
+
+/*
+ * authres_norm_servid - the form in which authserv-ids are compared: white
+ * space around it dropped, ASCII folded to lower case, every trailing dot
+ * dropped ("MX.Example.." is "mx.example").  False when nothing is left or
+ * it holds anything but RFC 2045 token characters (a quoted id such as
+ * "mx.example; dane=pass" is no authserv-id anyone should honour).
+ */
+bool authres_norm_servid(const char *id, char *out, size_t outsize);
+
+/* How one normalized authserv-id relates to another. */
+typedef enum {
+    AUTHRES_ID_OTHER = 0,           /* neither */
+    AUTHRES_ID_SAME,                /* equal */
+    AUTHRES_ID_UNDER                /* a name under it: ends in "." + it */
+} authres_id_relation;
+
+/* authres_servid_relation - how normalized id a relates to normalized id b. */
+authres_id_relation authres_servid_relation(const char *a, const char *b);
 
 /* authres_status_str - short English text for a status. */
 const char *authres_status_str(authres_status status);

@@ -76,6 +76,7 @@
 #include "config.h"
 #include "evidence.h"
 #include "identity.h"
+#include "netaddr.h"
 
 #define CONFIG_WHY_MAX 256
 #define CONFIG_ACCOUNT_MAX 32       /* user and group names (useradd's limit) */
@@ -130,6 +131,8 @@ static bool config_check_authserv_id(const char *, char *, size_t, char *, size_
 static bool config_check_endpoint(const char *, char *, size_t, char *, size_t);
 static bool config_check_optional_endpoint(const char *, char *, size_t, char *, size_t);
 static bool config_check_servid_entry(const char *, char *, size_t, char *, size_t);
+static bool config_check_trusted_entry(const char *, char *, size_t, char *, size_t);
+static bool config_check_peer_user(const char *, char *, size_t, char *, size_t);
 static bool config_check_account(const char *, char *, size_t, char *, size_t);
 
 static const config_word config_identity_words[] = {
@@ -190,6 +193,8 @@ static const config_key config_keys[] = {
     { "milter_socket", CONFIG_T_STRING, CONFIG_FIELD(milter_socket), 0, 0, config_check_optional_endpoint,
       NULL },
     { "trusted_authserv_ids", CONFIG_T_LIST, CONFIG_FIELD(trusted_authserv_ids), 0, CONFIG_LIST_MAX,
+      config_check_trusted_entry, NULL },
+    { "remove_authserv_ids", CONFIG_T_LIST, CONFIG_FIELD(remove_authserv_ids), 0, CONFIG_LIST_MAX,
       config_check_servid_entry, NULL },
     { "socket_mode", CONFIG_T_MODE, CONFIG_FIELD(socket_mode), 0, 0777, NULL, NULL },
     { "socket_group", CONFIG_T_STRING, CONFIG_FIELD(socket_group), 0, 0, config_check_account, NULL },
@@ -207,6 +212,9 @@ static const config_key config_keys[] = {
     { "idle_timeout", CONFIG_T_DURATION, CONFIG_FIELD(idle_timeout), 1, 86400, NULL, NULL },
     { "request_timeout", CONFIG_T_DURATION, CONFIG_FIELD(request_timeout), 1, 3600, NULL, NULL },
     { "max_connections", CONFIG_T_UINT, CONFIG_FIELD(max_connections), 1, 1000000, NULL, NULL },
+    { "milter_max_connections", CONFIG_T_UINT, CONFIG_FIELD(milter_max_connections), 1, 1000000, NULL, NULL },
+    { "peer_users", CONFIG_T_LIST, CONFIG_FIELD(peer_users), 0, CONFIG_LIST_MAX, config_check_peer_user, NULL },
+    { "remote_sockets", CONFIG_T_BOOL, CONFIG_FIELD(remote_sockets), 0, 0, NULL, NULL },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -412,18 +420,80 @@ static bool config_check_optional_endpoint(const char *in, char *out, size_t out
     return config_check_endpoint(in, out, outsize, why, whysize);
 }
 
-/* config_check_servid_entry - a trusted_authserv_ids entry: a non-empty authserv-id, folded to lower case. */
+/*
+ * config_check_servid_entry - a remove_authserv_ids entry: an authserv-id,
+ * or ".domain" for every id under it; folded to lower case, trailing dots
+ * dropped (the form hygiene compares in).
+ */
 static bool config_check_servid_entry(const char *in, char *out, size_t outsize, char *why, size_t whysize)
 {
-    if (*in == '\0' || !config_check_authserv_id(in, out, outsize, why, whysize)) {
-        if (*in == '\0')
+    size_t dot = in[0] == '.', len;
+
+    if (in[dot] == '\0' || !config_check_authserv_id(in + dot, out + dot, outsize - dot, why, whysize)) {
+        if (in[dot] == '\0')
             snprintf(why, whysize, "empty authserv-id");
         return false;
     }
+    if (dot)
+        out[0] = '.';
     for (char *p = out; *p != '\0'; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char) (*p - 'A' + 'a');
+    len = strlen(out);
+    while (len > dot && out[len - 1] == '.')
+        out[--len] = '\0';
+    if (len == dot || strstr(out + dot, "..") != NULL || out[dot] == '.') {
+        snprintf(why, whysize, "not an authserv-id: \"%s\"", in);
+        return false;
+    }
     return true;
+}
+
+/*
+ * config_check_trusted_entry - a trusted_authserv_ids entry: "ID@NETWORK",
+ * the authserv-id of an internal host and the address or network it sends
+ * from (RFC 8601 section 5 keeps such a field only when it came directly
+ * from that host).  Kept as "id@network", the id in hygiene's form, the
+ * network canonical.
+ */
+static bool config_check_trusted_entry(const char *in, char *out, size_t outsize, char *why, size_t whysize)
+{
+    const char *at = strrchr(in, '@');
+    char id[CONFIG_AUTHSERV_ID_MAX + 2], text[NETADDR_TEXT_MAX];
+    netaddr_net net;
+    size_t len;
+
+    if (at == NULL) {
+        snprintf(why, whysize, "\"%s\" names no network: write ID@ADDRESS or ID@NETWORK/PREFIX, the "
+                 "host whose fields are kept (RFC 8601 section 5: only fields that came directly from it)",
+                 in);
+        return false;
+    }
+    len = (size_t) (at - in);
+    if (len == 0 || len >= sizeof(id) || in[0] == '.') {
+        snprintf(why, whysize, "bad authserv-id in \"%s\"", in);
+        return false;
+    }
+    memcpy(id, in, len);
+    id[len] = '\0';
+    if (!config_check_servid_entry(id, id, sizeof(id), why, whysize))
+        return false;
+    if (!netaddr_parse_net(at + 1, &net, why, whysize))
+        return false;
+    netaddr_format(&net.addr, text);
+    if ((size_t) snprintf(out, outsize, "%s@%s/%u", id, text, net.prefix) >= outsize)
+        abort();                        /* out is at least a line long */
+    return true;
+}
+
+/* config_check_peer_user - a peer_users entry: "any", or a user name (config_check_account). */
+static bool config_check_peer_user(const char *in, char *out, size_t outsize, char *why, size_t whysize)
+{
+    if (*in == '\0') {
+        snprintf(why, whysize, "empty user name");
+        return false;
+    }
+    return config_check_account(in, out, outsize, why, whysize);
 }
 
 /*
@@ -835,6 +905,8 @@ void config_init(dance_config *cfg)
     cfg->idle_timeout = 600;
     cfg->request_timeout = 10;
     cfg->max_connections = 4096;
+    cfg->milter_max_connections = 1024;
+    cfg->remote_sockets = false;
 }
 
 config_status config_load(const char *path, dance_config *cfg, char *err, size_t errsize)

@@ -76,9 +76,11 @@ typedef struct dance_config {
     char *policy_socket;             /* policy_socket: inet:HOST:PORT, inet:[V6]:PORT, unix:/path,
                                         or "" (none: no policy service) (default inet:127.0.0.1:10040) */
     char *milter_socket;             /* milter_socket: the same syntax; "" (default): no milter */
-    config_list trusted_authserv_ids; /* trusted_authserv_ids: Authentication-Results fields of these
-                                        authserv-ids are kept even at or under ours; lower case
-                                        (default none) */
+    config_list trusted_authserv_ids; /* trusted_authserv_ids: "id@network" - Authentication-Results
+                                        fields of that id are kept when the message came from that
+                                        network; id lower case, no trailing dot (default none) */
+    config_list remove_authserv_ids; /* remove_authserv_ids: ids (".domain": under it) whose fields are
+                                        removed unless trusted; lower case (default none) */
     unsigned socket_mode;            /* socket_mode, octal, unix sockets (default 0660) */
     char *socket_group;              /* socket_group for unix sockets (default "": unchanged) */
     unsigned identities;             /* identities: helo, mailfrom, ptr (default helo, mailfrom) */
@@ -96,7 +98,13 @@ typedef struct dance_config {
     unsigned idle_timeout;           /* idle_timeout, seconds (default 600; Postfix's max_idle is 300) */
     unsigned request_timeout;        /* request_timeout: a request must arrive whole within this,
                                         seconds from its first byte (default 10; slow clients) */
-    unsigned max_connections;        /* max_connections (default 4096) */
+    unsigned max_connections;        /* max_connections: policy connections (default 4096) */
+    unsigned milter_max_connections; /* milter_max_connections (default 1024) */
+    config_list peer_users;          /* peer_users: local users whose processes may connect to danced's
+                                        sockets, besides root; "any": everyone (default none: not
+                                        checked, allowed only while no join store is in use) */
+    bool remote_sockets;             /* remote_sockets: inet sockets on non-loopback addresses are
+                                        allowed (default no) */
     unsigned key_line[CONFIG_KEYS_MAX]; /* line where each key was set, 0 = default (config_line_of) */
 } dance_config;
 

@@ -2,25 +2,34 @@
  * hygiene.c - which Authentication-Results fields of a message must go.
  *
  * USAGE
- *	hygiene h;
+ *	hygiene h; hygiene_rules r = { servid, trusted, nt, remove, nr, &client };
  *	hygiene_init(&h);
- *	for each header field:  hygiene_header(&h, name, value, servid, trusted, n, NULL, 0);
+ *	for each header field:  hygiene_header(&h, &r, name, value, NULL, 0);
  *	if (h.too_many) ... refuse the message ...
- *	while (hygiene_next_removal(&h, &i))  smfi_chgheader(ctx, HYGIENE_FIELD, i, NULL);
+ *	while (hygiene_next_removal(&h, &rm))
+ *	    change-header(hygiene_name_text(rm.name), rm.index, delete);
  *
  * DESCRIPTION
  *	The authserv-id is read by authres_parse_servid(), which copes with
  *	comments, folding, quoted strings and a version, and refuses
  *	everything else (empty, only a comment, unbalanced, control or
- *	8-bit bytes).  A refused field is removed whoever wrote it: a
- *	field nobody can attribute could be read as ours by a lax
- *	consumer.  Then, after dropping one trailing dot and ignoring case:
- *	an id listed in trusted is kept; an id equal to servid, or ending
- *	in "." + servid, is removed; any other id is kept.  "xmx.example"
- *	is not under "mx.example": the dot is required.
+ *	8-bit bytes).  It is then brought to authres_norm_servid() form;
+ *	an id that has none (a quoted string holding more than a token)
+ *	counts as unparseable.  A refused field is removed whoever wrote
+ *	it: a field nobody can attribute could be read as ours by a lax
+ *	consumer.  The order of the tests (see hygiene.h) puts "ours"
+ *	before "trusted", so no configuration can keep a field that claims
+ *	our id; the configuration also refuses trusted ids at or under
+ *	ours.  "xmx.example" is not under "mx.example": the dot is
+ *	required.
  *
- *	Indexes count Authentication-Results fields only, from 1, in the
- *	order the MTA passed them (smfi_chgheader's numbering).
+ *	A trusted entry is "id@network": the field is kept only when the
+ *	message's SMTP client lies in that network (RFC 8601 section 5:
+ *	"directly from" the trusted host).  Without a client address (mail
+ *	submitted on the host) no field is trusted.
+ *
+ *	Indexes count the fields of one name, from 1, in the order the MTA
+ *	passed them (the change-header command's numbering).
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,37 +37,34 @@
 
 #include "authres.h"
 #include "hygiene.h"
+#include "netaddr.h"
 
-/* hygiene_strip_dot - the length of s without one trailing dot. */
-static size_t hygiene_strip_dot(const char *s)
+/* hygiene_trusted - true when an "id@network" entry names id and the client lies in its network. */
+static bool hygiene_trusted(const char *entry, const char *id, const netaddr *client)
 {
-    size_t n = strlen(s);
+    const char *at = strrchr(entry, '@');
+    netaddr_net net;
+    char why[8];
 
-    return (n > 0 && s[n - 1] == '.') ? n - 1 : n;
+    if (at == NULL || client == NULL || client->family == 0)
+        return false;
+    if ((size_t) (at - entry) != strlen(id) || memcmp(entry, id, (size_t) (at - entry)) != 0)
+        return false;
+    return netaddr_parse_net(at + 1, &net, why, sizeof(why)) && netaddr_in_net(client, &net);
 }
 
-/* hygiene_same - a (length an) equals b (without a trailing dot), ignoring case. */
-static bool hygiene_same(const char *a, size_t an, const char *b)
+/* hygiene_listed - true when id is a remove_authserv_ids name, or under a ".domain" entry. */
+static bool hygiene_listed(const char *entry, const char *id)
 {
-    size_t bn = hygiene_strip_dot(b);
-
-    return an == bn && strncasecmp(a, b, an) == 0;
-}
-
-/* hygiene_under - a (length an) is a name under b: ends in "." + b, ignoring case. */
-static bool hygiene_under(const char *a, size_t an, const char *b)
-{
-    size_t bn = hygiene_strip_dot(b);
-
-    return bn > 0 && an > bn + 1 && a[an - bn - 1] == '.' && strncasecmp(a + an - bn, b, bn) == 0;
+    if (entry[0] == '.')
+        return authres_servid_relation(id, entry + 1) == AUTHRES_ID_UNDER;
+    return authres_servid_relation(id, entry) == AUTHRES_ID_SAME;
 }
 
 /* hygiene_classify - the decision for one field value. */
-hygiene_verdict hygiene_classify(const char *value, const char *servid, const char *const *trusted,
-                                 size_t ntrusted, char *id, size_t idsize)
+hygiene_verdict hygiene_classify(const hygiene_rules *r, const char *value, char *id, size_t idsize)
 {
-    char got[AUTHRES_FIELD_MAX];
-    size_t n;
+    char got[AUTHRES_FIELD_MAX], norm[AUTHRES_SERVID_MAX];
 
     if (id != NULL && idsize > 0)
         id[0] = '\0';
@@ -66,58 +72,95 @@ hygiene_verdict hygiene_classify(const char *value, const char *servid, const ch
         return HYGIENE_REMOVE_UNPARSEABLE;
     if (id != NULL && idsize > strlen(got))
         memcpy(id, got, strlen(got) + 1);
-    n = hygiene_strip_dot(got);
-    for (size_t i = 0; i < ntrusted; i++)
-        if (hygiene_same(got, n, trusted[i]))
-            return HYGIENE_KEEP_TRUSTED;
-    if (hygiene_same(got, n, servid))
+    if (!authres_norm_servid(got, norm, sizeof(norm)))
+        return HYGIENE_REMOVE_UNPARSEABLE;
+    switch (authres_servid_relation(norm, r->servid)) {
+    case AUTHRES_ID_SAME:
         return HYGIENE_REMOVE_OURS;
-    if (hygiene_under(got, n, servid))
+    case AUTHRES_ID_UNDER:
         return HYGIENE_REMOVE_SUBDOMAIN;
+    case AUTHRES_ID_OTHER:
+        break;
+    }
+    for (size_t i = 0; i < r->ntrusted; i++)
+        if (hygiene_trusted(r->trusted[i], norm, r->client))
+            return HYGIENE_KEEP_TRUSTED;
+    for (size_t i = 0; i < r->nremove; i++)
+        if (hygiene_listed(r->remove[i], norm))
+            return HYGIENE_REMOVE_LISTED;
     return HYGIENE_KEEP_OTHER;
 }
 
-/* hygiene_is_field - true when a header field name is Authentication-Results (any case). */
-bool hygiene_is_field(const char *name)
+/* hygiene_field_name - which judged name a header field name is. */
+bool hygiene_field_name(const char *name, hygiene_name *which)
 {
-    return name != NULL && strcasecmp(name, HYGIENE_FIELD) == 0;
+    static const char *const names[HYGIENE_NAMES] = { HYGIENE_FIELD, HYGIENE_FIELD_X };
+    size_t len;
+
+    if (name == NULL)
+        return false;
+    len = strlen(name);
+    while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+        len--;
+    for (int i = 0; i < HYGIENE_NAMES; i++) {
+        if (len == strlen(names[i]) && strncasecmp(name, names[i], len) == 0) {
+            *which = (hygiene_name) i;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* hygiene_init - start a message. */
 void hygiene_init(hygiene *h)
 {
-    h->seen = 0;
+    for (int i = 0; i < HYGIENE_NAMES; i++)
+        h->seen[i] = 0;
     h->nremove = 0;
     h->too_many = false;
 }
 
 /* hygiene_header - one header field of the message, in order. */
-hygiene_verdict hygiene_header(hygiene *h, const char *name, const char *value, const char *servid,
-                               const char *const *trusted, size_t ntrusted, char *id, size_t idsize)
+hygiene_verdict hygiene_header(hygiene *h, const hygiene_rules *r, const char *name, const char *value,
+                               char *id, size_t idsize)
 {
     hygiene_verdict v;
+    hygiene_name which;
 
-    if (!hygiene_is_field(name))
+    if (!hygiene_field_name(name, &which))
         return HYGIENE_NOT_AR;
-    h->seen++;
-    v = hygiene_classify(value != NULL ? value : "", servid, trusted, ntrusted, id, idsize);
-    if (v != HYGIENE_REMOVE_OURS && v != HYGIENE_REMOVE_SUBDOMAIN && v != HYGIENE_REMOVE_UNPARSEABLE)
+    h->seen[which]++;
+    v = hygiene_classify(r, value != NULL ? value : "", id, idsize);
+    if (v == HYGIENE_KEEP_OTHER || v == HYGIENE_KEEP_TRUSTED)
         return v;
     if (h->nremove >= HYGIENE_REMOVE_MAX) {
         h->too_many = true;
         return HYGIENE_TOO_MANY;
     }
-    h->remove[h->nremove++] = h->seen;
+    h->remove[h->nremove].name = which;
+    h->remove[h->nremove].index = h->seen[which];
+    h->nremove++;
     return v;
 }
 
-/* hygiene_next_removal - the next index to delete, highest first. */
-bool hygiene_next_removal(hygiene *h, size_t *index)
+/*
+ * hygiene_next_removal - the next field to delete.  Removals were recorded
+ * in ascending index order per name; taking them from the end of the list
+ * yields each name's highest index first (the names do not renumber each
+ * other).
+ */
+bool hygiene_next_removal(hygiene *h, hygiene_removal *out)
 {
     if (h->nremove == 0)
         return false;
-    *index = h->remove[--h->nremove];
+    *out = h->remove[--h->nremove];
     return true;
+}
+
+/* hygiene_name_text - the field name to delete a removal by. */
+const char *hygiene_name_text(hygiene_name name)
+{
+    return name == HYGIENE_NAME_XAR ? HYGIENE_FIELD_X : HYGIENE_FIELD;
 }
 
 /* hygiene_verdict_str - short English text for a verdict. */
@@ -129,13 +172,15 @@ const char *hygiene_verdict_str(hygiene_verdict v)
     case HYGIENE_KEEP_OTHER:
         return "kept: another authserv-id";
     case HYGIENE_KEEP_TRUSTED:
-        return "kept: trusted authserv-id";
+        return "kept: trusted authserv-id from its network";
     case HYGIENE_REMOVE_OURS:
         return "removed: our authserv-id";
     case HYGIENE_REMOVE_SUBDOMAIN:
         return "removed: under our authserv-id";
+    case HYGIENE_REMOVE_LISTED:
+        return "removed: in remove_authserv_ids";
     case HYGIENE_REMOVE_UNPARSEABLE:
-        return "removed: authserv-id unparseable";
+        return "removed: authserv-id unparseable or a look-alike";
     case HYGIENE_TOO_MANY:
         return "too many fields to remove";
     }

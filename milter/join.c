@@ -2,58 +2,54 @@
  * join.c - the policy face's verdicts for one message, handed to the milter face.
  *
  * USAGE
- *	j = join_new(JOIN_ENTRIES_DEFAULT, JOIN_TTL_MS_DEFAULT);
- *	policy face, DATA request:
+ *	j = join_new(max_connections + JOIN_SPARE_ENTRIES, JOIN_TTL_MS_DEFAULT);
+ *	policy face, DATA request (a session owns at most one record):
  *	    join_make_key(queue_id, client_address, client_port, &key);
- *	    t = join_begin(j, &key, now);
- *	    ... checks ... join_put(j, &key, t, res);  (or join_abandon)
+ *	    if (join_begin(j, &key, now, &t) == JOIN_BEGUN) ... checks ...
+ *	    join_put(j, &key, t, res);  (or join_abandon)
+ *	    next transaction: join_drop(j, &key, t); connection closed: join_release
  *	milter face, end of message:
- *	    st = join_take(j, &key, now, now + wait, res);
+ *	    switch (join_take(j, &key, now, res, on_settled, conn)) ...
  *
  * DESCRIPTION
  *	A hash table (chained, FNV-1a over the key, a power-of-two number
  *	of buckets) plus a list in order of creation.  Every record lives
  *	the same ttl_ms, so the list is also in order of expiry: expired
- *	records are swept from its head by join_begin() and join_take(),
- *	and at max_entries the head is evicted to make room.  Each record
- *	holds its key, the ticket of the request that made it, its state
- *	(pending, ready, abandoned) and the verdicts: all of it inline, so
- *	memory is at most max_entries * sizeof(join_entry) (about 1.6 KiB
- *	on LP64) plus the bucket array.
+ *	records are swept from its head by join_begin() and join_take().
+ *	Each record holds its key, the ticket of the request that made it,
+ *	its state, whether a writer still owns it, one waiter and the
+ *	verdicts, all inline: memory is at most max_entries *
+ *	sizeof(join_entry) (about 1.6 KiB on LP64) plus the bucket array.
  *
- *	Tickets count up from 1 and are never reused, so a request that
- *	was replaced (Postfix re-sends a policy request after a broken
- *	connection) cannot fill or abandon its successor's record.
+ *	States: PENDING (begun) -> READY (put) -> TAKEN (take, or the
+ *	milter's abort); PENDING -> ABANDONED (the request ended without
+ *	verdicts; the only state a new join_begin may replace, since the
+ *	writer of an abandoned request got no answer and Postfix retries
+ *	it); any living state -> CONFLICT on a second join_begin or a second
+ *	waiter.  Tickets count up from 1 and are never reused, so a writer
+ *	can only settle, drop or release its own record.
  *
- *	One mutex guards everything; one condition variable (on the
- *	monotonic clock) is broadcast whenever a record stops being
- *	pending or goes away.  A waiter looks its key up again after every
- *	wake-up, so it follows a replacement and notices an eviction.
- *
- *	Keys: the queue id must be 1..JOIN_QUEUE_ID_MAX letters and digits
- *	(Postfix's short and long queue ids are), the address an IPv4 or
- *	IPv6 literal (brackets and an "IPv6:" prefix are accepted and
- *	dropped), the port a decimal number up to 65535.
+ *	Waiters are called after the state change, with nothing locked and
+ *	the store consistent; a waiter may call back into the store.
  *
  * DIAGNOSTICS
- *	Memory exhaustion and pthread failures abort (broken environment
- *	that cannot be handled per message).
+ *	Memory exhaustion aborts (broken environment that cannot be handled
+ *	per message).  join_free() with a waiter still registered is a
+ *	broken invariant.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "join.h"
+#include "netaddr.h"
 
 typedef enum {
     JOIN_PENDING = 0,
     JOIN_READY,
-    JOIN_GONE                         /* abandoned: the request ended without verdicts */
+    JOIN_GONE,                        /* abandoned: the request ended without verdicts */
+    JOIN_TAKEN_STATE,                 /* taken, or its message aborted */
+    JOIN_CONFLICT_STATE               /* written twice, or waited for twice */
 } join_state;
 
 typedef struct join_entry {
@@ -64,18 +60,19 @@ typedef struct join_entry {
     long long created_ms;
     long long expires_ms;
     join_state state;
+    bool owned;                       /* its writer may still drop or release it */
+    join_waiter_fn *waiter;
+    void *waiter_arg;
     decide_result res[DECIDE_KINDS];
 } join_entry;
 
 struct join {
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
     join_entry **bucket;
     size_t nbuckets;                  /* a power of two */
     size_t n, npending, max;
     long long ttl_ms;
     uint64_t tickets;
-    unsigned long expired_unused;
+    unsigned long lost, conflicts, refused;
     join_entry *oldest, *newest;
 };
 
@@ -96,47 +93,21 @@ static bool join_queue_id_ok(const char *q)
     return n > 0;
 }
 
-/* join_canonical_addr - the inet_ntop() text of an address literal; false if it is none. */
-static bool join_canonical_addr(const char *in, char out[INET6_ADDRSTRLEN])
-{
-    static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    char buf[INET6_ADDRSTRLEN + 8];
-    unsigned char a[sizeof(struct in6_addr)];
-    size_t len;
-
-    if (strncasecmp(in, "IPv6:", 5) == 0)
-        in += 5;
-    len = strlen(in);
-    if (len >= 2 && in[0] == '[' && in[len - 1] == ']') {
-        in++;
-        len -= 2;
-    }
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, in, len);
-    buf[len] = '\0';
-    if (inet_pton(AF_INET, buf, a) == 1)
-        return inet_ntop(AF_INET, a, out, INET6_ADDRSTRLEN) != NULL;
-    if (inet_pton(AF_INET6, buf, a) != 1)
-        return false;
-    if (memcmp(a, mapped, sizeof(mapped)) == 0)  /* ::ffff:a.b.c.d: the IPv4 client it maps */
-        return inet_ntop(AF_INET, a + 12, out, INET6_ADDRSTRLEN) != NULL;
-    return inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN) != NULL;
-}
-
 /* join_make_key - the key of a message from its queue id, client address and port. */
 join_key_status join_make_key(const char *queue_id, const char *client_addr, const char *client_port,
                               join_key *key)
 {
-    char addr[INET6_ADDRSTRLEN];
+    char addr[NETADDR_TEXT_MAX];
+    netaddr a;
     unsigned long port = 0;
     size_t i;
 
     key->s[0] = '\0';
     if (queue_id == NULL || !join_queue_id_ok(queue_id))
         return JOIN_KEY_BAD_QUEUE_ID;
-    if (client_addr == NULL || !join_canonical_addr(client_addr, addr))
+    if (!netaddr_parse(client_addr, &a))
         return JOIN_KEY_BAD_ADDRESS;
+    netaddr_format(&a, addr);
     if (client_port == NULL || client_port[0] == '\0')
         return JOIN_KEY_BAD_PORT;
     for (i = 0; client_port[i] != '\0'; i++) {
@@ -175,10 +146,14 @@ const char *join_status_str(join_status st)
         return "found";
     case JOIN_MISSING:
         return "no verdict recorded for this message";
-    case JOIN_NOT_READY:
+    case JOIN_WAIT:
         return "verdict still pending";
     case JOIN_ABANDONED:
         return "policy request ended without a verdict";
+    case JOIN_CONFLICT:
+        return "conflicting policy requests for this message";
+    case JOIN_TAKEN:
+        return "verdict already taken";
     }
     return "unknown join status";
 }
@@ -206,7 +181,13 @@ static join_entry *join_find(const join *j, const char *key)
     return NULL;
 }
 
-/* join_remove - unlink e from its bucket and the age list, and free it (lock held). */
+/* join_untaken - a record whose message still expects it. */
+static bool join_untaken(const join_entry *e)
+{
+    return e->state == JOIN_PENDING || e->state == JOIN_READY;
+}
+
+/* join_remove - unlink e from its bucket and the age list, and free it. */
 static void join_remove(join *j, join_entry *e)
 {
     join_entry **pp = &j->bucket[join_hash(j, e->key)];
@@ -231,25 +212,60 @@ static void join_remove(join *j, join_entry *e)
     free(e);
 }
 
-/* join_sweep - drop expired records, and the oldest while at the limit (lock held). */
-static void join_sweep(join *j, long long now_ms, bool make_room)
+/* join_settle - e leaves PENDING for state; its waiter, if any, is called last. */
+static void join_settle(join *j, join_entry *e, join_state state)
 {
-    bool woke = false;
+    join_waiter_fn *fn = e->waiter;
+    void *arg = e->waiter_arg;
 
-    while (j->oldest != NULL && (j->oldest->expires_ms <= now_ms || (make_room && j->n >= j->max))) {
-        j->expired_unused++;
-        join_remove(j, j->oldest);
-        woke = true;
-    }
-    if (woke)
-        pthread_cond_broadcast(&j->changed);
+    if (e->state == JOIN_PENDING)
+        j->npending--;
+    e->state = state;
+    e->waiter = NULL;
+    e->waiter_arg = NULL;
+    if (fn != NULL)
+        fn(arg);
+}
+
+/* join_lose - remove a record that goes before its time (expired, evicted); a waiter is told. */
+static void join_lose(join *j, join_entry *e)
+{
+    join_waiter_fn *fn = e->waiter;
+    void *arg = e->waiter_arg;
+
+    if (join_untaken(e))
+        j->lost++;
+    join_remove(j, e);
+    if (fn != NULL)
+        fn(arg);                /* its take now finds the record missing */
+}
+
+/* join_sweep - drop expired records. */
+static void join_sweep(join *j, long long now_ms)
+{
+    while (j->oldest != NULL && j->oldest->expires_ms <= now_ms)
+        join_lose(j, j->oldest);
+}
+
+/* join_make_room - at max_entries, evict the oldest record no writer owns; false when all are owned. */
+static bool join_make_room(join *j)
+{
+    join_entry *e;
+
+    if (j->n < j->max)
+        return true;
+    for (e = j->oldest; e != NULL && e->owned; e = e->newer)
+        ;
+    if (e == NULL)
+        return false;
+    join_lose(j, e);
+    return true;
 }
 
 /* join_new - an empty store. */
 join *join_new(size_t max_entries, long long ttl_ms)
 {
     join *j;
-    pthread_condattr_t ca;
 
     if (max_entries == 0 || ttl_ms <= 0 || (j = calloc(1, sizeof(*j))) == NULL)
         abort();
@@ -259,11 +275,6 @@ join *join_new(size_t max_entries, long long ttl_ms)
         ;
     if ((j->bucket = calloc(j->nbuckets, sizeof(j->bucket[0]))) == NULL)
         abort();
-    if (pthread_mutex_init(&j->lock, NULL) != 0 || pthread_condattr_init(&ca) != 0
-        || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0
-        || pthread_cond_init(&j->changed, &ca) != 0)
-        abort();
-    pthread_condattr_destroy(&ca);
     return j;
 }
 
@@ -272,34 +283,46 @@ void join_free(join *j)
 {
     if (j == NULL)
         return;
-    while (j->oldest != NULL)
+    while (j->oldest != NULL) {
+        if (j->oldest->waiter != NULL)
+            abort();            /* broken invariant: a milter connection still waits */
         join_remove(j, j->oldest);
-    pthread_cond_destroy(&j->changed);
-    pthread_mutex_destroy(&j->lock);
+    }
     free(j->bucket);
     free(j);
 }
 
-/* join_begin - a DATA request for key arrived: its record is pending. */
-uint64_t join_begin(join *j, const join_key *key, long long now_ms)
+/* join_begin - a DATA request for key arrived. */
+join_begin_status join_begin(join *j, const join_key *key, long long now_ms, uint64_t *ticket)
 {
     join_entry *e, *old;
-    uint64_t ticket;
     size_t b;
 
+    *ticket = 0;
+    join_sweep(j, now_ms);
+    if ((old = join_find(j, key->s)) != NULL) {
+        if (old->state != JOIN_GONE) {
+            /* written already: neither word stands */
+            if (old->state != JOIN_CONFLICT_STATE)
+                j->conflicts++;
+            memset(old->res, 0, sizeof(old->res));
+            join_settle(j, old, JOIN_CONFLICT_STATE);
+            return JOIN_CONFLICT_BEGIN;
+        }
+        join_remove(j, old);    /* an abandoned request, retried by Postfix */
+    }
+    if (!join_make_room(j)) {
+        j->refused++;
+        return JOIN_FULL;
+    }
     if ((e = calloc(1, sizeof(*e))) == NULL)
         abort();
-    pthread_mutex_lock(&j->lock);
-    if ((old = join_find(j, key->s)) != NULL) {
-        join_remove(j, old);            /* the newer request wins */
-        pthread_cond_broadcast(&j->changed);
-    }
-    join_sweep(j, now_ms, true);
     memcpy(e->key, key->s, sizeof(e->key));
-    e->ticket = ticket = ++j->tickets;
+    e->ticket = *ticket = ++j->tickets;
     e->created_ms = now_ms;
     e->expires_ms = now_ms + j->ttl_ms;
     e->state = JOIN_PENDING;
+    e->owned = true;
     b = join_hash(j, e->key);
     e->hnext = j->bucket[b];
     j->bucket[b] = e;
@@ -311,110 +334,135 @@ uint64_t join_begin(join *j, const join_key *key, long long now_ms)
     j->newest = e;
     j->n++;
     j->npending++;
-    pthread_mutex_unlock(&j->lock);
-    return ticket;
+    return JOIN_BEGUN;
 }
 
-/* join_settle - end ticket's pending state with verdicts (res) or without (res NULL). */
-static bool join_settle(join *j, const join_key *key, uint64_t ticket, const decide_result *res)
+/* join_mine - the record of key when ticket made it, else NULL. */
+static join_entry *join_mine(const join *j, const join_key *key, uint64_t ticket)
 {
-    join_entry *e;
-    bool ok = false;
+    join_entry *e = join_find(j, key->s);
 
-    pthread_mutex_lock(&j->lock);
-    e = join_find(j, key->s);
-    if (e != NULL && e->ticket == ticket && e->state == JOIN_PENDING) {
-        if (res != NULL)
-            memcpy(e->res, res, sizeof(e->res));
-        e->state = res != NULL ? JOIN_READY : JOIN_GONE;
-        j->npending--;
-        pthread_cond_broadcast(&j->changed);
-        ok = true;
-    }
-    pthread_mutex_unlock(&j->lock);
-    return ok;
+    return e != NULL && e->ticket == ticket ? e : NULL;
 }
 
 /* join_put - the verdicts of ticket's request. */
 bool join_put(join *j, const join_key *key, uint64_t ticket, const decide_result res[DECIDE_KINDS])
 {
+    join_entry *e = join_mine(j, key, ticket);
+
     if (res == NULL)
         abort();
-    return join_settle(j, key, ticket, res);
+    if (e == NULL || e->state != JOIN_PENDING)
+        return false;
+    memcpy(e->res, res, sizeof(e->res));
+    join_settle(j, e, JOIN_READY);
+    return true;
 }
 
 /* join_abandon - ticket's request will never have verdicts. */
 void join_abandon(join *j, const join_key *key, uint64_t ticket)
 {
-    (void) join_settle(j, key, ticket, NULL);
+    join_entry *e = join_mine(j, key, ticket);
+
+    if (e != NULL && e->state == JOIN_PENDING)
+        join_settle(j, e, JOIN_GONE);
 }
 
-/* join_wait - sleep on the condition until deadline_ms; false once it has passed (lock held). */
-static bool join_wait(join *j, long long deadline_ms)
+/* join_drop - ticket's writer started its next transaction: its record goes (a conflict stays). */
+void join_drop(join *j, const join_key *key, uint64_t ticket)
 {
-    struct timespec ts;
+    join_entry *e = join_mine(j, key, ticket);
 
-    ts.tv_sec = (time_t) (deadline_ms / 1000);
-    ts.tv_nsec = (long) (deadline_ms % 1000) * 1000000L;
-    return pthread_cond_timedwait(&j->changed, &j->lock, &ts) != ETIMEDOUT;
+    if (e == NULL)
+        return;
+    if (e->state == JOIN_CONFLICT_STATE) {
+        e->owned = false;
+        return;
+    }
+    join_lose(j, e);
 }
 
-/* join_take - remove key's record and copy its verdicts; wait while it is pending. */
-join_status join_take(join *j, const join_key *key, long long now_ms, long long deadline_ms,
-                      decide_result res[DECIDE_KINDS])
+/* join_release - ticket's writer closed its connection. */
+void join_release(join *j, const join_key *key, uint64_t ticket)
+{
+    join_entry *e = join_mine(j, key, ticket);
+
+    if (e == NULL)
+        return;
+    e->owned = false;
+    if (e->state == JOIN_PENDING)
+        join_settle(j, e, JOIN_GONE);
+    else if (e->state == JOIN_TAKEN_STATE || e->state == JOIN_GONE)
+        join_remove(j, e);
+}
+
+/* join_take - the milter at end of message. */
+join_status join_take(join *j, const join_key *key, long long now_ms, decide_result res[DECIDE_KINDS],
+                      join_waiter_fn *fn, void *arg)
 {
     join_entry *e;
-    join_status st;
-    bool seen = false;
 
-    pthread_mutex_lock(&j->lock);
-    join_sweep(j, now_ms, false);
-    for (;;) {
-        e = join_find(j, key->s);
-        if (e == NULL) {
-            /* it was there and went away (evicted, expired): not a missing DATA request */
-            st = seen ? JOIN_ABANDONED : JOIN_MISSING;
-            break;
+    join_sweep(j, now_ms);
+    if ((e = join_find(j, key->s)) == NULL)
+        return JOIN_MISSING;
+    switch (e->state) {
+    case JOIN_READY:
+        memcpy(res, e->res, sizeof(e->res));
+        e->state = JOIN_TAKEN_STATE;
+        return JOIN_FOUND;
+    case JOIN_PENDING:
+        if (e->waiter != NULL && e->waiter_arg != arg) {
+            j->conflicts++;     /* two milter connections wait for one message */
+            join_settle(j, e, JOIN_CONFLICT_STATE);
+            return JOIN_CONFLICT;
         }
-        seen = true;
-        if (e->state != JOIN_PENDING) {
-            st = e->state == JOIN_READY ? JOIN_FOUND : JOIN_ABANDONED;
-            if (st == JOIN_FOUND)
-                memcpy(res, e->res, sizeof(e->res));
-            join_remove(j, e);
-            break;
-        }
-        if (!join_wait(j, deadline_ms)) {
-            st = JOIN_NOT_READY;        /* given up: a late verdict has no one to go to */
-            join_remove(j, e);
-            break;
-        }
+        e->waiter = fn;
+        e->waiter_arg = arg;
+        return JOIN_WAIT;
+    case JOIN_GONE:
+        return JOIN_ABANDONED;
+    case JOIN_CONFLICT_STATE:
+        return JOIN_CONFLICT;
+    case JOIN_TAKEN_STATE:
+        return JOIN_TAKEN;
     }
-    pthread_mutex_unlock(&j->lock);
-    return st;
+    return JOIN_MISSING;
 }
 
-/* join_discard - forget key's record, if any. */
+/* join_cancel_wait - arg no longer waits for key. */
+void join_cancel_wait(join *j, const join_key *key, void *arg)
+{
+    join_entry *e = join_find(j, key->s);
+
+    if (e != NULL && e->waiter_arg == arg) {
+        e->waiter = NULL;
+        e->waiter_arg = NULL;
+    }
+}
+
+/* join_discard - the message of key was aborted. */
 void join_discard(join *j, const join_key *key)
 {
-    join_entry *e;
+    join_entry *e = join_find(j, key->s);
 
-    pthread_mutex_lock(&j->lock);
-    if ((e = join_find(j, key->s)) != NULL) {
-        join_remove(j, e);
-        pthread_cond_broadcast(&j->changed);
-    }
-    pthread_mutex_unlock(&j->lock);
+    if (e != NULL && join_untaken(e))
+        join_settle(j, e, JOIN_TAKEN_STATE);
 }
 
-/* join_stats_take - the counters at now_ms; expired_unused restarts from 0. */
+/* join_stats_take - the counters at now_ms. */
 void join_stats_take(join *j, long long now_ms, join_stats *st)
 {
-    pthread_mutex_lock(&j->lock);
     st->entries = j->n;
     st->pending = j->npending;
-    st->expired_unused = j->expired_unused;
-    st->oldest_age_ms = j->oldest != NULL ? now_ms - j->oldest->created_ms : 0;
-    j->expired_unused = 0;
-    pthread_mutex_unlock(&j->lock);
+    st->lost = j->lost;
+    st->conflicts = j->conflicts;
+    st->refused = j->refused;
+    st->oldest_untaken_ms = 0;
+    for (const join_entry *e = j->oldest; e != NULL; e = e->newer) {
+        if (join_untaken(e)) {
+            st->oldest_untaken_ms = now_ms - e->created_ms;
+            break;
+        }
+    }
+    j->lost = j->conflicts = j->refused = 0;
 }

@@ -9,12 +9,27 @@
  * queue id, the client's address and the client's TCP port
  * (join_make_key).
  *
- * A record is pending from the DATA request until its verdicts are in (or
- * the request is abandoned); join_take() waits for a pending record up to a
- * deadline.  Records expire after ttl_ms; at most max_entries are kept
- * (the oldest goes first); a record is removed when it is taken.  All
- * functions are thread-safe: the event loop thread begins and fills
- * records, the milter's threads take them.
+ * Integrity rules (a record decides what the milter writes, so nothing
+ * but one write by the MTA may stand):
+ *   - a key is written once: a second DATA request for a key whose record
+ *     lives (pending, ready, taken) makes it a CONFLICT, and the milter
+ *     writes temperror - never the newer word, never the older;
+ *   - a key is taken once: a second take finds TAKEN (temperror);
+ *   - a record the milter does not find is never "no DANE": the milter
+ *     reads JOIN_MISSING for a TLS message as temperror;
+ *   - each writer (a policy connection: one Postfix smtpd process, one
+ *     transaction at a time) owns at most one record, which it drops when
+ *     its next transaction starts (join_drop) and releases when it closes
+ *     (join_release), so an aborted transaction leaves nothing behind and
+ *     the store holds at most one live record per policy connection;
+ *   - at max_entries only records no writer owns any more are evicted
+ *     (the oldest first); when every record is owned, join_begin refuses
+ *     (JOIN_FULL) rather than push out another writer's record.
+ * Records also expire after ttl_ms (a backstop for released ones).
+ *
+ * Threads: none.  Everything runs on the event loop; a milter connection
+ * that finds a pending record registers a waiter, called (from join_put,
+ * join_abandon or a conflict) once the record has settled.
  */
 #ifndef DANCE_MILTER_JOIN_H
 #define DANCE_MILTER_JOIN_H
@@ -26,7 +41,7 @@
 
 #define JOIN_QUEUE_ID_MAX 64          /* Postfix's long queue ids are about 17 characters */
 #define JOIN_KEY_MAX 128              /* queue id, canonical address, port */
-#define JOIN_ENTRIES_DEFAULT 16384    /* records kept at most */
+#define JOIN_SPARE_ENTRIES 4096       /* records beyond one per policy connection (released ones) */
 #define JOIN_TTL_MS_DEFAULT (3600LL * 1000)
 
 typedef enum {
@@ -41,28 +56,42 @@ typedef struct join_key {
     char s[JOIN_KEY_MAX];
 } join_key;
 
+/* What join_begin did. */
+typedef enum {
+    JOIN_BEGUN = 0,                   /* a pending record; the ticket names it */
+    JOIN_CONFLICT_BEGIN,              /* the key was written already: it is a conflict now */
+    JOIN_FULL                         /* every record is owned by a writer: nothing recorded */
+} join_begin_status;
+
 /* What join_take found. */
 typedef enum {
-    JOIN_FOUND = 0,                   /* the verdicts are in res */
-    JOIN_MISSING,                     /* no record: the policy service was not asked at DATA */
-    JOIN_NOT_READY,                   /* still pending at the deadline */
-    JOIN_ABANDONED                    /* the policy request ended without verdicts */
+    JOIN_FOUND = 0,                   /* the verdicts are in res; the record is taken */
+    JOIN_MISSING,                     /* no record: not asked at DATA, or lost (expired, evicted) */
+    JOIN_WAIT,                        /* pending: the waiter will be called */
+    JOIN_ABANDONED,                   /* the policy request ended without verdicts */
+    JOIN_CONFLICT,                    /* written twice, or taken by two waiters */
+    JOIN_TAKEN                        /* taken already, or its message was aborted */
 } join_status;
 
 typedef struct join join;
+
+/* join_waiter_fn - a record waited for has settled: call join_take again. */
+typedef void join_waiter_fn(void *arg);
 
 /* Counters, for the log. */
 typedef struct join_stats {
     size_t entries;                   /* records held now */
     size_t pending;                   /* of which pending */
-    unsigned long expired_unused;     /* records that expired or were evicted untaken (since the last reset) */
-    long long oldest_age_ms;          /* age of the oldest record held, 0 when none */
+    unsigned long lost;               /* untaken records that expired or were evicted (since the last reset) */
+    unsigned long conflicts;          /* keys written twice (since the last reset) */
+    unsigned long refused;            /* join_begin refused: store full (since the last reset) */
+    long long oldest_untaken_ms;      /* age of the oldest record not yet taken, 0 when none */
 } join_stats;
 
 /*
  * join_make_key - the key of a message.  The address is canonicalized
- * (inet_pton/inet_ntop; an IPv4-mapped IPv6 address becomes IPv4), so the
- * policy face's client_address text and the milter's sockaddr agree.
+ * (an IPv4-mapped IPv6 address becomes IPv4), so the policy face's
+ * client_address text and the milter's connect address agree.
  */
 join_key_status join_make_key(const char *queue_id, const char *client_addr, const char *client_port,
                               join_key *key);
@@ -73,33 +102,40 @@ const char *join_key_status_str(join_key_status st);
 /* join_new - an empty store of at most max_entries records living ttl_ms each. */
 join *join_new(size_t max_entries, long long ttl_ms);
 
-/* join_free - release the store; nobody may wait in join_take. */
+/* join_free - release the store; no waiter may be registered. */
 void join_free(join *j);
 
-/*
- * join_begin - a DATA request for key arrived at now_ms (monotonic): its
- * record is pending.  A record already there is replaced.  Returns the
- * ticket that join_put() and join_abandon() must present.
- */
-uint64_t join_begin(join *j, const join_key *key, long long now_ms);
+/* join_begin - a DATA request for key arrived at now_ms (monotonic); *ticket names its record. */
+join_begin_status join_begin(join *j, const join_key *key, long long now_ms, uint64_t *ticket);
 
-/* join_put - the verdicts of ticket's request; false when its record is gone or was replaced. */
+/* join_put - the verdicts of ticket's request; false when its record is gone or a conflict. */
 bool join_put(join *j, const join_key *key, uint64_t ticket, const decide_result res[DECIDE_KINDS]);
 
-/* join_abandon - ticket's request will never have verdicts (its policy connection closed). */
+/* join_abandon - ticket's request will never have verdicts. */
 void join_abandon(join *j, const join_key *key, uint64_t ticket);
 
-/*
- * join_take - remove key's record and copy its verdicts into res; while it
- * is pending, wait until deadline_ms (monotonic, the clock of now_ms).
- */
-join_status join_take(join *j, const join_key *key, long long now_ms, long long deadline_ms,
-                      decide_result res[DECIDE_KINDS]);
+/* join_drop - ticket's writer started its next transaction: its record goes. */
+void join_drop(join *j, const join_key *key, uint64_t ticket);
 
-/* join_discard - forget key's record, if any (the message was aborted). */
+/* join_release - ticket's writer closed: pending becomes abandoned, a taken record goes, others stay unowned. */
+void join_release(join *j, const join_key *key, uint64_t ticket);
+
+/*
+ * join_take - the milter at end of message: JOIN_FOUND copies the verdicts
+ * into res and marks the record taken; JOIN_WAIT registers fn(arg), called
+ * once when the record settles (then take again) - cancel it with
+ * join_cancel_wait when giving up.
+ */
+join_status join_take(join *j, const join_key *key, long long now_ms, decide_result res[DECIDE_KINDS],
+                      join_waiter_fn *fn, void *arg);
+
+/* join_cancel_wait - arg no longer waits for key (deadline, or its connection closed). */
+void join_cancel_wait(join *j, const join_key *key, void *arg);
+
+/* join_discard - the message of key was aborted: its record is marked taken. */
 void join_discard(join *j, const join_key *key);
 
-/* join_stats_take - the counters at now_ms; the expired_unused count restarts from 0. */
+/* join_stats_take - the counters at now_ms; the "since the last reset" ones restart from 0. */
 void join_stats_take(join *j, long long now_ms, join_stats *st);
 
 /* join_status_str - short English text for a join_take result. */

@@ -1,19 +1,21 @@
 /*
- * milter.h - danced's milter face (libmilter).
+ * milter.h - danced's milter face.
  *
  * Two set-ups share this code.  Postfix mode: the policy face verifies
  * (only it sees the certificate's fingerprints) and records the verdicts of
  * each message in the join store; the milter takes them at end of message.
- * Sendmail mode: the MTA passes {cert_fp} to the milter, which has the
- * checks run on the event loop (handoff.h).  Either way the milter then
+ * Sendmail mode: the MTA passes {cert_fp} to the milter, which runs the
+ * checks on the event loop's resolver itself.  Either way the milter then
  * removes every Authentication-Results field claiming our authserv-id
  * (hygiene.h) and inserts ours at the top, once per message.
  *
- * libmilter owns the listening socket and one thread per MTA connection;
- * milter_start() runs its listener in a thread of its own beside the event
- * loop.  Start-up follows the policy listener's order: milter_open() before
- * daemonizing and dropping privileges (errors reach the terminal),
- * milter_start() once the event base, resolver and handoff exist.
+ * The milter protocol is spoken by danced itself, on its event loop
+ * (mproto.h, mconn.c): its own listener with milter_max_connections, the
+ * peer checks of peer_users, a time limit for a connection that never
+ * negotiates - none of which libmilter's accept loop and thread per
+ * connection allow.  Start-up follows the policy face's order:
+ * milter_open() before daemonizing and dropping privileges (errors reach
+ * the terminal), milter_start() once the event base and resolver exist.
  */
 #ifndef DANCE_MILTER_MILTER_H
 #define DANCE_MILTER_MILTER_H
@@ -25,33 +27,35 @@
 typedef enum {
     MILTER_OK = 0,
     MILTER_BAD_ENDPOINT,              /* bad input: the milter_socket value */
-    MILTER_ENVIRONMENT                /* bad environment: bind, socket file, group, libmilter */
+    MILTER_ENVIRONMENT                /* bad environment: bind, socket file, group */
 } milter_status;
 
-/* milter_open - register with libmilter and bind endpoint (unix sockets get mode and group). */
+/* milter_open - bind endpoint (unix sockets get mode and group); d->mface is set. */
 milter_status milter_open(danced *d, const char *endpoint, unsigned mode, const char *group,
                           char *err, size_t errsize);
 
-/* milter_start - (loop thread) run libmilter's listener in its own thread; false with err. */
-bool milter_start(danced *d, char *err, size_t errsize);
+/* milter_start - begin accepting on d's loop. */
+void milter_start(danced *d);
 
-/* milter_stop - (loop thread) stop accepting; new connections and messages are answered tempfail. */
+/* milter_set_max - the connection limit of a (re)loaded configuration. */
+void milter_set_max(danced *d, size_t max);
+
+/* milter_stop - stop accepting; idle connections close, the others once their message has ended. */
 void milter_stop(danced *d);
 
-/* milter_idle - true when no callback runs and no message is between MAIL FROM and its end. */
-bool milter_idle(danced *d);
+/* milter_close_all - close every connection now (danced's grace time is over). */
+void milter_close_all(danced *d);
 
-/*
- * milter_shutdown - (loop thread, the loop has ended) refuse every further
- * callback and wait up to timeout_ms for running ones to return; true when
- * none runs any more, so that what they use may be freed.
- */
-bool milter_shutdown(danced *d, long timeout_ms);
+/* milter_idle - true when no connection is open. */
+bool milter_idle(const danced *d);
+
+/* milter_connections - open connections, and messages in progress. */
+void milter_counts(const danced *d, size_t *connections, size_t *messages);
 
 /* milter_endpoint - the endpoint as configured, for logs. */
 const char *milter_endpoint(const danced *d);
 
-/* milter_free - (after a successful milter_shutdown) remove the unix socket file and the state. */
+/* milter_free - close the listener, remove the unix socket file, release the face (no connection left). */
 void milter_free(danced *d);
 
 #endif

@@ -25,15 +25,17 @@
  *	Signals: SIGHUP re-reads FILE (a bad file is logged and the running
  *	configuration kept); SIGTERM/SIGINT stop accepting on both faces,
  *	finish requests and messages in progress (at most dns_timeout +
- *	5 s), remove the pid file and exit 0 (1 when the milter listener
- *	had died).
+ *	5 s), remove the pid file and exit 0.
  *
  * DESCRIPTION
  *	Two faces, either or both: the policy service (policy_socket;
  *	server.c, session.c) and the milter (milter_socket;
- *	milter/milter.c).  With both, the policy face records each
- *	message's DATA-stage verdicts in the join store and answers DUNNO;
- *	the milter writes the header from them.
+ *	milter/).  With both, the policy face records each message's
+ *	DATA-stage verdicts in the join store and answers DUNNO; the
+ *	milter writes the header from them.  Both faces run on one event
+ *	loop in one thread; each has its own listener and connection limit
+ *	(max_connections, milter_max_connections), and with peer_users set
+ *	only root and those users' processes may connect (danced_admit).
  *
  *	Start-up order, each step for a reason:
  *	  1. read the configuration (errors on the terminal);
@@ -47,13 +49,10 @@
  *	  4. write pid_file (still privileged);
  *	  5. drop privileges (setgroups/initgroups, setgid, setuid, verify;
  *	     refuse to run when user is set and cannot be switched to);
- *	  6. create the event base (with pthread support: the milter's
- *	     threads wake it) and the resolver - after the fork, because
- *	     the resolver starts a thread and libevent's backend does not
- *	     survive fork();
- *	  7. accept connections: the policy face in this thread's event
- *	     loop, the milter in libmilter's threads.  The signals stay
- *	     with this thread (see milter/milter.c for why that matters).
+ *	  6. create the event base and the resolver - after the fork,
+ *	     because the resolver starts a thread and libevent's backend
+ *	     does not survive fork();
+ *	  7. accept connections on both faces.
  *
  *	Reload keeps the listening sockets, user, group and pid file of
  *	the start (they need a restart; a change is logged); everything
@@ -63,13 +62,10 @@
  *	and the old one keeps serving the look-ups it already has, then is
  *	freed - no request is cut off by a reload.
  *
- *	Stopping: both faces stop accepting; the loop keeps running (the
- *	milter's Sendmail-mode checks need it) until no policy request and
- *	no milter message is in progress, or until dns_timeout + 5 s.
- *	Then pending milter checks end as temperror, libmilter's callbacks
- *	are refused, and what they share is freed once none runs.
- *	libmilter's own listener thread is not waited for (it takes
- *	seconds to notice); the process exits.
+ *	Stopping: both faces stop accepting; idle connections close, the
+ *	others once their policy request or milter message is done, or
+ *	at dns_timeout + 5 s, when whatever is left is closed (the MTA
+ *	applies its default action).
  *
  * DIAGNOSTICS
  *	Bad configuration and bad environment at start-up: a message on
@@ -91,20 +87,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <event2/thread.h>
-
 #include "danced.h"
-#include "handoff.h"
 #include "join.h"
 #include "memo.h"
 #include "milter.h"
+#include "peer.h"
 #include "server.h"
+#include "session.h"
 
 #define DANCED_GRACE_S 5        /* shutdown: dns_timeout plus this, then close anyway */
-#define DANCED_MILTER_EXIT_MS 2000  /* after the grace: wait this long for milter callbacks */
 #define DANCED_JOIN_REPORT_S 300    /* how often uncollected DATA verdicts are looked for */
 #define DANCED_JOIN_STALE_MS (600 * 1000LL) /* a verdict this old was not collected */
-#define DANCED_NOFILE_SPARE 256     /* descriptors beyond connections and DNS: listeners, log, milter */
+#define DANCED_NOFILE_SPARE 256     /* descriptors beyond connections and DNS: listeners, log, ... */
 
 /* What main() learned about the process identity to take. */
 typedef struct danced_ids {
@@ -173,6 +167,8 @@ static void danced_lookup_ids(const danced *d, const danced_start *st, danced_id
     if (!danced_empty(cfg->user)) {
         if ((pw = getpwnam(cfg->user)) == NULL)
             danced_fatal(d, st, "user: no such user \"%s\"", cfg->user);
+        if (pw->pw_uid == 0)
+            danced_fatal(d, st, "user: \"%s\" has user id 0: danced must not run as root", cfg->user);
         ids->set_user = true;
         ids->uid = pw->pw_uid;
         ids->gid = pw->pw_gid;
@@ -289,6 +285,8 @@ static bool danced_changed(const char *a, const char *b)
     return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
 }
 
+static void danced_warn_unsafe(const danced *d);
+
 /* danced_reload - SIGHUP: swap in a new snapshot (and resolver), or keep the old on any error. */
 static void danced_reload(danced *d)
 {
@@ -323,33 +321,52 @@ static void danced_reload(danced *d)
         d->dns = dns;
     }
     dlog_reconfigure(&d->log, n->cfg.log_facility, n->cfg.log_format);
-    pthread_mutex_lock(&d->snap_lock);
     snapshot_unref(d->snap);
     d->snap = n;
-    pthread_mutex_unlock(&d->snap_lock);
+    if (d->srv != NULL)
+        server_set_max(d->srv, n->cfg.max_connections);
+    if (d->mface != NULL)
+        milter_set_max(d, n->cfg.milter_max_connections);
+    danced_warn_unsafe(d);
     dlog_msg(&d->log, LOG_INFO, "configuration reloaded from %s%s", d->config_path,
              dns != NULL ? " (new resolver)" : "");
 }
 
 
-/* danced_snapshot - (any thread) one more reference to the current configuration. */
-snapshot *danced_snapshot(danced *d)
-{
-    snapshot *snap;
-
-    pthread_mutex_lock(&d->snap_lock);
-    snap = snapshot_ref(d->snap);
-    pthread_mutex_unlock(&d->snap_lock);
-    return snap;
-}
-
-/* danced_first_digest_warning - (any thread) true for the first caller only. */
+/* danced_first_digest_warning - true for the first caller only. */
 bool danced_first_digest_warning(danced *d)
 {
-    return __atomic_exchange_n(&d->warned_digest, 1, __ATOMIC_RELAXED) == 0;
+    bool first = !d->warned_digest;
+
+    d->warned_digest = true;
+    return first;
 }
 
-/* danced_check_done - while draining, end the loop once neither face has work in progress. */
+/* danced_admit - may the peer of a newly accepted connection use the face? */
+bool danced_admit(danced *d, int fd, const char *peer, const char *face)
+{
+    const snapshot *snap = d->snap;
+    char why[160];
+    uid_t uid;
+
+    if (snap->peer_any)
+        return true;
+    if (!peer_uid(fd, &uid, why, sizeof(why))) {
+        dlog_msg(&d->log, LOG_WARNING, "%s: %s: refused: its user cannot be told (%s); peer_users "
+                 "admits only known local users", face, peer, why);
+        return false;
+    }
+    if (uid == 0)
+        return true;
+    for (size_t i = 0; i < snap->npeer_uids; i++)
+        if (snap->peer_uids[i] == uid)
+            return true;
+    dlog_msg(&d->log, LOG_WARNING, "%s: %s: refused: user id %lu is not in peer_users", face, peer,
+             (unsigned long) uid);
+    return false;
+}
+
+/* danced_check_done - while draining, end the loop once neither face has a connection left. */
 void danced_check_done(danced *d)
 {
     if (!d->draining)
@@ -372,8 +389,8 @@ static void danced_on_deadline(evutil_socket_t fd, short what, void *arg)
              d->mface != NULL && !milter_idle(d) ? ", milter messages in progress" : "");
     if (d->srv != NULL)
         server_close_all(d->srv);
-    if (d->handoff != NULL)
-        handoff_shutdown(d->handoff);   /* milter threads waiting for checks get temperror */
+    if (d->mface != NULL)
+        milter_close_all(d);
     event_base_loopexit(d->base, NULL);
 }
 
@@ -387,28 +404,23 @@ static void danced_stop(danced *d)
         return;
     }
     d->draining = true;
-    if (d->srv != NULL)
-        server_stop(d->srv);
-    if (d->mface != NULL)
-        milter_stop(d);
     /* a once-event: libevent frees it when it fires or with the base */
     if (event_base_once(d->base, -1, EV_TIMEOUT, danced_on_deadline, d, &tv) != 0)
         abort();
-    if (d->srv != NULL)
-        server_drain(d->srv);           /* calls danced_check_done */
-    else
-        danced_check_done(d);
+    if (d->srv != NULL) {
+        server_stop(d->srv);
+        server_drain(d->srv);
+    }
+    if (d->mface != NULL)
+        milter_stop(d);
+    danced_check_done(d);
 }
 
 /*
- * Signals.  libmilter's signal thread would end the milter on SIGHUP,
- * SIGTERM or SIGINT if one reached it; Linux gives a process-directed
- * signal to the main thread whenever that thread does not block it.  So
- * the handler is installed with SA_NODEFER and an empty mask (libevent's
- * own blocks every signal while it runs, which opened a window a burst of
- * SIGHUPs could hit) and only writes the signal number into a pipe that
- * the event loop reads.  A handler gets no context: the pipe's write end is
- * the one global besides libmilter's face (milter.c).
+ * Signals.  The handler only writes the signal number into a pipe that
+ * the event loop reads; it is installed with SA_NODEFER and an empty mask,
+ * so no burst of signals finds one blocked.  A handler gets no context:
+ * the pipe's write end is the one global.
  */
 static int danced_signal_fd = -1;
 
@@ -476,21 +488,11 @@ static bool danced_signals(danced *d, struct event **ev)
     return true;
 }
 
-/* danced_milter_stopped - the milter listener ended; unexpected unless draining. */
-void danced_milter_stopped(danced *d)
-{
-    if (d->draining)
-        return;
-    dlog_msg(&d->log, LOG_CRIT, "milter listener on %s stopped unexpectedly; stopping danced",
-             milter_endpoint(d));
-    d->exit_status = 1;
-    danced_stop(d);
-}
-
 /*
  * danced_on_join_report - every few minutes: say so when DATA verdicts are
- * not collected by the milter (expired, evicted, or waiting for over ten
- * minutes - no message takes that long between DATA and its end).
+ * not collected by the milter (lost, or waiting for over ten minutes - no
+ * message takes that long between DATA and its end), and when keys were
+ * written twice or refused.
  */
 static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
 {
@@ -500,29 +502,61 @@ static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     join_stats_take(d->join, memo_now_ms(), &st);
-    if (st.expired_unused > 0 || st.oldest_age_ms > DANCED_JOIN_STALE_MS)
+    if (st.lost > 0 || st.oldest_untaken_ms > DANCED_JOIN_STALE_MS)
         dlog_msg(&d->log, LOG_WARNING, "CONFIGURATION: the milter does not collect the policy "
-                 "service's DATA verdicts (%lu dropped uncollected, %zu held, the oldest %lld s old): "
-                 "is danced's milter_socket (%s) in Postfix's smtpd_milters?", st.expired_unused,
-                 st.entries, st.oldest_age_ms / 1000, milter_endpoint(d));
+                 "service's DATA verdicts (%lu lost uncollected, %zu held, the oldest %lld s old): "
+                 "is danced's milter_socket (%s) in Postfix's smtpd_milters?", st.lost,
+                 st.entries, st.oldest_untaken_ms / 1000, milter_endpoint(d));
+    if (st.conflicts > 0 || st.refused > 0)
+        dlog_msg(&d->log, LOG_WARNING, "verdict store: %lu messages had conflicting policy requests "
+                 "and %lu were refused (store full) in the last %d s; their messages got temperror",
+                 st.conflicts, st.refused, DANCED_JOIN_REPORT_S);
 }
 
 /*
- * danced_nofile - make the open-file limit hold max_connections policy
- * connections, the resolver's queries in flight (each holds a socket) and
- * DANCED_NOFILE_SPARE more (step 2).  A lower soft limit is raised towards
- * the hard one; when even the hard limit is lower, a warning names the
- * numbers and the fix.  danced still starts then: at the limit it stops
- * accepting for a moment (server.c), and a look-up that gets no socket
- * fails, which is never a pass.
+ * danced_warn_unsafe - at start and after every reload: the settings that
+ * open danced to more than the MTA, when the operator chose them.
+ */
+static void danced_warn_unsafe(const danced *d)
+{
+    const dance_config *cfg = &d->snap->cfg;
+
+    if (cfg->peer_users.n == 1 && strcmp(cfg->peer_users.v[0], "any") == 0 && d->join != NULL)
+        dlog_msg(&d->log, LOG_WARNING, "peer_users = any: every local user may write the message "
+                 "verdicts the milter trusts, and so forge dane=pass; list the MTA's users instead");
+    if (cfg->remote_sockets)
+        dlog_msg(&d->log, LOG_WARNING, "remote_sockets = yes: danced's inet sockets may be reached from "
+                 "other hosts; keep them behind a firewall (the milter face has no access control of "
+                 "its own)");
+}
+
+/*
+ * danced_nofile - make the open-file limit hold the connection limits of
+ * the faces configured (max_connections, milter_max_connections), the
+ * resolver's queries in flight (each holds a socket) and
+ * DANCED_NOFILE_SPARE more (step 2), so that no face can take the
+ * descriptors of the other or of the resolver.  A lower soft limit is
+ * raised towards the hard one; when even the hard limit is lower, a
+ * warning names the numbers and the fix.  danced still starts then: at
+ * the limit it stops accepting for a moment (server.c), and a look-up
+ * that gets no socket fails, which is never a pass.
  */
 static void danced_nofile(danced *d)
 {
-    const unsigned long need = (unsigned long) d->snap->cfg.max_connections
+    const dance_config *cfg = &d->snap->cfg;
+    bool policy = !danced_empty(cfg->policy_socket), milter = !danced_empty(cfg->milter_socket);
+    const unsigned long need = (policy ? (unsigned long) cfg->max_connections : 0)
+        + (milter ? (unsigned long) cfg->milter_max_connections : 0)
         + RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP + DANCED_NOFILE_SPARE;
     struct rlimit rl;
     unsigned long was;
+    char faces[96] = "";
 
+    if (policy)
+        snprintf(faces, sizeof(faces), "max_connections %u, ", cfg->max_connections);
+    if (milter)
+        snprintf(faces + strlen(faces), sizeof(faces) - strlen(faces), "milter_max_connections %u, ",
+                 cfg->milter_max_connections);
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return;
     was = (unsigned long) rl.rlim_cur;
@@ -530,16 +564,22 @@ static void danced_nofile(danced *d)
     if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
         rl.rlim_cur = was;
     if (rl.rlim_cur >= need) {
-        dlog_msg(&d->log, LOG_INFO, "open-file limit raised from %lu to %lu (max_connections %u, "
-                 "%d DNS queries in flight, %d spare)", was, need, d->snap->cfg.max_connections,
-                 RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP, DANCED_NOFILE_SPARE);
+        dlog_msg(&d->log, LOG_INFO, "open-file limit raised from %lu to %lu (%s%d DNS queries in flight, "
+                 "%d spare)", was, need, faces, RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP,
+                 DANCED_NOFILE_SPARE);
         return;
     }
     dlog_msg(&d->log, LOG_WARNING, "open-file limit %lu (hard limit %lu) is below the %lu that "
-             "max_connections %u, %d DNS queries in flight and %d spare need: raise it (systemd: "
-             "LimitNOFILE=, shell: ulimit -n) or lower max_connections", (unsigned long) rl.rlim_cur,
-             (unsigned long) rl.rlim_max, need, d->snap->cfg.max_connections,
-             RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP, DANCED_NOFILE_SPARE);
+             "%s%d DNS queries in flight and %d spare need: raise it (systemd: LimitNOFILE=, shell: "
+             "ulimit -n) or lower the connection limits", (unsigned long) rl.rlim_cur,
+             (unsigned long) rl.rlim_max, need, faces, RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP,
+             DANCED_NOFILE_SPARE);
+}
+
+/* danced_on_policy_drained - (server) the policy face stopped and its last connection closed. */
+static void danced_on_policy_drained(void *arg)
+{
+    danced_check_done(arg);
 }
 
 /* danced_open_faces - bind the configured sockets (step 2); fatal on any problem. */
@@ -549,8 +589,8 @@ static void danced_open_faces(danced *d, const danced_start *st)
     char err[1024];
 
     if (!danced_empty(cfg->policy_socket)
-        && server_open(cfg->policy_socket, cfg->socket_mode, cfg->socket_group, &d->srv, err,
-                       sizeof(err)) != SERVER_OK)
+        && server_open("policy_socket", cfg->policy_socket, cfg->socket_mode, cfg->socket_group, &d->srv,
+                       err, sizeof(err)) != SERVER_OK)
         danced_fatal(d, st, "%s", err);
     if (!danced_empty(cfg->milter_socket)
         && milter_open(d, cfg->milter_socket, cfg->socket_mode, cfg->socket_group, err,
@@ -576,13 +616,11 @@ int main(int argc, char **argv)
     struct event *sig_ev = NULL, *join_report = NULL;
     struct timeval report_every = { DANCED_JOIN_REPORT_S, 0 };
     const char *path = CONFIG_DEFAULT_FILE;
-    bool check_only = false, milter_quiet = true;
+    bool check_only = false;
     char err[1024], faces[700];
     int opt;
 
     memset(&d, 0, sizeof(d));
-    if (pthread_mutex_init(&d.snap_lock, NULL) != 0)
-        abort();
     while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
         switch (opt) {
         case 'c':
@@ -634,8 +672,8 @@ int main(int argc, char **argv)
     danced_write_pid(&d, &st);
     danced_drop_privileges(&d, &st, &ids);
 
-    /* 6. event loop (thread-safe: the milter's threads wake it) and resolver */
-    if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL)
+    /* 6. event loop and resolver */
+    if ((d.base = event_base_new()) == NULL)
         danced_fatal(&d, &st, "cannot create the event loop");
     if ((d.dns = dnsloop_new(d.base, &d.log, &d.snap->rc, err, sizeof(err))) == NULL)
         danced_fatal(&d, &st, "%s", err);
@@ -643,19 +681,20 @@ int main(int argc, char **argv)
         danced_fatal(&d, &st, "cannot install signal handlers: %s", strerror(errno));
 
     /* 7. serve */
-    if (d.srv != NULL)
-        server_start(d.srv, &d);
-    if (d.mface != NULL) {
-        d.handoff = handoff_new(&d);
-        if (d.srv != NULL) {
-            d.join = join_new(JOIN_ENTRIES_DEFAULT, JOIN_TTL_MS_DEFAULT);
-            if ((join_report = event_new(d.base, -1, EV_PERSIST, danced_on_join_report, &d)) == NULL
-                || event_add(join_report, &report_every) != 0)
-                abort();
-        }
-        if (!milter_start(&d, err, sizeof(err)))
-            danced_fatal(&d, &st, "%s", err);
+    if (d.srv != NULL && d.mface != NULL) {
+        d.join = join_new((size_t) d.snap->cfg.max_connections + JOIN_SPARE_ENTRIES, JOIN_TTL_MS_DEFAULT);
+        if ((join_report = event_new(d.base, -1, EV_PERSIST, danced_on_join_report, &d)) == NULL
+            || event_add(join_report, &report_every) != 0)
+            abort();
     }
+    if (d.srv != NULL) {
+        server_face face = { "policy", session_accept, danced_on_policy_drained, &d };
+
+        server_start(d.srv, d.base, &d.log, &face, d.snap->cfg.max_connections);
+    }
+    if (d.mface != NULL)
+        milter_start(&d);
+    danced_warn_unsafe(&d);
     danced_faces_text(&d, faces, sizeof(faces));
     dlog_msg(&d.log, LOG_INFO, "danced %s ready on %s (authserv-id %s)", PACKAGE_VERSION, faces,
              d.snap->servid);
@@ -666,35 +705,25 @@ int main(int argc, char **argv)
     }
     event_base_dispatch(d.base);
 
-    /* shutdown: the policy face, then the milter's pending checks, then the milter itself */
+    /* shutdown: whatever is still open is closed, then everything freed */
     if (d.srv != NULL)
         server_close_all(d.srv);
-    if (d.handoff != NULL)
-        handoff_shutdown(d.handoff);
-    if (d.mface != NULL && !(milter_quiet = milter_shutdown(&d, DANCED_MILTER_EXIT_MS)))
-        dlog_msg(&d.log, LOG_WARNING, "stopping: milter callbacks still running; exiting without "
-                 "freeing what they use");
+    if (d.mface != NULL)
+        milter_close_all(&d);
     event_base_loop(d.base, EVLOOP_NONBLOCK);   /* let retired resolvers free themselves */
     server_free(d.srv);
+    milter_free(&d);
     event_free(sig_ev);
     if (join_report != NULL)
         event_free(join_report);
-    if (milter_quiet) {
-        milter_free(&d);
-        handoff_free(d.handoff);
-        join_free(d.join);
-        dnsloop_free(d.dns);
-        event_base_free(d.base);
-    }
+    join_free(d.join);
+    dnsloop_free(d.dns);
+    event_base_free(d.base);
     if (st.pid_file[0] != '\0' && unlink(st.pid_file) != 0 && errno != ENOENT)
         dlog_msg(&d.log, LOG_WARNING, "cannot remove pid_file %s: %s", st.pid_file, strerror(errno));
     dlog_msg(&d.log, LOG_INFO, "stopped");
-    if (milter_quiet) {
-        pthread_mutex_lock(&d.snap_lock);
-        snapshot_unref(d.snap);
-        d.snap = NULL;
-        pthread_mutex_unlock(&d.snap_lock);
-    }
+    snapshot_unref(d.snap);
+    d.snap = NULL;
     dlog_close(&d.log);
     return d.exit_status;
 }

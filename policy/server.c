@@ -26,12 +26,13 @@
  *	file is removed by server_free() (if the process still may).
  *
  *	Accepting: up to SERVER_ACCEPT_BURST connections per wake-up, each
- *	made non-blocking and handed to session_new().  At max_connections
- *	the listeners are paused (the kernel backlog holds the next
+ *	made non-blocking and handed to the face's accept callback (a
+ *	policy session, a milter connection).  At the face's connection
+ *	limit the listeners are paused (the kernel backlog holds the next
  *	clients) with one log line, and resumed when a connection closes.
  *	When the process runs out of descriptors accepting pauses for a
- *	second.  When draining ends with no connection left, the event
- *	loop is told to exit.
+ *	second.  When a stopped server's last connection closes, the
+ *	face's drained callback runs.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -47,15 +48,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "server.h"
-#include "session.h"
 
 #define SERVER_BACKLOG 511
 #define SERVER_ACCEPT_BURST 64
 #define SERVER_ENDPOINT_MAX 300
 
 struct server {
-    danced *d;
+    struct event_base *base;
+    const dlog *log;
+    server_face face;
+    size_t max;                       /* connections at most */
+    char key[32];                     /* the setting, for messages */
     int fd[SERVER_LISTEN_MAX];
     size_t nfd;
     struct event *ev[SERVER_LISTEN_MAX];
@@ -119,9 +124,12 @@ static server_status server_open_inet(server *srv, const config_endpoint *ep, ch
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (ep->family != AF_UNSPEC ? AI_NUMERICHOST : 0);
     if ((gai = getaddrinfo(ep->host, port, &hints, &res)) != 0)
         return server_fail(SERVER_BAD_ENDPOINT, err, errsize,
-                           "policy_socket: \"%s\": %s", ep->host, gai_strerror(gai));
+                           "%s: \"%s\": %s", srv->key, ep->host, gai_strerror(gai));
     for (ai = res; ai != NULL && srv->nfd < SERVER_LISTEN_MAX; ai = ai->ai_next) {
-        if ((fd = server_listen_fd(ai->ai_addr, ai->ai_addrlen, srv->endpoint, err, errsize)) < 0) {
+        char what[SERVER_ENDPOINT_MAX + 40];
+
+        snprintf(what, sizeof(what), "%s: %s", srv->key, srv->endpoint);
+        if ((fd = server_listen_fd(ai->ai_addr, ai->ai_addrlen, what, err, errsize)) < 0) {
             freeaddrinfo(res);
             return SERVER_ENVIRONMENT;
         }
@@ -129,13 +137,13 @@ static server_status server_open_inet(server *srv, const config_endpoint *ep, ch
     }
     freeaddrinfo(res);
     if (srv->nfd == 0)
-        return server_fail(SERVER_BAD_ENDPOINT, err, errsize, "policy_socket: \"%s\": no address",
+        return server_fail(SERVER_BAD_ENDPOINT, err, errsize, "%s: \"%s\": no address", srv->key,
                            ep->host);
     return SERVER_OK;
 }
 
 /* server_unix_clear_stale - remove a socket file nobody answers on; error for anything else there. */
-server_status server_unix_clear_stale(const char *path, char *err, size_t errsize)
+static server_status server_unix_clear_stale(const char *path, char *err, size_t errsize)
 {
     struct sockaddr_un sun;
     struct stat st;
@@ -168,7 +176,7 @@ server_status server_unix_clear_stale(const char *path, char *err, size_t errsiz
 }
 
 /* server_unix_permissions - give a bound socket file mode and group ("" = unchanged). */
-server_status server_unix_permissions(const char *path, unsigned mode, const char *group,
+static server_status server_unix_permissions(const char *path, unsigned mode, const char *group,
                                       char *err, size_t errsize)
 {
     struct group *gr = NULL;
@@ -214,8 +222,8 @@ static server_status server_open_unix(server *srv, const char *path, unsigned mo
 }
 
 /* server_open - parse endpoint and bind it. */
-server_status server_open(const char *endpoint, unsigned mode, const char *group, server **out,
-                          char *err, size_t errsize)
+server_status server_open(const char *key, const char *endpoint, unsigned mode, const char *group,
+                          server **out, char *err, size_t errsize)
 {
     server *srv;
     server_status st;
@@ -224,13 +232,14 @@ server_status server_open(const char *endpoint, unsigned mode, const char *group
 
     *out = NULL;
     if (endpoint == NULL || strlen(endpoint) >= SERVER_ENDPOINT_MAX)
-        return server_fail(SERVER_BAD_ENDPOINT, err, errsize, "policy_socket: missing or too long");
+        return server_fail(SERVER_BAD_ENDPOINT, err, errsize, "%s: missing or too long", key);
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         abort();
+    snprintf(srv->key, sizeof(srv->key), "%s", key);
     srv->head.next = srv->head.prev = &srv->head;
     snprintf(srv->endpoint, sizeof(srv->endpoint), "%s", endpoint);
     if (!config_parse_endpoint(endpoint, &ep, why, sizeof(why)))
-        st = server_fail(SERVER_BAD_ENDPOINT, err, errsize, "policy_socket: %s", why);
+        st = server_fail(SERVER_BAD_ENDPOINT, err, errsize, "%s: %s", key, why);
     else if (ep.family == AF_UNIX)
         st = server_open_unix(srv, ep.path, mode, group, err, errsize);
     else
@@ -292,7 +301,6 @@ static void server_peer_name(server *srv, const struct sockaddr_storage *ss, soc
 static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     server *srv = arg;
-    danced *d = srv->d;
     struct sockaddr_storage ss;
     socklen_t len;
     char peer[SERVER_PEER_MAX];
@@ -300,9 +308,9 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 
     (void) what;
     for (int n = 0; n < SERVER_ACCEPT_BURST && !srv->paused; n++) {
-        if (srv->nconn >= d->snap->cfg.max_connections) {
-            dlog_msg(&d->log, LOG_WARNING, "%zu connections (max_connections): "
-                     "not accepting more until one closes", srv->nconn);
+        if (srv->nconn >= srv->max) {
+            dlog_msg(srv->log, LOG_WARNING, "%s: %zu connections (the limit): "
+                     "not accepting more until one closes", srv->face.what, srv->nconn);
             server_pause(srv);
             return;
         }
@@ -310,7 +318,7 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
         fd = accept(lfd, (struct sockaddr *) &ss, &len);
         if (fd >= 0 && (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0
                         || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)) {
-            dlog_msg(&d->log, LOG_WARNING, "accept: fcntl: %s", strerror(errno));
+            dlog_msg(srv->log, LOG_WARNING, "accept: fcntl: %s", strerror(errno));
             close(fd);
             continue;
         }
@@ -318,24 +326,25 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 struct timeval one = { 1, 0 };
 
-                dlog_msg(&d->log, LOG_ERR, "accept: %s (with %zu connections); pausing for 1 s",
-                         strerror(errno), srv->nconn);
+                dlog_msg(srv->log, LOG_ERR, "%s: accept: %s (with %zu connections); pausing for 1 s",
+                         srv->face.what, strerror(errno), srv->nconn);
                 server_pause(srv);
                 event_add(srv->resume, &one);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
                        && errno != ECONNABORTED) {
-                dlog_msg(&d->log, LOG_WARNING, "accept: %s", strerror(errno));
+                dlog_msg(srv->log, LOG_WARNING, "%s: accept: %s", srv->face.what, strerror(errno));
             }
             return;
         }
         server_peer_name(srv, &ss, len, peer, sizeof(peer));
-        (void) session_new(d, fd, peer);   /* links itself in with server_conn_add */
+        srv->face.accept(srv->face.arg, fd, peer);     /* links it in with server_conn_add */
     }
 }
 
-/* server_conn_add - a connection opened (called by the session). */
-void server_conn_add(server *srv, server_conn *c)
+/* server_conn_add - a connection opened (called by the face's accept), with its ops. */
+void server_conn_add(server *srv, server_conn *c, const server_conn_ops *ops)
 {
+    c->ops = ops;
     c->next = &srv->head;
     c->prev = srv->head.prev;
     srv->head.prev->next = c;
@@ -343,18 +352,37 @@ void server_conn_add(server *srv, server_conn *c)
     srv->nconn++;
 }
 
-/* server_start - begin accepting on d->base. */
-void server_start(server *srv, danced *d)
+/* server_start - begin accepting on base; at most max connections at a time. */
+void server_start(server *srv, struct event_base *base, const dlog *log, const server_face *face,
+                  size_t max)
 {
-    srv->d = d;
-    srv->resume = evtimer_new(d->base, server_on_resume, srv);
+    srv->base = base;
+    srv->log = log;
+    srv->face = *face;
+    srv->max = max;
+    srv->resume = evtimer_new(base, server_on_resume, srv);
     if (srv->resume == NULL)
         abort();
     for (size_t i = 0; i < srv->nfd; i++) {
-        srv->ev[i] = event_new(d->base, srv->fd[i], EV_READ | EV_PERSIST, server_on_accept, srv);
+        srv->ev[i] = event_new(base, srv->fd[i], EV_READ | EV_PERSIST, server_on_accept, srv);
         if (srv->ev[i] == NULL || event_add(srv->ev[i], NULL) != 0)
             abort();            /* libevent out of memory */
     }
+}
+
+/* server_set_max - a new connection limit; accepting resumes when below it. */
+void server_set_max(server *srv, size_t max)
+{
+    srv->max = max;
+    if (srv->paused && !srv->stopped && srv->resume != NULL && !event_pending(srv->resume, EV_TIMEOUT, NULL)
+        && srv->nconn < srv->max)
+        server_resume(srv);
+}
+
+/* server_stopped - true once server_stop ran. */
+bool server_stopped(const server *srv)
+{
+    return srv->stopped;
 }
 
 /* server_stop - stop accepting and close the listening sockets. */
@@ -379,18 +407,18 @@ void server_drain(server *srv)
     server_conn *c, *next;
 
     for (c = srv->head.next; c != &srv->head; c = next) {
-        next = c->next;                 /* session_drain may close c */
-        session_drain(session_of(c));
+        next = c->next;                 /* drain may close c */
+        c->ops->drain(c);
     }
-    if (srv->d != NULL)
-        danced_check_done(srv->d);
+    if (srv->stopped && srv->nconn == 0 && srv->face.drained != NULL)
+        srv->face.drained(srv->face.arg);
 }
 
 /* server_close_all - close every connection at once. */
 void server_close_all(server *srv)
 {
     while (srv->head.next != &srv->head)
-        session_close(session_of(srv->head.next));
+        srv->head.next->ops->close(srv->head.next);
 }
 
 /* server_conn_gone - a connection closed. */
@@ -403,10 +431,10 @@ void server_conn_gone(server *srv, server_conn *c)
     c->next = c->prev = NULL;
     srv->nconn--;
     if (srv->paused && !srv->stopped && !event_pending(srv->resume, EV_TIMEOUT, NULL)
-        && srv->nconn < srv->d->snap->cfg.max_connections)
+        && srv->nconn < srv->max)
         server_resume(srv);
-    if (srv->d->draining && srv->nconn == 0)
-        danced_check_done(srv->d);
+    if (srv->stopped && srv->nconn == 0 && srv->face.drained != NULL)
+        srv->face.drained(srv->face.arg);
 }
 
 /* server_connections - open connections. */

@@ -36,7 +36,14 @@
  *	message's record in the join store (queue id, client address and
  *	port); the verdicts go there just before the DUNNO reply, and a
  *	request abandoned before that marks the record abandoned, so the
- *	milter never waits in vain.
+ *	milter never waits in vain.  A session owns at most one record
+ *	(Postfix's smtpd runs one transaction at a time on its policy
+ *	connection): the first request of another transaction - another
+ *	"instance" attribute, or the next DATA - drops it, since that
+ *	message has ended or was rejected after the policy answer, and
+ *	closing the connection releases it.  A record the store refuses
+ *	(written twice: a conflict; the store full) is logged: the milter
+ *	writes temperror for that message.
  *
  *	Writing: replies are written at once; a reply the socket does not
  *	take whole waits in a buffer with a write event, and nothing more
@@ -66,15 +73,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "session.h"
+#include "danced.h"
 #include "decide.h"
 #include "join.h"
 #include "memo.h"
+#include "server.h"
+#include "session.h"
 
 #define SESSION_READ_CHUNK 16384
 #define SESSION_SCOPE_PART 63           /* bytes of client address or port in a memo key */
+#define SESSION_INSTANCE_MAX 64         /* Postfix's instance attribute: "5357.6b0b2e52.2bffc.0" */
 
 typedef struct session_req session_req;
+typedef struct session session;
 
 /* One claimed identity of a request. */
 typedef struct session_item {
@@ -101,10 +112,16 @@ struct session_req {
     size_t outstanding;
     bool starting;
     dlog_batch *batch;                /* while starting: verdict lines written together */
-    bool joined;                      /* a DATA record in the join store waits for these verdicts */
-    join_key jkey;
-    uint64_t ticket;
+    bool joined;                      /* the session's join record waits for these verdicts */
 };
+
+/* The join record a session owns: its DATA request's message. */
+typedef struct session_join {
+    bool held;
+    join_key key;
+    uint64_t ticket;
+    char instance[SESSION_INSTANCE_MAX];  /* Postfix's transaction, "" when not given */
+} session_join;
 
 struct session {
     server_conn link;                 /* in the server's list */
@@ -123,6 +140,7 @@ struct session {
     bool draining;                    /* close after the reply in progress */
     bool partial;                     /* part of a request has arrived */
     long long request_deadline_ms;    /* while partial: when the request must be complete */
+    session_join join;                /* the DATA record this connection owns */
     char peer[SERVER_PEER_MAX];
 };
 
@@ -130,7 +148,7 @@ static void session_on_read(evutil_socket_t, short, void *);
 static void session_answer(session *s);
 
 /* session_of - the session a server_conn link belongs to. */
-session *session_of(server_conn *c)
+static session *session_of(server_conn *c)
 {
     return (session *) (void *) ((char *) c - offsetof(session, link));
 }
@@ -176,17 +194,19 @@ static void session_req_free(session_req *req)
     for (int k = 0; k < DECIDE_KINDS; k++)
         dnsloop_slot_abort(&req->item[k].check);
     if (req->joined)                  /* never answered: the milter must not wait for it */
-        join_abandon(req->s->d->join, &req->jkey, req->ticket);
+        join_abandon(req->s->d->join, &req->s->join.key, req->s->join.ticket);
     evidence_free(req->ev);
     snapshot_unref(req->snap);
     free(req);
 }
 
-/* session_close - close at once; a request in progress is abandoned. */
-void session_close(session *s)
+/* session_close - close at once; a request in progress is abandoned, the join record released. */
+static void session_close(session *s)
 {
     if (s->req != NULL)
         session_req_free(s->req);
+    if (s->join.held)
+        join_release(s->d->join, &s->join.key, s->join.ticket);
     event_free(s->ev);
     if (s->wev != NULL)
         event_free(s->wev);
@@ -200,13 +220,25 @@ void session_close(session *s)
 }
 
 /* session_drain - close now when idle, else right after the reply in progress. */
-void session_drain(session *s)
+static void session_drain(session *s)
 {
     if (s->req == NULL && s->out == NULL)
         session_close(s);
     else
         s->draining = true;
 }
+
+static void session_drain_op(server_conn *c)
+{
+    session_drain(session_of(c));
+}
+
+static void session_close_op(server_conn *c)
+{
+    session_close(session_of(c));
+}
+
+static const server_conn_ops session_ops = { session_drain_op, session_close_op };
 
 /* session_ready - the reply is out: wait for the next request (spilled bytes first). */
 static void session_ready(session *s)
@@ -437,6 +469,28 @@ static void session_start_item(session *s, session_req *req, int k, long long no
                        session_item_done, it);
 }
 
+/* session_join_drop - the record's transaction is over (or the store is gone): let the record go. */
+static void session_join_drop(session *s)
+{
+    if (s->join.held)
+        join_drop(s->d->join, &s->join.key, s->join.ticket);
+    s->join.held = false;
+}
+
+/*
+ * session_join_next - a request of another transaction than the record's
+ * (Postfix's instance differs) means the record's message has ended - or
+ * was rejected after the policy answer: drop it.
+ */
+static void session_join_next(session *s, const policy_request *preq)
+{
+    const char *instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
+
+    if (s->join.held && instance != NULL && instance[0] != '\0' && s->join.instance[0] != '\0'
+        && strcmp(instance, s->join.instance) != 0)
+        session_join_drop(s);
+}
+
 /*
  * session_join_begin - a DATA request while a milter writes the header:
  * open its record in the join store, under Postfix's queue id and the
@@ -444,17 +498,35 @@ static void session_start_item(session *s, session_req *req, int k, long long no
  */
 static void session_join_begin(session *s, session_req *req, const policy_request *preq, long long now)
 {
+    const char *instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
+    join_key key;
     join_key_status st = join_make_key(policy_get_attr(preq, POLICY_ATTR_QUEUE_ID),
                                        policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
-                                       policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT), &req->jkey);
+                                       policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT), &key);
 
+    session_join_drop(s);               /* one record per session: the last message has ended */
     if (st != JOIN_KEY_OK) {
         dlog_msg(&s->d->log, LOG_WARNING, "%s: DATA request with %s: the milter will find no verdict "
                  "for this message", s->peer, join_key_status_str(st));
         return;
     }
-    req->ticket = join_begin(s->d->join, &req->jkey, now);
-    req->joined = true;
+    switch (join_begin(s->d->join, &key, now, &s->join.ticket)) {
+    case JOIN_BEGUN:
+        s->join.held = true;
+        s->join.key = key;
+        snprintf(s->join.instance, sizeof(s->join.instance), "%s", instance != NULL ? instance : "");
+        req->joined = true;
+        return;
+    case JOIN_CONFLICT_BEGIN:
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: a second DATA request for message %s: the milter writes "
+                 "temperror for it (is another local process writing verdicts? see peer_users)",
+                 s->peer, key.s);
+        return;
+    case JOIN_FULL:
+        dlog_msg(&s->d->log, LOG_WARNING, "%s: the verdict store is full (every record belongs to an "
+                 "open policy connection): message %s gets temperror", s->peer, key.s);
+        return;
+    }
 }
 
 /* session_dispatch - a complete request is in the parser: answer it now or start its checks. */
@@ -467,6 +539,8 @@ static void session_dispatch(session *s)
     long long now = memo_now_ms();
     dlog_batch batch;
 
+    if (s->d->join != NULL)
+        session_join_next(s, preq);
     if (state == DECIDE_STATE_OTHER) {
         session_reply_dunno(s);
         return;
@@ -527,9 +601,9 @@ static void session_answer(session *s)
         if (req->item[k].alias >= 0)
             req->res[k] = req->res[req->item[k].alias];
     if (req->joined) {
-        if (!join_put(s->d->join, &req->jkey, req->ticket, req->res))
-            dlog_msg(&s->d->log, LOG_WARNING, "%s: verdicts for %s came too late for the milter",
-                     s->peer, req->jkey.s);
+        if (!join_put(s->d->join, &s->join.key, s->join.ticket, req->res))
+            dlog_msg(&s->d->log, LOG_WARNING, "%s: verdicts for %s were not taken: the record is gone "
+                     "or was written twice (the milter writes temperror)", s->peer, s->join.key.s);
         req->joined = false;
     }
     decide_reply(req->snap, req->state, req->res, s->d->milter, reply, sizeof(reply), &len);
@@ -620,11 +694,16 @@ static void session_on_read(evutil_socket_t fd, short what, void *arg)
     session_input(s, buf, (size_t) n);
 }
 
-/* session_new - take over the connected, non-blocking fd. */
-session *session_new(danced *d, int fd, const char *peer)
+/* session_accept - (server) take over the connected, non-blocking fd. */
+void session_accept(void *arg, int fd, const char *peer)
 {
+    danced *d = arg;
     session *s;
 
+    if (!danced_admit(d, fd, peer, "policy")) {
+        close(fd);
+        return;
+    }
     if ((s = calloc(1, sizeof(*s))) == NULL)
         abort();
     s->d = d;
@@ -633,7 +712,6 @@ session *session_new(danced *d, int fd, const char *peer)
     policy_parser_init(&s->parser);
     if ((s->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, session_on_read, s)) == NULL)
         abort();
-    server_conn_add(d->srv, &s->link);
+    server_conn_add(d->srv, &s->link, &session_ops);
     session_wait(s, s->ev);
-    return s;
 }

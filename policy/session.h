@@ -5,27 +5,14 @@
  * answers each one (checks through the dnsloop, results through decide.h),
  * and writes the reply.  One request at a time: while a request waits for
  * DNS the connection is not read.  Protocol errors, idle timeouts and
- * write errors close only this connection.
+ * write errors close only this connection.  The policy face's server
+ * (server.h) hands it every accepted connection; the server drains and
+ * closes sessions through their server_conn ops.
  */
 #ifndef DANCE_POLICY_SESSION_H
 #define DANCE_POLICY_SESSION_H
 
-#include <stddef.h>
-#include "danced.h"
-#include "server.h"
-
-typedef struct session session;
-
-/* session_new - take over the connected, non-blocking fd; peer names it in logs. */
-session *session_new(danced *d, int fd, const char *peer);
-
-/* session_of - the session a server_conn link belongs to. */
-session *session_of(server_conn *c);
-
-/* session_drain - close now when idle, else right after the reply in progress. */
-void session_drain(session *s);
-
-/* session_close - close at once; a request in progress is abandoned (its look-ups aborted). */
-void session_close(session *s);
+/* session_accept - (server) take over the connected, non-blocking fd of danced arg; peer names it in logs. */
+void session_accept(void *arg, int fd, const char *peer);
 
 #endif

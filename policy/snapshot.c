@@ -23,16 +23,23 @@
  *	authserv_id to avoid that).  When that fails the bare host name is
  *	used.
  *
- *	It also refuses what would make danced useless or unsafe: no
- *	socket at all (policy_socket and milter_socket both none), and a
- *	trusted_authserv_ids entry equal to the effective authserv-id
- *	(forged fields claiming our own id must always be removed).
+ *	It also refuses what would make danced useless or unsafe
+ *	(snapshot_validate): no socket at all; a trusted_authserv_ids
+ *	entry at or under the effective authserv-id (forged fields
+ *	claiming our own id must always be removed); both faces on
+ *	without peer_users (any local process could then write the
+ *	verdicts the milter trusts); "any" beside user names in
+ *	peer_users; user = root; an inet socket on an address that is not
+ *	loopback without remote_sockets = yes (the milter face and an
+ *	unchecked policy face serve whoever connects).
  *
  *	The content of a snapshot never changes after snapshot_load();
  *	the reference count is atomic, because the milter's threads take
  *	and drop references too (danced_snapshot() hands them out).
  */
 #include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -40,6 +47,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netaddr.h"
 #include "snapshot.h"
 
 /* snapshot_servid_ok - true when id is usable as an authserv-id in our header. */
@@ -83,6 +91,102 @@ static bool snapshot_empty(const char *s)
     return s == NULL || *s == '\0';
 }
 
+/* snapshot_fail - format "FILE:LINE: KEY: problem" into err; returns false. */
+static bool snapshot_fail(const snapshot *s, const char *path, const char *key, char *err, size_t errsize,
+                          const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static bool snapshot_fail(const snapshot *s, const char *path, const char *key, char *err, size_t errsize,
+                          const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    snprintf(err, errsize, "%s:%u: %s: %s", path, config_line_of(&s->cfg, key), key, why);
+    return false;
+}
+
+/* snapshot_local_endpoint - true for unix sockets, loopback literals and "localhost". */
+static bool snapshot_local_endpoint(const char *text)
+{
+    config_endpoint ep;
+    netaddr a;
+    char why[256];
+
+    if (snapshot_empty(text) || !config_parse_endpoint(text, &ep, why, sizeof(why)))
+        return true;                    /* none, or refused by the key's own check */
+    if (ep.family == AF_UNIX)
+        return true;
+    if (ep.family == AF_UNSPEC)
+        return strcasecmp(ep.host, "localhost") == 0;
+    return netaddr_parse(ep.host, &a) && netaddr_is_loopback(&a);
+}
+
+/* snapshot_peers - resolve peer_users to user ids; false with the problem in err. */
+static bool snapshot_peers(snapshot *s, const char *path, char *err, size_t errsize)
+{
+    const config_list *users = &s->cfg.peer_users;
+
+    s->peer_any = users->n == 0 || (users->n == 1 && strcmp(users->v[0], "any") == 0);
+    s->npeer_uids = 0;
+    for (size_t i = 0; i < users->n && !s->peer_any; i++) {
+        struct passwd *pw = getpwnam(users->v[i]);
+
+        if (pw == NULL)
+            return snapshot_fail(s, path, "peer_users", err, errsize, "no such user \"%s\"",
+                                 users->v[i]);
+        s->peer_uids[s->npeer_uids++] = pw->pw_uid;
+    }
+    return true;
+}
+
+/* snapshot_validate - the rules that span keys; false with the problem in err. */
+static bool snapshot_validate(const snapshot *s, const char *path, char *err, size_t errsize)
+{
+    const dance_config *c = &s->cfg;
+    const char *sockets[2] = { "policy_socket", "milter_socket" };
+    const char *values[2] = { c->policy_socket, c->milter_socket };
+
+    if (snapshot_empty(c->policy_socket) && snapshot_empty(c->milter_socket))
+        return snapshot_fail(s, path, "policy_socket", err, errsize,
+                             "none, and no milter_socket either: nothing to serve");
+    for (size_t i = 0; i < c->trusted_authserv_ids.n; i++) {
+        char id[AUTHRES_SERVID_MAX];
+        const char *e = c->trusted_authserv_ids.v[i], *at = strrchr(e, '@');
+        size_t len = at != NULL ? (size_t) (at - e) : strlen(e);
+
+        snprintf(id, sizeof(id), "%.*s", (int) len, e);
+        if (authres_servid_relation(id, s->servid_norm) != AUTHRES_ID_OTHER)
+            return snapshot_fail(s, path, "trusted_authserv_ids", err, errsize,
+                                 "\"%s\" is danced's own authserv-id %s or a name under it; fields "
+                                 "claiming it are always removed (RFC 8601 section 5)", id, s->servid);
+    }
+    for (size_t i = 0; i < c->peer_users.n; i++)
+        if (strcmp(c->peer_users.v[i], "any") == 0 && c->peer_users.n > 1)
+            return snapshot_fail(s, path, "peer_users", err, errsize,
+                                 "\"any\" cannot be listed with user names");
+    if (!snapshot_empty(c->policy_socket) && !snapshot_empty(c->milter_socket) && c->peer_users.n == 0)
+        return snapshot_fail(s, path, "peer_users", err, errsize,
+                             "not set, but both faces are on: the milter trusts the verdicts the "
+                             "policy face records, so only the MTA may use the policy socket; set "
+                             "peer_users = postfix (Postfix's mail_owner), or peer_users = any to "
+                             "accept that every local user can forge them");
+    if (strcmp(c->user, "root") == 0)
+        return snapshot_fail(s, path, "user", err, errsize,
+                             "danced must not run as root: name an unprivileged user (it binds its "
+                             "sockets before switching)");
+    for (int i = 0; i < 2; i++)
+        if (!c->remote_sockets && !snapshot_local_endpoint(values[i]))
+            return snapshot_fail(s, path, sockets[i], err, errsize,
+                                 "\"%s\" is not a loopback address: any host that reaches it could "
+                                 "use danced (the milter face has no access control); use a unix or "
+                                 "loopback socket, or set remote_sockets = yes behind a firewall",
+                                 values[i]);
+    return true;
+}
+
 /* snapshot_load - read path into a new snapshot (one reference). */
 snapshot_status snapshot_load(const char *path, const char *default_servid, snapshot **out,
                               char *err, size_t errsize)
@@ -117,20 +221,10 @@ snapshot_status snapshot_load(const char *path, const char *default_servid, snap
         goto fail;
     }
     snprintf(s->servid, sizeof(s->servid), "%s", id);
-    if (snapshot_empty(s->cfg.policy_socket) && snapshot_empty(s->cfg.milter_socket)) {
-        snprintf(err, errsize, "%s: policy_socket: none, and no milter_socket either: nothing to serve",
-                 path);
+    if (!authres_norm_servid(s->servid, s->servid_norm, sizeof(s->servid_norm))
+        || !snapshot_validate(s, path, err, errsize) || !snapshot_peers(s, path, err, errsize)) {
         status = SNAPSHOT_SYNTAX;
         goto fail;
-    }
-    for (size_t i = 0; i < s->cfg.trusted_authserv_ids.n; i++) {
-        if (strcasecmp(s->cfg.trusted_authserv_ids.v[i], s->servid) == 0) {
-            snprintf(err, errsize, "%s:%u: trusted_authserv_ids: \"%s\" is danced's own authserv-id; "
-                     "fields claiming it are always removed (RFC 8601 section 5)", path,
-                     config_line_of(&s->cfg, "trusted_authserv_ids"), s->servid);
-            status = SNAPSHOT_SYNTAX;
-            goto fail;
-        }
     }
     for (size_t i = 0; i < s->cfg.lookup_domains.n; i++)
         s->domains[i] = s->cfg.lookup_domains.v[i];

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "config.h"
 #include "check.h"
 #include "authres.h"
@@ -19,10 +20,14 @@
 typedef struct snapshot {
     dance_config cfg;
     char servid[AUTHRES_SERVID_MAX];         /* effective authserv-id */
+    char servid_norm[AUTHRES_SERVID_MAX];    /* the same in authres_norm_servid() form */
     const char *domains[CONFIG_LIST_MAX];    /* cfg.lookup_domains for check_options */
     check_options copt;              /* for host names (helo, ptr) */
     check_options copt_domain;       /* for the mailfrom domain: no _25._tcp (not a host) */
     resolver_config rc;                      /* points into cfg */
+    bool peer_any;                           /* peer_users = any, or not set: connections unchecked */
+    size_t npeer_uids;
+    uid_t peer_uids[CONFIG_LIST_MAX];        /* peer_users, resolved (root is always let in) */
     unsigned long generation;                /* set by the daemon: 0 at start, +1 per reload */
     unsigned refs;
 } snapshot;

@@ -11,10 +11,9 @@
 #   - memcheck reported nothing for any of its danced processes: no invalid
 #     read or write, no use of uninitialised values, no definitely lost
 #     block, and valgrind saw at least one danced (so the wrapper was used).
-# DANCE_VALGRIND=1 tells the scripts two things that do not hold under
+# DANCE_VALGRIND=1 tells the scripts what does not hold under
 # valgrind: VmRSS after freeing (memcheck keeps freed blocks in
-# quarantine, as ASan does) and signal delivery (valgrind delivers signals
-# itself, so the 3000-SIGHUP burst of sendmail.sh is one SIGHUP here).
+# quarantine, as ASan does).
 # The first script's output and the logs of failing processes are shown as
 # diagnostics.  Skips itself when valgrind is missing or danced is an ASan
 # build (the two do not mix).  Takes about two and a half minutes.

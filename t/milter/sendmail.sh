@@ -24,8 +24,8 @@
 #   - garbage on the milter socket and a connection dropped mid-message
 #     close only their own connection;
 #   - a unix: milter_socket with socket_mode; 3000 SIGHUPs in a burst leave the
-#     milter serving with the reloaded authserv-id; SIGTERM exits 0 with no
-#     sanitizer report;
+#     milter serving with the reloaded authserv-id (under valgrind too); SIGTERM
+#     exits 0 with no sanitizer report;
 #   - contrib/sendmail/dance.mc, built into a sendmail.cf with Debian's
 #     sendmail-cf (when installed), gives the filter, macro and digest
 #     options it promises.
@@ -140,13 +140,13 @@ MD5=$(openssl x509 -in "$C/good.pem" -outform DER | openssl dgst -md5 -binary | 
 # --- configuration errors --------------------------------------------------------
 printf 'policy_socket = none\n' > "$TB_DIR/none.conf"
 out=$("$DANCED" -n -c "$TB_DIR/none.conf" 2>&1)
-[ $? = 1 ] && [ "$out" = "$TB_DIR/none.conf: policy_socket: none, and no milter_socket either: nothing to serve" ] \
+[ $? = 1 ] && [ "$out" = "$TB_DIR/none.conf:1: policy_socket: none, and no milter_socket either: nothing to serve" ] \
     || why "got: $out"
-report $? "danced -n: neither socket -> FILE: policy_socket: ... nothing to serve, exit 1"
-printf 'authserv_id = mx.dest.test\nmilter_socket = inet:127.0.0.1:1\ntrusted_authserv_ids = a.example, MX.DEST.TEST\n' \
+report $? "danced -n: neither socket -> FILE:LINE: policy_socket: ... nothing to serve, exit 1"
+printf 'authserv_id = mx.dest.test\nmilter_socket = inet:127.0.0.1:1\ntrusted_authserv_ids = a.example@192.0.2.1, MX.DEST.TEST.@127.0.0.1\n' \
     > "$TB_DIR/trust.conf"
 out=$("$DANCED" -n -c "$TB_DIR/trust.conf" 2>&1)
-[ $? = 1 ] && case $out in "$TB_DIR/trust.conf:3: trusted_authserv_ids: \"mx.dest.test\" is danced's own authserv-id"*) ;; *) false ;; esac \
+[ $? = 1 ] && case $out in "$TB_DIR/trust.conf:3: trusted_authserv_ids: \"mx.dest.test\" is danced's own authserv-id mx.dest.test or a name under it"*) ;; *) false ;; esac \
     || why "got: $out"
 report $? "danced -n: our own authserv-id in trusted_authserv_ids -> FILE:LINE: trusted_authserv_ids: ..., exit 1"
 printf 'milter_socket = inet:10041@127.0.0.1\n' > "$TB_DIR/sm.conf"
@@ -173,7 +173,7 @@ mt TLS=1 FP="$GOOD" HELO=ee301.ok.test FORGED=1 WANT="dane=pass" && \
     inserted "dane=pass smtp.helo=ee301.ok.test" "dane=pass smtp.mailfrom=ee301.ok.test"
 report $? "pass: {cert_fp} of the certificate published as 3 0 1 -> dane=pass, forged fields deleted"
 printf '#   %s\n' "$(grep '^inserted:' "$MT_OUT")"
-log_has "milter: queue id 4F2B1A7214F client 127.0.0.1: dane=pass smtp.helo=ee301.ok.test.*checked by the milter.*removed 2 Authentication-Results fields \(2 ours, 0 under ours, 0 unparseable\), kept 1"
+log_has "milter: queue id 4F2B1A7214F client 127.0.0.1: dane=pass smtp.helo=ee301.ok.test.*checked by the milter.*removed 2 Authentication-Results fields \(2 ours, 0 under ours, 0 listed, 0 unparseable\), kept 1"
 report $? "the message's log line names the source and counts the fields removed (2 ours) and kept (1)"
 
 mt TLS=1 FP="$GOOD" HELO=ee300.ok.test WANT="dane=pass" && \
@@ -253,11 +253,7 @@ report $? "danced is still running after the hostile connections"
 
 # --- reload and stop -----------------------------------------------------------
 write_conf "" reloaded.dest.test
-# Under valgrind (t/valgrind.sh) one SIGHUP, not a burst: valgrind delivers
-# signals itself and may hand one to libmilter's sigwait thread, which Linux
-# does not while the main thread accepts them.
 BURST=3000
-[ -n "${DANCE_VALGRIND:-}" ] && BURST=1
 "$TB_PYTHON" -c '
 import os, signal, sys
 for _ in range(int(sys.argv[2])):
@@ -266,8 +262,7 @@ log_has "configuration reloaded" && sleep 0.5 && \
     SERVID_NOW=reloaded.dest.test mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="reloaded.dest.test;|dane=pass"
 report $? "$BURST SIGHUP(s) in a burst: the milter keeps serving, with the reloaded authserv-id"
 tb_running "$DANCED_PID" || why "danced died"
-! grep -q 'stopped unexpectedly' "$DLOG" || why "the milter listener stopped: $(grep -m1 'stopped unexpectedly' "$DLOG")"
-report $? "danced still runs after the SIGHUPs (libmilter's signal thread did not take them)"
+report $? "danced still runs after the SIGHUPs"
 
 danced_end "$DANCED_PID" "$DLOG" TERM
 report $? "SIGTERM: danced exits 0, no sanitizer report"

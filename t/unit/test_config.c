@@ -97,6 +97,10 @@ static void assert_defaults(const dance_config *cfg)
     assert_int_equal(cfg->idle_timeout, 600);
     assert_int_equal(cfg->request_timeout, 10);
     assert_int_equal(cfg->max_connections, 4096);
+    assert_int_equal(cfg->milter_max_connections, 1024);
+    assert_int_equal(cfg->peer_users.n, 0);
+    assert_int_equal(cfg->remove_authserv_ids.n, 0);
+    assert_false(cfg->remote_sockets);
 }
 
 static void test_defaults(void **state)
@@ -541,11 +545,26 @@ static void test_lists(void **state)
     assert_int_equal(cfg.authorized_clients.n, 0);
     config_free(&cfg);
 
-    /* trusted authserv-ids are folded to lower case, as written otherwise */
-    load_ok("trusted_authserv_ids = MX1.Example.ORG, relay-2.example.org\n", &cfg);
+    /* trusted authserv-ids: id@network, the id folded to lower case without trailing dots,
+       the network canonical with its prefix */
+    load_ok("trusted_authserv_ids = MX1.Example.ORG.@192.0.2.7, relay-2.example.org@2001:DB8:0::/48\n",
+            &cfg);
     assert_int_equal(cfg.trusted_authserv_ids.n, 2);
-    assert_string_equal(cfg.trusted_authserv_ids.v[0], "mx1.example.org");
-    assert_string_equal(cfg.trusted_authserv_ids.v[1], "relay-2.example.org");
+    assert_string_equal(cfg.trusted_authserv_ids.v[0], "mx1.example.org@192.0.2.7/32");
+    assert_string_equal(cfg.trusted_authserv_ids.v[1], "relay-2.example.org@2001:db8::/48");
+    config_free(&cfg);
+
+    /* ids whose fields are removed: names and .domain suffixes, in the same form */
+    load_ok("remove_authserv_ids = .Dest.Test, OLD-MX.example..\n", &cfg);
+    assert_int_equal(cfg.remove_authserv_ids.n, 2);
+    assert_string_equal(cfg.remove_authserv_ids.v[0], ".dest.test");
+    assert_string_equal(cfg.remove_authserv_ids.v[1], "old-mx.example");
+    config_free(&cfg);
+
+    /* peer_users: user names, or any */
+    load_ok("peer_users = postfix, _dance\n", &cfg);
+    assert_int_equal(cfg.peer_users.n, 2);
+    assert_string_equal(cfg.peer_users.v[1], "_dance");
     config_free(&cfg);
 }
 
@@ -555,7 +574,7 @@ static void test_line_of(void **state)
     (void) state;
     dance_config cfg;
 
-    load_ok("# a comment\n\ndns_timeout = 5\ntrusted_authserv_ids = mx1.example\n", &cfg);
+    load_ok("# a comment\n\ndns_timeout = 5\ntrusted_authserv_ids = mx1.example@192.0.2.1\n", &cfg);
     assert_int_equal(config_line_of(&cfg, "dns_timeout"), 3);
     assert_int_equal(config_line_of(&cfg, "trusted_authserv_ids"), 4);
     assert_int_equal(config_line_of(&cfg, "milter_socket"), 0);
@@ -687,9 +706,32 @@ static const struct bad_case bad_cases[] = {
       "1: milter_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"local:/run/dance.sock\"" },
     { "milter_socket = unix:dance/milter\n", "1: milter_socket: unix: needs an absolute path: \"dance/milter\"" },
     /* trusted_authserv_ids */
-    { "trusted_authserv_ids = mx1.example, ,mx2.example\n", "1: trusted_authserv_ids: empty list entry" },
-    { "trusted_authserv_ids = mx1.example \"mx2\"\n",
+    { "trusted_authserv_ids = mx1.example@192.0.2.1, ,mx2.example@192.0.2.2\n",
+      "1: trusted_authserv_ids: empty list entry" },
+    { "trusted_authserv_ids = mx1.example@192.0.2.1 \"mx2\"@192.0.2.2\n",
       "1: trusted_authserv_ids: not an authserv-id: \"\"mx2\"\" (use letters, digits, \"-\" and \".\")" },
+    { "trusted_authserv_ids = mx1.example\n",
+      "1: trusted_authserv_ids: \"mx1.example\" names no network: write ID@ADDRESS or "
+      "ID@NETWORK/PREFIX, the host whose fields are kept (RFC 8601 section 5: only fields that came "
+      "directly from it)" },
+    { "trusted_authserv_ids = mx1.example@mx1.example\n",
+      "1: trusted_authserv_ids: not an IP address or network: \"mx1.example\"" },
+    { "trusted_authserv_ids = mx1.example@192.0.2.1/24\n",
+      "1: trusted_authserv_ids: \"192.0.2.1/24\" has host bits set (write the network address)" },
+    { "trusted_authserv_ids = mx1.example@192.0.2.0/33\n",
+      "1: trusted_authserv_ids: prefix length 33 is over 32 in \"192.0.2.0/33\"" },
+    { "trusted_authserv_ids = @192.0.2.1\n", "1: trusted_authserv_ids: bad authserv-id in \"@192.0.2.1\"" },
+    { "trusted_authserv_ids = .example@192.0.2.1\n",
+      "1: trusted_authserv_ids: bad authserv-id in \".example@192.0.2.1\"" },
+    /* remove_authserv_ids */
+    { "remove_authserv_ids = .\n", "1: remove_authserv_ids: empty authserv-id" },
+    { "remove_authserv_ids = a..b\n", "1: remove_authserv_ids: not an authserv-id: \"a..b\"" },
+    { "remove_authserv_ids = ..example\n", "1: remove_authserv_ids: not an authserv-id: \"..example\"" },
+    /* peer_users */
+    { "peer_users = post fix!\n",
+      "1: peer_users: bad name \"fix!\" (a letter or \"_\", then letters, digits, \"_\", \"-\", \".\"; at most 32)" },
+    { "remote_sockets = maybe\n", "1: remote_sockets: not a boolean: \"maybe\" (use yes or no)" },
+    { "milter_max_connections = 0\n", "1: milter_max_connections: 0 is out of range (1..1000000)" },
     { "policy_socket = 127.0.0.1:10040\n",
       "1: policy_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"127.0.0.1:10040\"" },
     { "policy_socket = inet:127.0.0.1\n", "1: policy_socket: missing \":PORT\"" },
@@ -1353,6 +1395,7 @@ static void test_sample(void **state)
         "identities", "authorized_clients",
         "fingerprint_digest", "user", "group", "pid_file", "log_facility", "log_format",
         "temperror_action", "fail_action", "idle_timeout", "request_timeout", "max_connections",
+        "milter_max_connections", "peer_users", "remove_authserv_ids", "remote_sockets",
     };
     char path[PATH_MAX], line[CONFIG_LINE_MAX + 2], err[512], tmp[PATH_MAX];
     char *uncommented = NULL;

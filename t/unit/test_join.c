@@ -3,12 +3,16 @@
  * policy face's DATA verdicts to the milter.
  *
  * Covered: keys (queue id syntax, IPv4 and IPv6 canonical forms, IPv4-mapped
- * IPv6, brackets and "IPv6:", ports; every bad input refused); begin / put /
- * take; take removes; a missing record; abandon; tickets (a replaced
- * request can neither fill nor abandon its successor); expiry and the
- * bound on entries (oldest evicted, counted as unused); discard; waiting in
- * take for a pending record filled by another thread, and giving up at the
- * deadline; a record evicted while waited for.
+ * IPv6, brackets and "IPv6:", ports; every bad input refused); begin / put
+ * / take; a taken record is TAKEN for a second take and a conflict for a
+ * second write; a second DATA request for a pending, ready or taken key is
+ * a conflict for both (the newer word never stands, nor the older); an
+ * abandoned record may be written again (Postfix's retry); tickets (only
+ * the writer settles, drops or releases its record); drop and release;
+ * expiry counted as lost; eviction only of records no writer owns, and
+ * JOIN_FULL when every record is owned; waiters called on put, abandon,
+ * conflict and loss, cancelled waiters not; two waiters for one message;
+ * discard.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,20 +20,29 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <pthread.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "join.h"
 
-static long long now_ms(void)
-{
-    struct timespec ts;
+/* A waiter that counts its calls. */
+typedef struct waiter {
+    int calls;
+} waiter;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static void on_settled(void *arg)
+{
+    ((waiter *) arg)->calls++;
+}
+
+/* begin - join_begin that must succeed; returns the ticket. */
+static uint64_t begin(join *j, const join_key *k, long long now)
+{
+    uint64_t t;
+
+    assert_int_equal(join_begin(j, k, now, &t), JOIN_BEGUN);
+    assert_true(t != 0);
+    return t;
 }
 
 static join_key key_of(const char *q, const char *addr, const char *port)
@@ -107,60 +120,132 @@ static void test_put_take(void **state)
     join *j = join_new(16, 60000);
     join_key k = key_of("Q1", "127.0.0.1", "1000"), other = key_of("Q1", "127.0.0.1", "1001");
     decide_result in[DECIDE_KINDS], out[DECIDE_KINDS];
-    long long now = now_ms();
+    long long now = 1000;
     uint64_t t;
     join_stats st;
+    waiter w = { 0 };
 
     (void) state;
     results(in, "mta1.ok.test");
-    assert_int_equal(join_take(j, &k, now, now, out), JOIN_MISSING);
-    t = join_begin(j, &k, now);
+    assert_int_equal(join_take(j, &k, now, out, on_settled, &w), JOIN_MISSING);
+    t = begin(j, &k, now);
     join_stats_take(j, now + 250, &st);
     assert_int_equal(st.entries, 1);
     assert_int_equal(st.pending, 1);
-    assert_int_equal(st.oldest_age_ms, 250);
+    assert_int_equal(st.oldest_untaken_ms, 250);
     assert_true(join_put(j, &k, t, in));
+    assert_false(join_put(j, &k, t, in));          /* settled once */
     /* another client port is another message */
-    assert_int_equal(join_take(j, &other, now, now, out), JOIN_MISSING);
-    assert_int_equal(join_take(j, &k, now, now, out), JOIN_FOUND);
+    assert_int_equal(join_take(j, &other, now, out, on_settled, &w), JOIN_MISSING);
+    assert_int_equal(join_take(j, &k, now, out, on_settled, &w), JOIN_FOUND);
     assert_memory_equal(in, out, sizeof(in));
-    /* taken means gone */
-    assert_int_equal(join_take(j, &k, now, now, out), JOIN_MISSING);
-    assert_false(join_put(j, &k, t, in));
+    /* taken once: a second take finds it taken, not missing */
+    memset(out, 0, sizeof(out));
+    assert_int_equal(join_take(j, &k, now, out, on_settled, &w), JOIN_TAKEN);
+    assert_false(out[DECIDE_HELO].present);        /* nothing copied */
+    assert_int_equal(w.calls, 0);
+    /* the writer's next transaction drops it */
+    join_drop(j, &k, t);
+    assert_int_equal(join_take(j, &k, now, out, on_settled, &w), JOIN_MISSING);
     join_stats_take(j, now, &st);
     assert_int_equal(st.entries, 0);
     assert_int_equal(st.pending, 0);
-    assert_int_equal(st.expired_unused, 0);
-    assert_int_equal(st.oldest_age_ms, 0);
+    assert_int_equal(st.lost, 0);
+    assert_int_equal(st.conflicts, 0);
+    assert_int_equal(st.oldest_untaken_ms, 0);
+    join_free(j);
+}
+
+/* A second DATA request for a key that lives makes it a conflict, whatever it says. */
+static void test_conflicts(void **state)
+{
+    join *j = join_new(16, 60000);
+    join_key k = key_of("Q2", "192.0.2.1", "25");
+    decide_result pass[DECIDE_KINDS], out[DECIDE_KINDS];
+    uint64_t t1, t2;
+    join_stats st;
+    waiter w = { 0 };
+
+    (void) state;
+    results(pass, "mta1.ok.test");
+    /* ready, then written again: neither word stands */
+    t1 = begin(j, &k, 0);
+    assert_true(join_put(j, &k, t1, pass));
+    assert_int_equal(join_begin(j, &k, 1, &t2), JOIN_CONFLICT_BEGIN);
+    assert_true(t2 == 0);
+    assert_int_equal(join_take(j, &k, 2, out, on_settled, &w), JOIN_CONFLICT);
+    assert_int_equal(join_take(j, &k, 2, out, on_settled, &w), JOIN_CONFLICT);
+    /* the writers' drops leave the conflict standing until it expires */
+    join_drop(j, &k, t1);
+    assert_int_equal(join_take(j, &k, 3, out, on_settled, &w), JOIN_CONFLICT);
+    join_stats_take(j, 3, &st);
+    assert_int_equal(st.conflicts, 1);
+    assert_int_equal(join_take(j, &k, 60000, out, on_settled, &w), JOIN_MISSING);
+
+    /* pending, written again, then the first writer's verdict: too late, and the waiter is told */
+    k = key_of("Q3", "192.0.2.1", "25");
+    t1 = begin(j, &k, 0);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &w), JOIN_WAIT);
+    assert_int_equal(join_begin(j, &k, 1, &t2), JOIN_CONFLICT_BEGIN);
+    assert_int_equal(w.calls, 1);
+    assert_false(join_put(j, &k, t1, pass));
+    assert_int_equal(join_take(j, &k, 2, out, on_settled, &w), JOIN_CONFLICT);
+
+    /* taken, then written again (a stolen record rewritten): a conflict for anyone taking it */
+    k = key_of("Q4", "192.0.2.1", "25");
+    t1 = begin(j, &k, 0);
+    assert_true(join_put(j, &k, t1, pass));
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &w), JOIN_FOUND);
+    assert_int_equal(join_begin(j, &k, 1, &t2), JOIN_CONFLICT_BEGIN);
+    assert_int_equal(join_take(j, &k, 2, out, on_settled, &w), JOIN_CONFLICT);
     join_free(j);
 }
 
 static void test_abandon_and_tickets(void **state)
 {
     join *j = join_new(16, 60000);
-    join_key k = key_of("Q2", "::1", "2000");
+    join_key k = key_of("Q5", "127.0.0.1", "1"), k2 = key_of("Q6", "127.0.0.1", "1");
     decide_result in[DECIDE_KINDS], out[DECIDE_KINDS];
-    long long now = now_ms();
     uint64_t t1, t2;
+    waiter w = { 0 };
 
     (void) state;
     results(in, "a.example");
-    t1 = join_begin(j, &k, now);
+    t1 = begin(j, &k, 0);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &w), JOIN_WAIT);
+    join_abandon(j, &k, t1 + 1);        /* not its ticket: nothing */
+    assert_int_equal(w.calls, 0);
     join_abandon(j, &k, t1);
-    assert_false(join_put(j, &k, t1, in));             /* settled already */
-    assert_int_equal(join_take(j, &k, now, now + 1000, out), JOIN_ABANDONED);
-    assert_int_equal(join_take(j, &k, now, now, out), JOIN_MISSING);
-
-    /* a newer request for the same message replaces the record; the old ticket is void */
-    t1 = join_begin(j, &k, now);
-    t2 = join_begin(j, &k, now);
-    assert_true(t2 != t1);
-    join_abandon(j, &k, t1);
-    assert_false(join_put(j, &k, t1, in));
-    results(in, "b.example");
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &w), JOIN_ABANDONED);
+    /* an abandoned record may be written again: Postfix retries on a new connection */
+    t2 = begin(j, &k, 1);
+    assert_true(t2 > t1);
+    assert_false(join_put(j, &k, t1, in));      /* the old ticket settles nothing */
+    join_drop(j, &k, t1);                       /* nor drops */
+    join_release(j, &k, t1);                    /* nor releases */
     assert_true(join_put(j, &k, t2, in));
-    assert_int_equal(join_take(j, &k, now, now, out), JOIN_FOUND);
-    assert_string_equal(out[DECIDE_HELO].name, "b.example");
+    assert_int_equal(join_take(j, &k, 2, out, on_settled, &w), JOIN_FOUND);
+    assert_memory_equal(in, out, sizeof(in));
+
+    /* release: pending becomes abandoned, taken goes, ready stays (unowned) */
+    t1 = begin(j, &k2, 3);
+    join_release(j, &k2, t1);
+    assert_int_equal(join_take(j, &k2, 3, out, on_settled, &w), JOIN_ABANDONED);
+    join_release(j, &k, t2);
+    assert_int_equal(join_take(j, &k, 3, out, on_settled, &w), JOIN_MISSING);
+    k2 = key_of("Q7", "127.0.0.1", "1");
+    t1 = begin(j, &k2, 3);
+    assert_true(join_put(j, &k2, t1, in));
+    join_release(j, &k2, t1);
+    assert_int_equal(join_take(j, &k2, 4, out, on_settled, &w), JOIN_FOUND);
+
+    /* discard: the milter's abort; a later take finds it taken */
+    k2 = key_of("Q8", "127.0.0.1", "1");
+    t1 = begin(j, &k2, 5);
+    assert_true(join_put(j, &k2, t1, in));
+    join_discard(j, &k2);
+    assert_int_equal(join_take(j, &k2, 5, out, on_settled, &w), JOIN_TAKEN);
     join_free(j);
 }
 
@@ -171,132 +256,78 @@ static void test_expiry_and_bound(void **state)
     decide_result in[DECIDE_KINDS], out[DECIDE_KINDS];
     uint64_t t[5];
     join_stats st;
+    waiter w = { 0 };
     char q[8];
 
     (void) state;
     results(in, "a.example");
     for (int i = 0; i < 5; i++) {
-        snprintf(q, sizeof(q), "Q%d", i);
-        k[i] = key_of(q, "127.0.0.1", "25");
+        snprintf(q, sizeof(q), "E%d", i);
+        k[i] = key_of(q, "127.0.0.1", "1");
     }
-    /* expiry: a record older than ttl is gone, and counted as never collected */
-    t[0] = join_begin(j, &k[0], 1000);
-    assert_true(join_put(j, &k[0], t[0], in));
-    assert_int_equal(join_take(j, &k[0], 2000, 2000, out), JOIN_MISSING);
-    join_stats_take(j, 2000, &st);
-    assert_int_equal(st.expired_unused, 1);
-    assert_int_equal(st.entries, 0);
-    join_stats_take(j, 2000, &st);
-    assert_int_equal(st.expired_unused, 0);           /* the counter restarts */
+    /* a record lives ttl_ms: then it is lost (and its waiter told) */
+    t[0] = begin(j, &k[0], 0);
+    assert_int_equal(join_take(j, &k[0], 10, out, on_settled, &w), JOIN_WAIT);
+    t[1] = begin(j, &k[1], 1000);   /* sweeps k[0] */
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(join_take(j, &k[0], 1000, out, on_settled, &w), JOIN_MISSING);
+    join_stats_take(j, 1000, &st);
+    assert_int_equal(st.lost, 1);
+    assert_int_equal(st.entries, 1);
 
-    /* the bound: a fourth record evicts the oldest */
-    for (int i = 1; i <= 4; i++) {
-        t[i] = join_begin(j, &k[i], 5000 + i);
-        assert_true(join_put(j, &k[i], t[i], in));
-    }
-    join_stats_take(j, 5010, &st);
+    /* full of owned records: a new one is refused, nobody's is pushed out */
+    t[2] = begin(j, &k[2], 1001);
+    t[3] = begin(j, &k[3], 1002);
+    assert_int_equal(join_begin(j, &k[4], 1003, &t[4]), JOIN_FULL);
+    assert_true(join_put(j, &k[1], t[1], in));
+    assert_int_equal(join_take(j, &k[1], 1003, out, on_settled, &w), JOIN_FOUND);
+    join_stats_take(j, 1003, &st);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.lost, 0);
+
+    /* a released record is evicted to make room - the oldest released first */
+    assert_true(join_put(j, &k[2], t[2], in));
+    join_release(j, &k[2], t[2]);                /* ready, unowned */
+    t[4] = begin(j, &k[4], 1004);
+    assert_int_equal(join_take(j, &k[2], 1004, out, on_settled, &w), JOIN_MISSING);
+    join_stats_take(j, 1004, &st);
+    assert_int_equal(st.lost, 1);
     assert_int_equal(st.entries, 3);
-    assert_int_equal(st.expired_unused, 1);
-    assert_int_equal(st.oldest_age_ms, 5010 - 5002); /* Q2 is the oldest left */
-    assert_int_equal(join_take(j, &k[1], 5005, 5005, out), JOIN_MISSING);
-    assert_int_equal(join_take(j, &k[2], 5005, 5005, out), JOIN_FOUND);
-    /* discard */
-    join_discard(j, &k[3]);
-    assert_int_equal(join_take(j, &k[3], 5005, 5005, out), JOIN_MISSING);
-    join_discard(j, &k[3]);                           /* twice is fine */
-    assert_int_equal(join_take(j, &k[4], 5005, 5005, out), JOIN_FOUND);
     join_free(j);
 }
 
-/* A policy thread fills the record 200 ms after the milter began to wait. */
-struct filler {
-    join *j;
-    join_key k;
+/* Waiters: called once when the record settles; a cancelled one is not; two for one record conflict. */
+static void test_waiters(void **state)
+{
+    join *j = join_new(8, 60000);
+    join_key k = key_of("W1", "127.0.0.1", "2");
+    decide_result in[DECIDE_KINDS], out[DECIDE_KINDS];
     uint64_t t;
-    bool abandon;
-};
-
-static void *fill_later(void *arg)
-{
-    struct filler *f = arg;
-    decide_result in[DECIDE_KINDS];
-
-    usleep(200 * 1000);
-    results(in, "late.example");
-    if (f->abandon)
-        join_abandon(f->j, &f->k, f->t);
-    else
-        assert_true(join_put(f->j, &f->k, f->t, in));
-    return NULL;
-}
-
-static void test_wait(void **state)
-{
-    join *j = join_new(16, 60000);
-    struct filler f = { j, key_of("W1", "127.0.0.1", "3000"), 0, false };
-    decide_result out[DECIDE_KINDS];
-    pthread_t th;
-    long long t0;
+    waiter a = { 0 }, b = { 0 };
 
     (void) state;
-    /* filled while waiting: found, after about 200 ms */
-    f.t = join_begin(j, &f.k, now_ms());
-    assert_int_equal(pthread_create(&th, NULL, fill_later, &f), 0);
-    t0 = now_ms();
-    assert_int_equal(join_take(j, &f.k, t0, t0 + 5000, out), JOIN_FOUND);
-    assert_true(now_ms() - t0 >= 150);
-    assert_true(now_ms() - t0 < 4000);
-    assert_string_equal(out[DECIDE_HELO].name, "late.example");
-    pthread_join(th, NULL);
+    results(in, "a.example");
+    t = begin(j, &k, 0);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &a), JOIN_WAIT);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &a), JOIN_WAIT);  /* the same waiter again */
+    assert_true(join_put(j, &k, t, in));
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &a), JOIN_FOUND);
 
-    /* abandoned while waiting */
-    f.abandon = true;
-    f.t = join_begin(j, &f.k, now_ms());
-    assert_int_equal(pthread_create(&th, NULL, fill_later, &f), 0);
-    t0 = now_ms();
-    assert_int_equal(join_take(j, &f.k, t0, t0 + 5000, out), JOIN_ABANDONED);
-    pthread_join(th, NULL);
+    k = key_of("W2", "127.0.0.1", "2");
+    t = begin(j, &k, 0);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &a), JOIN_WAIT);
+    join_cancel_wait(j, &k, &a);
+    assert_true(join_put(j, &k, t, in));
+    assert_int_equal(a.calls, 1);
 
-    /* nobody fills it: not ready at the deadline, and the record is dropped */
-    f.t = join_begin(j, &f.k, now_ms());
-    t0 = now_ms();
-    assert_int_equal(join_take(j, &f.k, t0, t0 + 300, out), JOIN_NOT_READY);
-    assert_true(now_ms() - t0 >= 290);
-    assert_int_equal(join_take(j, &f.k, t0, t0, out), JOIN_MISSING);
-    join_free(j);
-}
-
-/* A record evicted while the milter waits for it: abandoned, not "missing". */
-struct evictor {
-    join *j;
-};
-
-static void *evict_later(void *arg)
-{
-    struct evictor *e = arg;
-    join_key k = key_of("E2", "127.0.0.1", "1");
-
-    usleep(200 * 1000);
-    (void) join_begin(e->j, &k, now_ms());            /* max_entries 1: evicts E1 */
-    return NULL;
-}
-
-static void test_evicted_while_waiting(void **state)
-{
-    join *j = join_new(1, 60000);
-    join_key k = key_of("E1", "127.0.0.1", "1");
-    struct evictor e = { j };
-    decide_result out[DECIDE_KINDS];
-    pthread_t th;
-    long long t0;
-
-    (void) state;
-    (void) join_begin(j, &k, now_ms());
-    assert_int_equal(pthread_create(&th, NULL, evict_later, &e), 0);
-    t0 = now_ms();
-    assert_int_equal(join_take(j, &k, t0, t0 + 5000, out), JOIN_ABANDONED);
-    assert_true(now_ms() - t0 < 4000);
-    pthread_join(th, NULL);
+    k = key_of("W3", "127.0.0.1", "2");
+    t = begin(j, &k, 0);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &a), JOIN_WAIT);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &b), JOIN_CONFLICT);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(join_take(j, &k, 0, out, on_settled, &a), JOIN_CONFLICT);
+    assert_false(join_put(j, &k, t, in));
     join_free(j);
 }
 
@@ -305,10 +336,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_put_take),
+        cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_abandon_and_tickets),
         cmocka_unit_test(test_expiry_and_bound),
-        cmocka_unit_test(test_wait),
-        cmocka_unit_test(test_evicted_while_waiting),
+        cmocka_unit_test(test_waiters),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
