@@ -32,7 +32,9 @@
  *	    not secure (data or denial)        -> INSECURE
  *	    NXDOMAIN                           -> SECURE_NXDOMAIN
  *	    no data                            -> SECURE_NODATA
- *	    more than RESOLVER_MAX_RECORDS     -> SERVFAIL, "too many TLSA records"
+ *	    over RESOLVER_MAX_RECORDS records  -> SECURE, no RDATA kept, its size in
+ *	    or RESOLVER_RRSET_MAX_OCTETS          oversize_records/_octets (the
+ *	                                          verdict is permerror)
  *	    otherwise                          -> SECURE with copies of the RDATA
  *	RDATA is only ever copied for SECURE answers: count is 0 for every
  *	other status, so nothing unvalidated can be mistaken for records.
@@ -257,8 +259,7 @@ static const char *resolver_rcode_name(int rcode)
 static void resolver_map_result(resolver_answer *ans, const char *owner, int err,
                                 const struct ub_result *result)
 {
-    size_t n;
-    size_t i;
+    size_t n, i, octets = 0;
 
     resolver_answer_init(ans, owner);
     if (err != 0 || result == NULL) {
@@ -290,19 +291,22 @@ static void resolver_map_result(resolver_answer *ans, const char *owner, int err
         return;
     }
     for (n = 0; result->havedata && result->data != NULL && result->data[n] != NULL; n++) {
-        if (n == RESOLVER_MAX_RECORDS) {
-            resolver_answer_fail(ans, RESOLVER_SERVFAIL, "too many TLSA records (more than %d)",
-                                 RESOLVER_MAX_RECORDS);
-            return;
-        }
+        if (result->len[n] < 0)
+            abort(); /* broken invariant */
+        octets += (size_t)result->len[n];
     }
     if (n == 0) {
         ans->status = RESOLVER_SECURE_NODATA;
         return;
     }
+    if (n > RESOLVER_MAX_RECORDS || octets > RESOLVER_RRSET_MAX_OCTETS) {
+        /* refused whole, nothing copied: a hostile zone cannot fill the cache */
+        ans->oversize_records = n;
+        ans->oversize_octets = octets;
+        ans->status = RESOLVER_SECURE;
+        return;
+    }
     for (i = 0; i < n; i++) {
-        if (result->len[i] < 0)
-            abort(); /* broken invariant */
         ans->rdlen[i] = (size_t)result->len[i];
         ans->rdata[i] = resolver_alloc(ans->rdlen[i]);
         if (ans->rdlen[i] > 0)

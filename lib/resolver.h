@@ -25,7 +25,12 @@
 #define RESOLVER_DEFAULT_CACHE_MAX_TTL 3600   /* ceiling for positive caching, seconds */
 #define RESOLVER_DEFAULT_CACHE_ERR_TTL 10     /* negative caching of errors, seconds */
 #define RESOLVER_DEFAULT_CACHE_ENTRIES 10000
-#define RESOLVER_MAX_RECORDS 64               /* records kept per RRset; more is treated as SERVFAIL-like error */
+#define RESOLVER_MAX_RECORDS 64               /* records kept per RRset; more: the RRset is refused */
+/* RDATA octets kept per RRset; more: refused.  A client's RRset is a few
+ * digests (35 octets each for 3 1 1) or certificates (1-2 KiB each for
+ * 3 0 0); no legitimate one comes near, and the cache holds at most
+ * cache_entries times this. */
+#define RESOLVER_RRSET_MAX_OCTETS 4096
 #define RESOLVER_FORWARDERS_MAX 8
 /* libunbound's library defaults allow 16 UDP and 2 TCP queries in flight at
  * once; danced asks for these unless resolver_config sets its own. */
@@ -52,6 +57,8 @@ typedef struct resolver_answer {
     size_t count;                               /* number of RDATAs */
     unsigned char *rdata[RESOLVER_MAX_RECORDS]; /* malloc'd copies */
     size_t rdlen[RESOLVER_MAX_RECORDS];
+    size_t oversize_records;                    /* SECURE: a refused RRset's records (no RDATA kept), else 0 */
+    size_t oversize_octets;                     /* and its RDATA octets */
     bool from_cache;                            /* served from the in-process cache */
 } resolver_answer;
 

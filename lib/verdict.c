@@ -152,6 +152,14 @@ verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const reso
     }
     if (ans->count > RESOLVER_MAX_RECORDS)
         abort(); /* broken invariant */
+    if (ans->oversize_records > 0) {
+        snprintf(vo->reason, sizeof(vo->reason), "TLSA RRset too large: %zu records, %zu octets "
+                 "(at most %d records and %d octets are accepted)", ans->oversize_records,
+                 ans->oversize_octets, RESOLVER_MAX_RECORDS, RESOLVER_RRSET_MAX_OCTETS);
+        text_copy(vo->brief, sizeof(vo->brief), "TLSA RRset too large");
+        vo->result = VERDICT_PERMERROR;
+        return (vo->result);
+    }
     for (i = 0; i < ans->count; i++)
         tlsa_parse(ans->rdata[i], ans->rdlen[i], &vo->records[i]);
     vo->count = ans->count;

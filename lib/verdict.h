@@ -9,6 +9,7 @@
  *   timeout, SERVFAIL, network error, bogus         -> temperror
  *   insecure, secure NXDOMAIN / NODATA              -> none
  *   secure RRset, no well-formed record             -> permerror
+ *   secure RRset over 64 records or 4096 octets     -> permerror (refused)
  *   secure RRset, none usable with this evidence    -> neutral
  *   secure RRset, a usable record matches           -> pass
  *   secure RRset, usable records, none match        -> fail

@@ -11,10 +11,13 @@
  *	In the foreground a line goes to stderr as "danced: LEVEL: text";
  *	otherwise to syslog with ident "danced", LOG_PID, the configured
  *	facility.  A verdict line in text form is
- *	    verdict client=192.0.2.1 identity=helo claimed="mta1.example"
- *	        name=mta1.example owner=_smtp-client.mta1.example
- *	        dnssec=secure result=pass reason="..." matched="3 1 1 ..."
- *	        spki_sha256=... instance=...
+ *	    verdict result=pass dnssec=secure identity=helo client=192.0.2.1
+ *	        spki_sha256=... instance=... name=mta1.example
+ *	        owner=_smtp-client.mta1.example matched="3 1 1 ..."
+ *	        reason="..." claimed="mta1.example"
+ *	(the values of fixed form first; those a client or a zone chose -
+ *	the reason, the claimed name as sent - last, so that a naive
+ *	"result=pass" match meets the real result first)
  *	(one line; quoted values escape '"' and '\', bytes outside printable
  *	ASCII become '?').  In JSON form it is one object with the same keys
  *	plus "event":"verdict"; bytes outside printable ASCII are written as
@@ -260,34 +263,36 @@ void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *i
     if (__atomic_load_n(&log->format, __ATOMIC_RELAXED) == CONFIG_LOG_JSON) {
         dlog_puts(&b, "{");
         dlog_put_json(&b, "event", "verdict", true);
-        dlog_put_json(&b, "client", in->client, false);
-        dlog_put_json(&b, "identity", in->identity, false);
-        dlog_put_json(&b, "claimed", in->claimed, false);
-        dlog_put_json(&b, "name", in->name, false);
-        dlog_put_json(&b, "owner", in->owner, false);
-        dlog_put_json(&b, "dnssec", in->dnssec, false);
         dlog_put_json(&b, "result", in->result, false);
-        dlog_put_json(&b, "reason", in->reason, false);
-        dlog_put_json(&b, "matched", in->matched, false);
+        dlog_put_json(&b, "dnssec", in->dnssec, false);
+        dlog_put_json(&b, "identity", in->identity, false);
+        dlog_put_json(&b, "client", in->client, false);
         dlog_put_json(&b, "spki_sha256", in->spki_sha256, false);
         dlog_put_json(&b, "instance", in->instance, false);
+        dlog_put_json(&b, "name", in->name, false);
+        dlog_put_json(&b, "owner", in->owner, false);
+        dlog_put_json(&b, "matched", in->matched, false);
+        dlog_put_json(&b, "reason", in->reason, false);
+        dlog_put_json(&b, "claimed", in->claimed, false);
         dlog_puts(&b, "}");
         if (b.full)
             snprintf(b.s, sizeof(b.s), "{\"event\":\"verdict\",\"error\":\"line too long\","
                      "\"result\":\"%s\"}", in->result != NULL ? in->result : "");
     } else {
         dlog_puts(&b, "verdict");
-        dlog_put_text(&b, "client", in->client, false);
-        dlog_put_text(&b, "identity", in->identity, false);
-        dlog_put_text(&b, "claimed", in->claimed, true);
-        dlog_put_text(&b, "name", in->name, false);
-        dlog_put_text(&b, "owner", in->owner, false);
-        dlog_put_text(&b, "dnssec", in->dnssec, false);
+        /* fixed-form values first, text a client or a zone chose last: a
+           naive reader matching "result=pass" meets the real one first */
         dlog_put_text(&b, "result", in->result, false);
-        dlog_put_text(&b, "reason", in->reason, true);
-        dlog_put_text(&b, "matched", in->matched, true);
+        dlog_put_text(&b, "dnssec", in->dnssec, false);
+        dlog_put_text(&b, "identity", in->identity, false);
+        dlog_put_text(&b, "client", in->client, false);
         dlog_put_text(&b, "spki_sha256", in->spki_sha256, false);
         dlog_put_text(&b, "instance", in->instance, false);
+        dlog_put_text(&b, "name", in->name, false);
+        dlog_put_text(&b, "owner", in->owner, false);
+        dlog_put_text(&b, "matched", in->matched, true);
+        dlog_put_text(&b, "reason", in->reason, true);
+        dlog_put_text(&b, "claimed", in->claimed, true);
         /* a cut text line is still one readable line */
     }
     if (batch == NULL || !(log->to_stderr || !log->opened)) {

@@ -165,17 +165,20 @@ tb_small_bed "$RECORD"
 echo "nsd listens on 127.0.0.1:$TB_PORT; trust anchor (the DS of test.):"
 indent < "$TB_TA"
 
-heading "4. danced, the policy service and the milter"
-DPORT=$(pb_free_port)
-MPORT=$(pb_free_port)
+heading "4. danced, the policy service and the milter, on unix sockets only Postfix may use"
+DSOCK=$PB_DIR/dance-policy
+MSOCK=$PB_DIR/dance-milter
 DCONF=$PB_DIR/dance.conf
 DLOG=$PB_DIR/danced.log
 cat > "$DCONF" <<EOF
 resolver_config = $TB_CONF
 trust_anchor_file = $TB_TA
 dns_timeout = 5
-policy_socket = inet:127.0.0.1:$DPORT
-milter_socket = inet:127.0.0.1:$MPORT
+policy_socket = unix:$DSOCK
+milter_socket = unix:$MSOCK
+socket_group = postfix
+socket_mode = 0660
+peer_users = postfix
 authserv_id = $SERVID
 identities = helo, mailfrom
 authorized_clients = mta1.ok.test
@@ -185,7 +188,11 @@ indent < "$DCONF"
 "$DANCED" -f -c "$DCONF" </dev/null >>"$DLOG" 2>&1 &
 DPID=$!
 TB_PIDS="$TB_PIDS $DPID"                # stopped by testbed.sh's trap, after Postfix
-if ! pb_wait_port 127.0.0.1 "$DPORT" 15 || ! pb_wait_port 127.0.0.1 "$MPORT" 15 || ! tb_running "$DPID"; then
+for _ in $(seq 1 150); do
+    grep -q 'ready on' "$DLOG" 2>/dev/null && break
+    sleep 0.1
+done
+if ! grep -q 'ready on' "$DLOG" || ! tb_running "$DPID"; then
     cat "$DLOG" >&2
     tb_die "danced did not start"
 fi
@@ -193,10 +200,10 @@ echo "started: danced -f -c dance.conf   ($(grep -m1 'ready on' "$DLOG" | sed 's
 
 heading "5. The receiving MTA: Postfix mx.$LOCAL on 127.0.0.1, asking danced"
 PB_DOMAIN=$LOCAL
-PB_POLICY_ENDPOINT=inet:127.0.0.1:$DPORT
+PB_POLICY_ENDPOINT=unix:$DSOCK
 PB_POLICY_OPTS="timeout=10s, default_action=DUNNO"
 PB_POLICY_STAGES="relay data"
-PB_MAIN_EXTRA="smtpd_milters = { inet:127.0.0.1:$MPORT, default_action=tempfail }"
+PB_MAIN_EXTRA="smtpd_milters = { unix:$MSOCK, default_action=tempfail }"
 pb_start
 echo "listening on 127.0.0.1:$PB_PORT; its main.cf says (see contrib/postfix/main.cf):"
 "$PB_POSTCONF" -c "$PB_CONF" smtpd_tls_ask_ccert smtpd_tls_fingerprint_digest \
@@ -282,7 +289,7 @@ fi
 outcome "$rc" "the forged 'dane=pass' field is gone: danced's milter removed it"
 
 heading "10. danced's log: one line per verdict it computed, one per message its milter wrote"
-sed -n 's/.*verdict client=\([^ ]*\) identity=\([^ ]*\) claimed="\([^"]*\)".* dnssec=\([^ ]*\) result=\([^ ]*\) reason="\([^"]*\)".*/client \1, \2 \3: \5 (dnssec \4; \6)/p' "$DLOG" | indent
+sed -n 's/.*verdict result=\([^ ]*\) dnssec=\([^ ]*\) identity=\([^ ]*\) client=\([^ ]*\) .* reason="\([^"]*\)" claimed="\([^"]*\)".*/client \4, \3 \6: \1 (dnssec \2; \5)/p' "$DLOG" | indent
 sed -n 's/^danced: info: milter: //p' "$DLOG" | wrap
 
 echo

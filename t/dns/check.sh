@@ -272,6 +272,16 @@ case $out in *"flags:"*" tc"*) ;; *) WHY="nsd did not truncate the big RRset ove
     && tb_json_is "j['result'] == 'pass' and len(j['records']) == 5 and j['dnssec'] == 'secure'"
 report $? "an RRset too big for UDP (TC set, as drill shows): the answer over TCP passes"
 
+# Oversized RRsets (a hostile zone's way to fill the cache): refused whole,
+# permerror with its own reason, even beside a record that would match.
+dcheck --json --cert "$GOOD" huge.ok.test
+rc_is 5 && tb_json_is "j['result'] == 'permerror' and j['dnssec'] == 'secure' and len(j['records']) == 0 \
+    and 'TLSA RRset too large: 4 records' in j['reason'] and '4096 octets' in j['reason']"
+report $? "a secure RRset over 4096 octets (3 1 1 good beside 5.4 KB of garbage) -> permerror 'TLSA RRset too large', nothing kept"
+dcheck --json --cert "$GOOD" many.ok.test
+rc_is 5 && tb_json_is "j['result'] == 'permerror' and 'TLSA RRset too large: 71 records' in j['reason']"
+report $? "a secure RRset of 71 records (over 64) -> permerror 'TLSA RRset too large'"
+
 # --- owners --------------------------------------------------------------------
 t_json "--owner queries exactly that owner -> pass" 0 pass \
     "j['owner'].rstrip('.') == '_certs.pool.alt.test' and len(j['owners']) == 1" \

@@ -52,6 +52,10 @@
 #                   TC set and refusing TCP
 #   ok.test.        also: big  3 1 1 good and four 3 0 0 certificates, an RRset
 #                   too big for one UDP answer: the resolver must retry over TCP
+#                   huge  3 1 1 good and three 3 0 0 records of 1800 octets of
+#                         garbage: over danced's 4096-octet limit, refused
+#                   many  3 1 1 good and 70 3 1 1 records of random digests:
+#                         over the 64-record limit, refused
 #
 # Variables set: TB_DIR (the temporary directory), TB_CERTS, TB_PORT (nsd),
 # TB_BH_PORT and TB_BH_COUNT (blackhole port, file with one line per
@@ -593,7 +597,7 @@ tb_standard_zones() {
 
     # ok.test.: one claimed name per case.
     for z in mta1 ee301 ee312 ee310 ee300 ta ta2 pkix unknown malformed mixed agile nodata nx cname cninsec srv \
-        big; do
+        big huge many; do
         tb_zone_add ok.test "$z	IN	A	127.0.0.1"
     done
     tb_zone_tlsa ok.test _smtp-client.mta1.ok.test. 3 1 1 "$G"
@@ -612,6 +616,15 @@ tb_standard_zones() {
     tb_zone_tlsa ok.test _smtp-client.big.ok.test. 3 1 1 "$G"
     for z in ca other root int; do
         tb_zone_tlsa ok.test _smtp-client.big.ok.test. 3 0 0 "$TB_CERTS/$z.pem"
+    done
+    # Oversized RRsets: a hostile zone trying to fill danced's cache.
+    tb_zone_tlsa ok.test _smtp-client.huge.ok.test. 3 1 1 "$G"
+    tb_zone_tlsa ok.test _smtp-client.many.ok.test. 3 1 1 "$G"
+    for z in 1 2 3; do
+        tb_zone_add ok.test "_smtp-client.huge.ok.test. IN TLSA 3 0 0 $(head -c 1800 /dev/urandom | od -An -v -tx1 | tr -d ' \n')"
+    done
+    for z in $(seq 1 70); do
+        tb_zone_add ok.test "_smtp-client.many.ok.test. IN TLSA 3 1 1 $(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n')"
     done
     # Records dance tlsa would never print: unknown parameters, broken data.
     tb_zone_add ok.test \
