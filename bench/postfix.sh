@@ -94,6 +94,7 @@ trust_anchor_file = $TB_TA
 policy_socket = inet:127.0.0.1:$DPORT
 milter_socket = inet:127.0.0.1:$MPORT
 authserv_id = mx.dest.test
+peer_users = postfix
 EOF
 "$DANCED" -f -c "$PB_DIR/dance.conf" </dev/null >"$PB_DIR/danced.log" 2>&1 &
 DPID=$!

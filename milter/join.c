@@ -72,7 +72,7 @@ struct join {
     size_t n, npending, max;
     long long ttl_ms;
     uint64_t tickets;
-    unsigned long lost, conflicts, refused;
+    unsigned long lost, dropped, taken, conflicts, refused;
     join_entry *oldest, *newest;
 };
 
@@ -227,14 +227,14 @@ static void join_settle(join *j, join_entry *e, join_state state)
         fn(arg);
 }
 
-/* join_lose - remove a record that goes before its time (expired, evicted); a waiter is told. */
-static void join_lose(join *j, join_entry *e)
+/* join_lose - remove a record before it was taken, counted in *count when its message still expected it; a waiter is told. */
+static void join_lose(join *j, join_entry *e, unsigned long *count)
 {
     join_waiter_fn *fn = e->waiter;
     void *arg = e->waiter_arg;
 
     if (join_untaken(e))
-        j->lost++;
+        (*count)++;
     join_remove(j, e);
     if (fn != NULL)
         fn(arg);                /* its take now finds the record missing */
@@ -244,7 +244,7 @@ static void join_lose(join *j, join_entry *e)
 static void join_sweep(join *j, long long now_ms)
 {
     while (j->oldest != NULL && j->oldest->expires_ms <= now_ms)
-        join_lose(j, j->oldest);
+        join_lose(j, j->oldest, &j->lost);
 }
 
 /* join_make_room - at max_entries, evict the oldest record no writer owns; false when all are owned. */
@@ -258,7 +258,7 @@ static bool join_make_room(join *j)
         ;
     if (e == NULL)
         return false;
-    join_lose(j, e);
+    join_lose(j, e, &j->lost);
     return true;
 }
 
@@ -379,7 +379,7 @@ void join_drop(join *j, const join_key *key, uint64_t ticket)
         e->owned = false;
         return;
     }
-    join_lose(j, e);
+    join_lose(j, e, &j->dropped);   /* a waiter (none is expected) is told */
 }
 
 /* join_release - ticket's writer closed its connection. */
@@ -409,6 +409,7 @@ join_status join_take(join *j, const join_key *key, long long now_ms, decide_res
     case JOIN_READY:
         memcpy(res, e->res, sizeof(e->res));
         e->state = JOIN_TAKEN_STATE;
+        j->taken++;
         return JOIN_FOUND;
     case JOIN_PENDING:
         if (e->waiter != NULL && e->waiter_arg != arg) {
@@ -455,6 +456,8 @@ void join_stats_take(join *j, long long now_ms, join_stats *st)
     st->entries = j->n;
     st->pending = j->npending;
     st->lost = j->lost;
+    st->dropped = j->dropped;
+    st->taken = j->taken;
     st->conflicts = j->conflicts;
     st->refused = j->refused;
     st->oldest_untaken_ms = 0;
@@ -464,5 +467,5 @@ void join_stats_take(join *j, long long now_ms, join_stats *st)
             break;
         }
     }
-    j->lost = j->conflicts = j->refused = 0;
+    j->lost = j->dropped = j->taken = j->conflicts = j->refused = 0;
 }

@@ -83,6 +83,9 @@ typedef struct join_stats {
     size_t entries;                   /* records held now */
     size_t pending;                   /* of which pending */
     unsigned long lost;               /* untaken records that expired or were evicted (since the last reset) */
+    unsigned long dropped;            /* untaken records their writer dropped: the transaction ended
+                                         without end of message, or no milter took it (ditto) */
+    unsigned long taken;              /* records taken by the milter (ditto) */
     unsigned long conflicts;          /* keys written twice (since the last reset) */
     unsigned long refused;            /* join_begin refused: store full (since the last reset) */
     long long oldest_untaken_ms;      /* age of the oldest record not yet taken, 0 when none */

@@ -434,11 +434,9 @@ static bool mconn_command(mconn *c, const mproto_packet *p)
     case SMFIC_ABORT:
         milter_msg_abort(c);
         return true;
-    case SMFIC_QUIT_NC:         /* a new connection follows on this socket */
+    case SMFIC_QUIT_NC:         /* another SMTP session follows on this connection, negotiated */
         milter_msg_end(c);
         memset(c->mac, 0, sizeof(c->mac));
-        c->negotiated = false;
-        c->packet_deadline_ms = memo_now_ms() + (long long) c->mf->d->snap->cfg.request_timeout * 1000;
         return true;
     case SMFIC_QUIT:
         return false;

@@ -502,11 +502,12 @@ static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     join_stats_take(d->join, memo_now_ms(), &st);
-    if (st.lost > 0 || st.oldest_untaken_ms > DANCED_JOIN_STALE_MS)
+    if (st.lost > 0 || (st.dropped > 0 && st.taken == 0) || st.oldest_untaken_ms > DANCED_JOIN_STALE_MS)
         dlog_msg(&d->log, LOG_WARNING, "CONFIGURATION: the milter does not collect the policy "
-                 "service's DATA verdicts (%lu lost uncollected, %zu held, the oldest %lld s old): "
-                 "is danced's milter_socket (%s) in Postfix's smtpd_milters?", st.lost,
-                 st.entries, st.oldest_untaken_ms / 1000, milter_endpoint(d));
+                 "service's DATA verdicts (%lu taken, %lu left untaken, %lu lost, %zu held, the "
+                 "oldest %lld s old): is danced's milter_socket (%s) in Postfix's smtpd_milters?",
+                 st.taken, st.dropped, st.lost, st.entries, st.oldest_untaken_ms / 1000,
+                 milter_endpoint(d));
     if (st.conflicts > 0 || st.refused > 0)
         dlog_msg(&d->log, LOG_WARNING, "verdict store: %lu messages had conflicting policy requests "
                  "and %lu were refused (store full) in the last %d s; their messages got temperror",

@@ -19,7 +19,8 @@ or a file holding header fields only.  Checks, each optional:
                       order, each written "dane=pass smtp.helo=NAME"
     --clean           besides the top field, no field's authserv-id is ID or a
                       name under it (unless given with --trusted), and every
-                      Authentication-Results field parses
+                      Authentication-Results field parses (without it, only
+                      the fields of ID are read with both parsers)
     --keep ID         a field of authserv-id ID is present (kept, not removed)
 Exit status 0 when every check holds; otherwise 1 and one line saying why.
 """
@@ -120,6 +121,8 @@ def main():
                 sys.exit("a field python3-authres cannot parse survived: %r (%s)" % (f, e))
             parsed.append(None)
             continue
+        if not a.clean and parsed[-1].authserv_id.lower() != a.servid.lower():
+            continue                 # without --clean, foreign fields are kept as they came
         try:
             pservid, presults = perl_results(f)
         except ValueError as e:

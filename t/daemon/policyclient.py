@@ -58,6 +58,13 @@ Commands:
       differs from the first one or S seconds (default 3) passed.  ->
       {"before": action, "after": action, "changed": bool, "ms": ms,
       "closed": bool}
+  flood --count N [--conns C] [--timeout S]
+      N DATA requests (the request's attributes, protocol_state=DATA) on
+      C connections in turn, each with a random queue id, client port and
+      instance - what a local process trying to push the milter's
+      records out of the join store sends.  -> {"sent": n, "answered": n,
+      "closed": n (connections danced closed), "actions": {action: count},
+      "ms": total ms}
   wait [--max S]
       Retries connecting until the daemon accepts.  -> {"up": bool, "ms": ms}
   freeport6
@@ -66,6 +73,7 @@ Commands:
 
 import json
 import os
+import random
 import selectors
 import signal
 import socket
@@ -290,6 +298,46 @@ def cmd_ask(ep, opts, reqs):
     except OSError as e:
         out["error"] = "%s: %s" % (type(e).__name__, e)
     conn.close()
+    return out
+
+
+def cmd_flood(ep, opts, reqs):
+    count = int(opts.get("count", 1000))
+    nconn = max(1, int(opts.get("conns", 1)))
+    timeout = float(opts.get("timeout", 10))
+    rng = random.Random(os.getpid())
+    out = {"sent": 0, "answered": 0, "closed": 0, "actions": {}, "ms": 0, "error": None}
+    t0 = now_ms()
+    per = (count + nconn - 1) // nconn
+    for c in range(nconn):
+        try:
+            conn = Conn(ep, timeout)
+        except OSError as e:
+            out["error"] = "connect: %s" % e
+            break
+        batch = []
+        for _ in range(min(per, count - out["sent"])):
+            qid = "".join(rng.choice("0123456789ABCDEF") for _ in range(11))
+            batch.append(apply_overrides(reqs[0], [
+                "protocol_state=DATA", "queue_id=" + qid,
+                "client_port=%d" % rng.randint(1024, 65535),
+                "instance=%x.%x.0" % (rng.getrandbits(32), rng.getrandbits(20))]))
+        try:
+            conn.send(b"".join(encode(r) for r in batch))
+            out["sent"] += len(batch)
+            for _ in batch:
+                raw = conn.read_reply()
+                if raw is None:
+                    out["closed"] += 1
+                    break
+                action, _ = parse_reply(raw)
+                out["answered"] += 1
+                out["actions"][action] = out["actions"].get(action, 0) + 1
+        except (OSError, socket.timeout) as e:
+            out["closed"] += 1
+            out["error"] = "%s: %s" % (type(e).__name__, e)
+        conn.close()
+    out["ms"] = round(now_ms() - t0)
     return out
 
 
@@ -550,7 +598,7 @@ def cmd_freeport6():
 
 # ---------------------------------------------------------------------------
 
-VALUE_OPTS = {"pid", "repeat", "timeout", "conns", "kind", "fast-count", "max", "slow"}
+VALUE_OPTS = {"pid", "repeat", "timeout", "conns", "kind", "fast-count", "max", "slow", "count"}
 FLAG_OPTS = {"pipeline", "first"}
 
 
@@ -604,6 +652,8 @@ def main(argv):
         res = cmd_idle(ep, opts, reqs)
     elif cmd == "reload":
         res = cmd_reload(ep, opts, reqs)
+    elif cmd == "flood":
+        res = cmd_flood(ep, opts, reqs)
     elif cmd == "wait":
         res = cmd_wait(ep, opts)
         print(json.dumps(res))

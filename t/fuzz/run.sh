@@ -4,7 +4,7 @@
 # Usage: t/fuzz/run.sh BUILDDIR SECONDS [TARGET...]
 #   BUILDDIR  a tree configured with --enable-fuzzing (make fuzz makes _fuzz/)
 #   SECONDS   how long each target runs
-#   TARGET    policy, authres, tlsa, evidence, identity, config (default: all)
+#   TARGET    policy, authres, tlsa, evidence, identity, config, milter (default: all)
 #
 # Each target starts from its seed corpus, t/fuzz/corpus/TARGET/ (read,
 # never written), and keeps what it finds in a scratch corpus that is
@@ -22,7 +22,7 @@ fi
 BUILD=$1 SECONDS_EACH=$2
 shift 2
 HERE=$(cd "$(dirname "$0")" && pwd)
-TARGETS=${*:-policy authres tlsa evidence identity config}
+TARGETS=${*:-policy authres tlsa evidence identity config milter}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dance-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$WORK"' EXIT
 status=0

@@ -10,12 +10,20 @@ Usage:
     smtpclient.py --port N [--server 127.0.0.1] --ehlo NAME --from ADDR
         [--from ADDR]... --to ADDR [--to ADDR]... [--count N]
         [--cert PEM --key KEY] [--no-tls] [--header "Name: value"]...
+        [--headers-file FILE] [--bdat] [--hold-until FILE [--hold-at rcpt]]
         [--timeout S]
 
 With several --from, message I (from 1) is sent from the ((I - 1) mod n)-th.
-A --header value may hold "\r\n\t" to fold the field over lines.
+A --header value may hold "\r\n\t" to fold the field over lines;
+--headers-file adds the fields of FILE (one a line, as they are).
+--bdat sends each message with one BDAT ... LAST (CHUNKING) instead of
+DATA.  --hold-until FILE: after the server's 354 and the header section,
+wait until FILE exists before the body and the final dot (a transaction
+held open at DATA; the line "hold msg I" says when it waits); with
+--hold-at rcpt it waits after the recipients instead, before DATA.
 
 Output, one line each (stdout):
+    conn PORT                                the client's own TCP port
     tls PROTOCOL CIPHER                      after STARTTLS
     msg I rcpt ADDR CODE TEXT                every RCPT answer
     msg I queued QUEUEID                     the message was accepted
@@ -27,10 +35,12 @@ bed's is self-signed); the client key is only offered, never required.
 
 import argparse
 import email.utils
+import os
 import re
 import smtplib
 import ssl
 import sys
+import time
 
 
 def one_message(smtp, i, args):
@@ -51,20 +61,49 @@ def one_message(smtp, i, args):
         print("msg %d refused RCPT 554 no valid recipients" % i)
         smtp.rset()
         return False
+    if args.hold_until and args.hold_at == "rcpt":
+        print("hold msg %d" % i, flush=True)
+        while not os.path.exists(args.hold_until):
+            time.sleep(0.05)
     headers = ["From: <%s>" % sender,
                "To: " + ", ".join("<%s>" % r for r in args.to),
                "Subject: pb test %d of %d" % (i, args.count),
                "Date: " + email.utils.formatdate(),
                "Message-ID: " + email.utils.make_msgid("pb")]
     headers += args.header
-    body = "\r\n".join(headers) + "\r\n\r\nTest message %d.\r\n" % i
+    if args.headers_file:
+        with open(args.headers_file, encoding="utf-8", errors="surrogateescape") as f:
+            headers += [line.rstrip("\r\n") for line in f if line.strip()]
+    head = "\r\n".join(headers) + "\r\n\r\n"
+    body = head + "Test message %d.\r\n" % i
     try:
-        code, text = smtp.data(body.encode())
+        if args.bdat:
+            data = body.encode(errors="surrogateescape")
+            smtp.putcmd("bdat", "%d LAST" % len(data))
+            smtp.send(data)
+            code, text = smtp.getreply()
+        elif args.hold_until and args.hold_at == "data":
+            smtp.putcmd("data")
+            code, text = smtp.getreply()
+            if code != 354:
+                raise smtplib.SMTPDataError(code, text)
+            smtp.send(head.encode(errors="surrogateescape"))
+            print("hold msg %d" % i, flush=True)
+            while not os.path.exists(args.hold_until):
+                time.sleep(0.05)
+            smtp.send(("Test message %d.\r\n.\r\n" % i).encode())
+            code, text = smtp.getreply()
+        else:
+            code, text = smtp.data(body.encode(errors="surrogateescape"))
     except smtplib.SMTPDataError as e:
         code, text = e.smtp_code, e.smtp_error
     text = text.decode(errors="replace")
     if code != 250:
         print("msg %d refused DATA %d %s" % (i, code, text))
+        try:
+            smtp.rset()
+        except smtplib.SMTPException:
+            pass
         return False
     m = re.search(r"queued as (\S+)", text)
     print("msg %d queued %s" % (i, m.group(1) if m else "?"))
@@ -83,12 +122,17 @@ def main():
     p.add_argument("--key")
     p.add_argument("--no-tls", action="store_true")
     p.add_argument("--header", action="append", default=[])
+    p.add_argument("--headers-file")
+    p.add_argument("--bdat", action="store_true")
+    p.add_argument("--hold-until")
+    p.add_argument("--hold-at", choices=("rcpt", "data"), default="data")
     p.add_argument("--timeout", type=float, default=30)
     args = p.parse_args()
 
     try:
         smtp = smtplib.SMTP(args.server, args.port, local_hostname=args.ehlo,
                             timeout=args.timeout)
+        print("conn %d" % smtp.sock.getsockname()[1], flush=True)
         smtp.ehlo(args.ehlo)
         if not args.no_tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -150,9 +150,20 @@ static void test_put_take(void **state)
     join_stats_take(j, now, &st);
     assert_int_equal(st.entries, 0);
     assert_int_equal(st.pending, 0);
+    assert_int_equal(st.taken, 1);
+    assert_int_equal(st.dropped, 0);            /* it was taken before the drop */
     assert_int_equal(st.lost, 0);
     assert_int_equal(st.conflicts, 0);
     assert_int_equal(st.oldest_untaken_ms, 0);
+    /* a record dropped untaken (a transaction rejected after the policy answer) */
+    t = begin(j, &k, now);
+    assert_true(join_put(j, &k, t, in));
+    join_drop(j, &k, t);
+    assert_int_equal(join_take(j, &k, now, out, on_settled, &w), JOIN_MISSING);
+    join_stats_take(j, now, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.lost, 0);
+    assert_int_equal(st.taken, 0);
     join_free(j);
 }
 
