@@ -4,8 +4,8 @@
  * USAGE
  *	milter_open(d, cfg->milter_socket, cfg->socket_mode, cfg->socket_group, err, size);
  *	... daemonize, drop privileges, event base, resolver ...
- *	milter_start(d);
- *	... SIGHUP: milter_set_max(d, cfg->milter_max_connections) ...
+ *	milter_start(d, max);
+ *	... SIGHUP: milter_set_max(d, max) ...
  *	... SIGTERM: milter_stop(d); ... milter_idle(d) ... (or milter_close_all(d))
  *	milter_free(d);
  *
@@ -77,13 +77,13 @@ milter_status milter_open(danced *d, const char *endpoint, unsigned mode, const 
     return MILTER_OK;
 }
 
-/* milter_start - begin accepting on d's loop. */
-void milter_start(danced *d)
+/* milter_start - begin accepting on d's loop, at most max connections at a time. */
+void milter_start(danced *d, size_t max)
 {
     milter_face *mf = d->mface;
     server_face face = { "milter", mconn_accept, milter_on_drained, mf };
 
-    server_start(mf->srv, d->base, &d->log, &face, d->snap->cfg.milter_max_connections);
+    server_start(mf->srv, d->base, &d->log, &face, max);
 }
 
 /* milter_set_max - the connection limit of a (re)loaded configuration. */

@@ -34,8 +34,8 @@ typedef enum {
 milter_status milter_open(danced *d, const char *endpoint, unsigned mode, const char *group,
                           char *err, size_t errsize);
 
-/* milter_start - begin accepting on d's loop. */
-void milter_start(danced *d);
+/* milter_start - begin accepting on d's loop, at most max connections at a time. */
+void milter_start(danced *d, size_t max);
 
 /* milter_set_max - the connection limit of a (re)loaded configuration. */
 void milter_set_max(danced *d, size_t max);

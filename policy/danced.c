@@ -290,6 +290,7 @@ static void danced_warn_unsafe(const danced *d);
 /* danced_reload - SIGHUP: swap in a new snapshot (and resolver), or keep the old on any error. */
 static void danced_reload(danced *d)
 {
+    size_t pmax, mmax;
     snapshot *n;
     dnsloop *dns = NULL;
     char err[1024];
@@ -323,10 +324,11 @@ static void danced_reload(danced *d)
     dlog_reconfigure(&d->log, n->cfg.log_facility, n->cfg.log_format);
     snapshot_unref(d->snap);
     d->snap = n;
+    danced_face_limits(d, &n->cfg, &pmax, &mmax);
     if (d->srv != NULL)
-        server_set_max(d->srv, n->cfg.max_connections);
+        server_set_max(d->srv, pmax);
     if (d->mface != NULL)
-        milter_set_max(d, n->cfg.milter_max_connections);
+        milter_set_max(d, mmax);
     danced_warn_unsafe(d);
     dlog_msg(&d->log, LOG_INFO, "configuration reloaded from %s%s", d->config_path,
              dns != NULL ? " (new resolver)" : "");
@@ -558,6 +560,7 @@ static void danced_nofile(danced *d)
     if (milter)
         snprintf(faces + strlen(faces), sizeof(faces) - strlen(faces), "milter_max_connections %u, ",
                  cfg->milter_max_connections);
+    d->conn_budget = 0;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return;
     was = (unsigned long) rl.rlim_cur;
@@ -570,11 +573,39 @@ static void danced_nofile(danced *d)
                  DANCED_NOFILE_SPARE);
         return;
     }
-    dlog_msg(&d->log, LOG_WARNING, "open-file limit %lu (hard limit %lu) is below the %lu that "
-             "%s%d DNS queries in flight and %d spare need: raise it (systemd: LimitNOFILE=, shell: "
-             "ulimit -n) or lower the connection limits", (unsigned long) rl.rlim_cur,
-             (unsigned long) rl.rlim_max, need, faces, RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP,
-             DANCED_NOFILE_SPARE);
+    {
+        unsigned long reserved = RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP + DANCED_NOFILE_SPARE;
+        size_t pmax, mmax;
+
+        /* the resolver and the spare keep their share, the faces divide the rest - at least
+           half of all, since the resolver rarely has all its queries in flight at once */
+        d->conn_budget = (size_t) (rl.rlim_cur > 2 * reserved ? rl.rlim_cur - reserved : rl.rlim_cur / 2);
+        if (d->conn_budget < 2)
+            d->conn_budget = 2;
+        danced_face_limits(d, cfg, &pmax, &mmax);
+        dlog_msg(&d->log, LOG_WARNING, "open-file limit %lu (hard limit %lu) is below the %lu that "
+                 "%s%d DNS queries in flight and %d spare need: raise it (systemd: LimitNOFILE=, shell: "
+                 "ulimit -n) or lower the connection limits; until then the faces take at most "
+                 "%zu policy and %zu milter connections", (unsigned long) rl.rlim_cur,
+                 (unsigned long) rl.rlim_max, need, faces, RESOLVER_OUTGOING_RANGE + RESOLVER_OUTGOING_NUM_TCP,
+                 DANCED_NOFILE_SPARE, policy ? pmax : 0, milter ? mmax : 0);
+    }
+}
+
+/* danced_face_limits - the faces' connection limits for cfg, cut to fit the open-file limit. */
+void danced_face_limits(const danced *d, const dance_config *cfg, size_t *policy, size_t *milter)
+{
+    size_t p = danced_empty(cfg->policy_socket) ? 0 : cfg->max_connections;
+    size_t m = danced_empty(cfg->milter_socket) ? 0 : cfg->milter_max_connections;
+
+    *policy = cfg->max_connections;
+    *milter = cfg->milter_max_connections;
+    if (d->conn_budget == 0 || p + m <= d->conn_budget)
+        return;
+    if (p > 0)
+        *policy = d->conn_budget * p / (p + m) > 0 ? d->conn_budget * p / (p + m) : 1;
+    if (m > 0)
+        *milter = d->conn_budget > *policy * (p > 0) + 1 ? d->conn_budget - *policy * (p > 0) : 1;
 }
 
 /* danced_on_policy_drained - (server) the policy face stopped and its last connection closed. */
@@ -617,6 +648,7 @@ int main(int argc, char **argv)
     struct event *sig_ev = NULL, *join_report = NULL;
     struct timeval report_every = { DANCED_JOIN_REPORT_S, 0 };
     const char *path = CONFIG_DEFAULT_FILE;
+    size_t pmax, mmax;
     bool check_only = false;
     char err[1024], faces[700];
     int opt;
@@ -688,13 +720,14 @@ int main(int argc, char **argv)
             || event_add(join_report, &report_every) != 0)
             abort();
     }
+    danced_face_limits(&d, &d.snap->cfg, &pmax, &mmax);
     if (d.srv != NULL) {
         server_face face = { "policy", session_accept, danced_on_policy_drained, &d };
 
-        server_start(d.srv, d.base, &d.log, &face, d.snap->cfg.max_connections);
+        server_start(d.srv, d.base, &d.log, &face, pmax);
     }
     if (d.mface != NULL)
-        milter_start(&d);
+        milter_start(&d, mmax);
     danced_warn_unsafe(&d);
     danced_faces_text(&d, faces, sizeof(faces));
     dlog_msg(&d.log, LOG_INFO, "danced %s ready on %s (authserv-id %s)", PACKAGE_VERSION, faces,

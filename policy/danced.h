@@ -36,7 +36,16 @@ typedef struct danced {
     bool draining;                /* SIGTERM/SIGINT: finish in-flight requests, then exit */
     int exit_status;              /* of the process once the loop ends */
     bool warned_digest;           /* the fingerprint length warning was logged */
+    size_t conn_budget;           /* descriptors left for both faces' connections by the open-file
+                                     limit; 0: the configured limits fit */
 } danced;
+
+/*
+ * danced_face_limits - the connection limits of the faces for cfg: as
+ * configured, or cut in proportion so that together they fit the
+ * descriptors the open-file limit leaves (the resolver keeps its share).
+ */
+void danced_face_limits(const danced *d, const dance_config *cfg, size_t *policy, size_t *milter);
 
 /* danced_first_digest_warning - true for the first caller only: log the digest mismatch once. */
 bool danced_first_digest_warning(danced *d);

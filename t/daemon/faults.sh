@@ -27,7 +27,11 @@
 #   open files a soft limit below what max_connections and the resolver need
 #             is raised (to 100 + 1040 + 256 = 1396 here); a hard limit
 #             below it gives a warning naming the numbers and the fix, and
-#             danced serves anyway.
+#             danced serves anyway; with the milter face on too, the two
+#             faces' limits are cut in proportion to the descriptors left
+#             (300 of 600: 27 policy, 273 milter), so 400 idle milter
+#             connections take only their share and the policy face still
+#             answers.
 #
 # Output is TAP with the plan at the end.  Skipped (1..0) without the DNS
 # bed's tools.  Everything started here is stopped on exit.  Takes about
@@ -244,9 +248,11 @@ if [ -n "${DANCE_VALGRIND:-}" ]; then
     # valgrind keeps descriptors of its own and reports a soft limit below the real one
     tap_skip "a soft open-file limit of 512 is raised to $NEED" "under valgrind"
     tap_skip "a hard open-file limit of 600: a warning with the numbers, and danced serves" "under valgrind"
+    tap_skip "hard limit 600, both faces: the faces' limits cut in proportion" "under valgrind"
 elif [ "$(ulimit -H -n)" != unlimited ] && [ "$(ulimit -H -n)" -lt "$NEED" ]; then
     tap_skip "a soft open-file limit of 512 is raised to $NEED" "the hard limit here is $(ulimit -H -n)"
     tap_skip "a hard open-file limit of 600: a warning with the numbers, and danced serves" "the hard limit here is $(ulimit -H -n)"
+    tap_skip "hard limit 600, both faces: the faces' limits cut in proportion" "the hard limit here is $(ulimit -H -n)"
 else
     lowfd 512
     : > "$TB_DIR/fd.log"
@@ -267,9 +273,30 @@ else
     DP=$DANCED_PID
     $CLIENT "$EP" ask helo_name=mta1.ok.test "${GOOD[@]}" >"$TB_DIR/out" 2>&1
     j "j['replies'] == ['OK']"
-    grep -q "warning: open-file limit 600 (hard limit 600) is below the $NEED that max_connections 100, .*LimitNOFILE=.*ulimit -n" \
+    grep -q "warning: open-file limit 600 (hard limit 600) is below the $NEED that max_connections 100, .*LimitNOFILE=.*ulimit -n.*at most 100 policy and 0 milter connections" \
         "$TB_DIR/fd.log" || why "no warning: $(grep -m1 'open-file' "$TB_DIR/fd.log")"
     report $? "a hard open-file limit of 600: a warning with the numbers and the fix, and danced serves"
+    danced_end "$DP" "$TB_DIR/fd.log" TERM
+
+    MPORT=$(tb_free_port)
+    conf "$DCONF" "max_connections = 100" "milter_socket = inet:127.0.0.1:$MPORT" \
+        "milter_max_connections = 1000" "peer_users = any"
+    : > "$TB_DIR/fd.log"
+    DANCED=$TB_DIR/lowfd danced_run "$DCONF" "$TB_DIR/fd.log"
+    DP=$DANCED_PID
+    "$TB_PYTHON" "$TESTDIR/milter/miltclient.py" "inet:127.0.0.1:$MPORT" idle --conns 400 --max 3 \
+        >"$TB_DIR/idle.out" 2>&1 &
+    IDLE=$!
+    sleep 1
+    $CLIENT "$EP" ask helo_name=mta1.ok.test "${GOOD[@]}" >"$TB_DIR/out" 2>&1
+    j "j['replies'] == ['OK']"
+    wait "$IDLE"
+    grep -q "at most 27 policy and 273 milter connections" "$TB_DIR/fd.log" \
+        || why "no cut limits: $(grep -m1 'open-file' "$TB_DIR/fd.log")"
+    grep -q "milter: 273 connections (the limit): not accepting more" "$TB_DIR/fd.log" \
+        || why "the milter face did not stop at 273: $(grep -m1 'the limit' "$TB_DIR/fd.log")"
+    ! grep -q 'Too many open files' "$TB_DIR/fd.log" || why "danced ran out of descriptors"
+    report $? "hard limit 600, both faces: 27 policy and 273 milter connections; 400 idle milter connections take 273, the policy face answers"
     danced_end "$DP" "$TB_DIR/fd.log" TERM
 fi
 
