@@ -34,7 +34,8 @@ static size_t pkt(unsigned char *buf, char cmd, const void *p, size_t n)
     buf[2] = (unsigned char) (len >> 8);
     buf[3] = (unsigned char) len;
     buf[4] = (unsigned char) cmd;
-    memcpy(buf + 5, p, n);
+    if (n > 0)
+        memcpy(buf + 5, p, n);
     return n + 5;
 }
 
