@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
-#include "resolver.h"
+#include "answer.h"
 
 typedef struct cache cache;
 

@@ -108,20 +108,6 @@ typedef struct dance_config {
     unsigned key_line[CONFIG_KEYS_MAX]; /* line where each key was set, 0 = default (config_line_of) */
 } dance_config;
 
-/*
- * A policy_socket endpoint, split for socket(2)/bind(2):
- *   AF_INET   host is an IPv4 literal, port 1..65535
- *   AF_INET6  host is an IPv6 literal (written in brackets; kept without), port
- *   AF_UNSPEC host is a host name ("localhost") to resolve with getaddrinfo(), port
- *   AF_UNIX   path is absolute and fits sun_path (at most 107 bytes)
- */
-typedef struct config_endpoint {
-    int family;                      /* AF_INET, AF_INET6, AF_UNSPEC (a name) or AF_UNIX */
-    char host[256];                  /* inet: the address or name, NUL-terminated */
-    unsigned port;                   /* inet: 1..65535 */
-    char path[108];                  /* unix: the socket path */
-} config_endpoint;
-
 /* config_init - fill cfg with the documented defaults. */
 void config_init(dance_config *cfg);
 
@@ -134,12 +120,6 @@ config_status config_load_stream(FILE *fp, const char *path, dance_config *cfg, 
 
 /* config_resolver - fill a resolver_config that points into cfg (valid while cfg lives). */
 void config_resolver(const dance_config *cfg, resolver_config *rc);
-
-/* config_parse_endpoint - parse Postfix-style inet:/unix: endpoint text; false with a reason in why. */
-bool config_parse_endpoint(const char *text, config_endpoint *ep, char *why, size_t whysize);
-
-/* config_client_authorized - true when a normalized name is listed in (or under a .domain of) authorized_clients. */
-bool config_client_authorized(const dance_config *cfg, const char *name);
 
 /* config_line_of - the line where key was set in the file, 0 when it kept its default. */
 unsigned config_line_of(const dance_config *cfg, const char *key);

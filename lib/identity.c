@@ -29,6 +29,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "identity.h"
 
@@ -288,4 +289,24 @@ const char *identity_status_str(identity_status status)
         return "name outside the look-up scope";
     }
     abort();                            /* not an identity_status */
+}
+
+/* identity_in_list - true when a normalized name is listed (".domain": any name under it). */
+bool identity_in_list(const char *name, const char *const *list, size_t n)
+{
+    size_t nlen = strlen(name);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *entry = list[i];
+        size_t elen = strlen(entry);
+
+        if (entry[0] == '.') {
+            /* a name under the domain: at least one label, then ".domain" */
+            if (nlen > elen && strcasecmp(name + nlen - elen, entry) == 0)
+                return true;
+        } else if (strcasecmp(name, entry) == 0) {
+            return true;
+        }
+    }
+    return false;
 }

@@ -39,6 +39,13 @@ typedef enum {
 /* identity_normalize - validate a claimed name and write its canonical form into out. */
 identity_status identity_normalize(const char *in, char out[IDENTITY_NAME_MAX]);
 
+/*
+ * identity_in_list - true when a normalized name is listed: an entry
+ * "mta.example.net" is that name only, ".example.net" any name under
+ * example.net (not example.net itself).  Case-insensitive.
+ */
+bool identity_in_list(const char *name, const char *const *list, size_t n);
+
 /* identity_owner - build the TLSA owner name for a normalized name. */
 identity_status identity_owner(const char *name, identity_owner_kind kind, char out[IDENTITY_OWNER_MAX]);
 

@@ -99,19 +99,14 @@
 
 #include "resolver.h"
 
-#define RESOLVER_STR2(x) #x
-#define RESOLVER_STR(x) RESOLVER_STR2(x)  /* a number macro as a string, for ub_ctx_set_option */
 #include "cache.h"
+#include "clock.h"
+#include "panic.h"
+#include "resolver_private.h"
 
 #define RESOLVER_RRTYPE_TLSA 52
 #define RESOLVER_RRCLASS_IN  1
 #define RESOLVER_MAX_PENDING 4096 /* queries in flight */
-
-/*
- * A name that is no local zone: removing it from the local zones is a
- * no-op whose only effect is that libunbound finalizes its configuration.
- */
-#define RESOLVER_FINALIZE_ZONE "dance-finalize.invalid."
 
 typedef struct resolver_query {
     resolver *res;
@@ -139,75 +134,6 @@ struct resolver {
     size_t nexpired;
 };
 
-static void resolver_answer_fail(resolver_answer *, resolver_status, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-static void resolver_error(char *, size_t, const char *, ...) __attribute__((format(printf, 3, 4)));
-
-/* resolver_now_ms - the monotonic clock in milliseconds. */
-static long long resolver_now_ms(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        abort(); /* broken environment */
-    return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-/* resolver_alloc - calloc that aborts when memory runs out. */
-static void *resolver_alloc(size_t size)
-{
-    void *p = calloc(1, size ? size : 1);
-
-    if (p == NULL)
-        abort(); /* out of memory */
-    return (p);
-}
-
-/* resolver_copy_printable - bounded copy with anything but printable ASCII replaced by '?'. */
-static void resolver_copy_printable(char *dst, size_t dstsize, const char *src)
-{
-    size_t i;
-
-    if (dstsize == 0)
-        abort(); /* broken invariant */
-    for (i = 0; src != NULL && src[i] != 0 && i + 1 < dstsize; i++)
-        dst[i] = (src[i] >= 0x20 && src[i] <= 0x7e) ? src[i] : '?';
-    dst[i] = 0;
-}
-
-/* resolver_answer_init - an answer for owner with status NETERR and no data. */
-static void resolver_answer_init(resolver_answer *ans, const char *owner)
-{
-    memset(ans, 0, sizeof(*ans));
-    ans->status = RESOLVER_NETERR;
-    resolver_copy_printable(ans->owner, sizeof(ans->owner), owner);
-}
-
-/* resolver_answer_fail - set an error status with a formatted reason. */
-static void resolver_answer_fail(resolver_answer *ans, resolver_status status, const char *fmt, ...)
-{
-    char buf[sizeof(ans->why)];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    ans->status = status;
-    ans->ttl = 0;
-    resolver_copy_printable(ans->why, sizeof(ans->why), buf);
-}
-
-/* resolver_error - format a resolver_new() error message. */
-static void resolver_error(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errsize == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* resolver_owner_ok - is owner a string libunbound may be asked about? */
 static bool resolver_owner_ok(const char *owner)
@@ -223,97 +149,6 @@ static bool resolver_owner_ok(const char *owner)
             return (false);
     }
     return (true);
-}
-
-/* resolver_same_name - equal presentation names, ignoring case and one trailing dot. */
-static bool resolver_same_name(const char *a, const char *b)
-{
-    size_t la = strlen(a);
-    size_t lb = strlen(b);
-
-    if (la > 0 && a[la - 1] == '.')
-        la--;
-    if (lb > 0 && b[lb - 1] == '.')
-        lb--;
-    return (la == lb && strncasecmp(a, b, la) == 0);
-}
-
-/* resolver_rcode_name - mnemonic of a DNS rcode for error texts. */
-static const char *resolver_rcode_name(int rcode)
-{
-    switch (rcode) {
-    case 1:
-        return ("FORMERR");
-    case 2:
-        return ("SERVFAIL");
-    case 4:
-        return ("NOTIMP");
-    case 5:
-        return ("REFUSED");
-    default:
-        return ("unexpected");
-    }
-}
-
-/* resolver_map_result - map libunbound's err/result to an answer (order: see DESCRIPTION). */
-static void resolver_map_result(resolver_answer *ans, const char *owner, int err,
-                                const struct ub_result *result)
-{
-    size_t n, i, octets = 0;
-
-    resolver_answer_init(ans, owner);
-    if (err != 0 || result == NULL) {
-        resolver_answer_fail(ans, RESOLVER_NETERR, "libunbound: %s",
-                             err ? ub_strerror(err) : "no result");
-        return;
-    }
-    if (result->canonname != NULL && result->qname != NULL &&
-        !resolver_same_name(result->canonname, result->qname))
-        resolver_copy_printable(ans->canon, sizeof(ans->canon), result->canonname);
-    if (result->bogus) {
-        resolver_answer_fail(ans, RESOLVER_BOGUS, "%s",
-                             result->why_bogus ? result->why_bogus : "DNSSEC validation failed");
-        return;
-    }
-    if (result->rcode != 0 && result->rcode != 3) {
-        resolver_answer_fail(ans, RESOLVER_SERVFAIL, "rcode %d (%s)%s", result->rcode,
-                             resolver_rcode_name(result->rcode),
-                             result->was_ratelimited ? ", rate limited" : "");
-        return;
-    }
-    ans->ttl = result->ttl > 0 ? (uint32_t)result->ttl : 0;
-    if (!result->secure) {
-        ans->status = RESOLVER_INSECURE;
-        return;
-    }
-    if (result->nxdomain) {
-        ans->status = RESOLVER_SECURE_NXDOMAIN;
-        return;
-    }
-    for (n = 0; result->havedata && result->data != NULL && result->data[n] != NULL; n++) {
-        if (result->len[n] < 0)
-            abort(); /* broken invariant */
-        octets += (size_t)result->len[n];
-    }
-    if (n == 0) {
-        ans->status = RESOLVER_SECURE_NODATA;
-        return;
-    }
-    if (n > RESOLVER_MAX_RECORDS || octets > RESOLVER_RRSET_MAX_OCTETS) {
-        /* refused whole, nothing copied: a hostile zone cannot fill the cache */
-        ans->oversize_records = n;
-        ans->oversize_octets = octets;
-        ans->status = RESOLVER_SECURE;
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        ans->rdlen[i] = (size_t)result->len[i];
-        ans->rdata[i] = resolver_alloc(ans->rdlen[i]);
-        if (ans->rdlen[i] > 0)
-            memcpy(ans->rdata[i], result->data[i], ans->rdlen[i]);
-    }
-    ans->count = n;
-    ans->status = RESOLVER_SECURE;
 }
 
 /* resolver_unlink - take a query off the pending array (order is not kept). */
@@ -361,7 +196,7 @@ static int resolver_new_id(resolver *res)
 /* resolver_deliver - cache a completed answer, run the query's callback and free the query. */
 static void resolver_deliver(resolver *res, resolver_query *q, resolver_answer *ans)
 {
-    cache_put(res->cache, ans, resolver_now_ms());
+    cache_put(res->cache, ans, clock_now_ms());
     q->cb(q->arg, ans);
     resolver_answer_clear(ans);
     free(q);
@@ -392,130 +227,6 @@ void resolver_config_init(resolver_config *cfg)
     cfg->cache_entries = RESOLVER_DEFAULT_CACHE_ENTRIES;
 }
 
-/* resolver_readable - can path be opened for reading? errno is kept on failure. */
-static bool resolver_readable(const char *path)
-{
-    FILE *fp = fopen(path, "r");
-
-    if (fp == NULL)
-        return (false);
-    fclose(fp);
-    return (true);
-}
-
-/* resolver_check_safety - read libunbound options back; false with a message when it is unsafe. */
-static bool resolver_check_safety(struct ub_ctx *ctx, const char *cfgname, char *err,
-                                  size_t errsize)
-{
-    char *val = NULL;
-    bool ok = true;
-    int rc;
-
-    if ((rc = ub_ctx_get_option(ctx, "val-permissive-mode", &val)) != 0) {
-        resolver_error(err, errsize, "resolver: cannot read val-permissive-mode: %s",
-                       ub_strerror(rc));
-        return (false);
-    }
-    if (val == NULL || strcmp(val, "no") != 0) {
-        resolver_error(err, errsize,
-                       "resolver: %s enables val-permissive-mode "
-                       "(bogus answers would look insecure); refusing it",
-                       cfgname ? cfgname : "the libunbound configuration");
-        ok = false;
-    }
-    free(val);
-    if (!ok)
-        return (false);
-
-    val = NULL;
-    if ((rc = ub_ctx_get_option(ctx, "module-config", &val)) != 0) {
-        resolver_error(err, errsize, "resolver: cannot read module-config: %s", ub_strerror(rc));
-        return (false);
-    }
-    if (val == NULL || strstr(val, "validator") == NULL) {
-        resolver_error(err, errsize,
-                       "resolver: %s sets module-config without "
-                       "\"validator\" (no DNSSEC validation); refusing it",
-                       cfgname ? cfgname : "the libunbound configuration");
-        ok = false;
-    }
-    free(val);
-    return (ok);
-}
-
-/* resolver_setup - configure a fresh libunbound context from cfg; false with a message. */
-static bool resolver_setup(struct ub_ctx *ctx, const resolver_config *cfg, char *err,
-                           size_t errsize)
-{
-    const char *ta =
-        cfg->trust_anchor_file ? cfg->trust_anchor_file : RESOLVER_DEFAULT_TRUST_ANCHOR;
-    const char *conf = cfg->unbound_config;
-    size_t i;
-    int rc;
-
-    if ((rc = ub_ctx_async(ctx, 1)) != 0) {
-        resolver_error(err, errsize, "resolver: cannot select threaded mode: %s", ub_strerror(rc));
-        return (false);
-    }
-    if ((rc = ub_ctx_set_option(ctx, "outgoing-range:", RESOLVER_STR(RESOLVER_OUTGOING_RANGE))) != 0
-        || (rc = ub_ctx_set_option(ctx, "outgoing-num-tcp:", RESOLVER_STR(RESOLVER_OUTGOING_NUM_TCP))) != 0) {
-        resolver_error(err, errsize, "resolver: cannot set the number of queries in flight: %s",
-                       ub_strerror(rc));
-        return (false);
-    }
-    if (conf != NULL && conf[0] != 0) {
-        if (!resolver_readable(conf)) {
-            resolver_error(err, errsize, "resolver: unbound config file %s: %s", conf,
-                           strerror(errno));
-            return (false);
-        }
-        if ((rc = ub_ctx_config(ctx, conf)) != 0) {
-            resolver_error(err, errsize, "resolver: unbound config file %s: %s", conf,
-                           ub_strerror(rc));
-            return (false);
-        }
-    }
-    if (ta[0] != 0) {
-        if (!resolver_readable(ta)) {
-            resolver_error(err, errsize, "resolver: trust anchor file %s: %s", ta, strerror(errno));
-            return (false);
-        }
-        if ((rc = ub_ctx_add_ta_file(ctx, ta)) != 0) {
-            resolver_error(err, errsize, "resolver: trust anchor file %s: %s", ta, ub_strerror(rc));
-            return (false);
-        }
-    }
-    if (cfg->nforwarders > RESOLVER_FORWARDERS_MAX) {
-        resolver_error(err, errsize, "resolver: %zu forwarders, at most %d", cfg->nforwarders,
-                       RESOLVER_FORWARDERS_MAX);
-        return (false);
-    }
-    for (i = 0; i < RESOLVER_FORWARDERS_MAX && cfg->forwarders[i] != NULL &&
-                (cfg->nforwarders == 0 || i < cfg->nforwarders);
-         i++) {
-        if ((rc = ub_ctx_set_fwd(ctx, cfg->forwarders[i])) != 0) {
-            resolver_error(err, errsize,
-                           "resolver: forwarder %s: %s "
-                           "(use IP or IP@port)",
-                           cfg->forwarders[i], ub_strerror(rc));
-            return (false);
-        }
-    }
-    if (!resolver_check_safety(ctx, conf && conf[0] ? conf : NULL, err, errsize))
-        return (false);
-
-    /* Initialise now: trust anchors and zones are read here, not at the first query. */
-    if ((rc = ub_ctx_zone_remove(ctx, RESOLVER_FINALIZE_ZONE)) != 0) {
-        resolver_error(err, errsize,
-                       "resolver: cannot initialise libunbound "
-                       "(trust anchor file %s%s%s): %s",
-                       ta[0] ? ta : "none", conf && conf[0] ? ", config file " : "",
-                       conf && conf[0] ? conf : "", ub_strerror(rc));
-        return (false);
-    }
-    return (true);
-}
-
 /* resolver_new - create a resolver; NULL with a message in err when the environment is bad. */
 resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
 {
@@ -526,7 +237,7 @@ resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
         resolver_config_init(&defaults);
         cfg = &defaults;
     }
-    res = resolver_alloc(sizeof(*res));
+    res = xcalloc(1, sizeof(*res));
     res->next_id = 1;
     res->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_DEFAULT_TIMEOUT_MS;
     if ((res->ctx = ub_ctx_create()) == NULL) {
@@ -534,7 +245,7 @@ resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
         free(res);
         return (NULL);
     }
-    if (!resolver_setup(res->ctx, cfg, err, errsize)) {
+    if (!resolver_ctx_setup(res->ctx, cfg, err, errsize)) {
         ub_ctx_delete(res->ctx);
         free(res);
         return (NULL);
@@ -579,7 +290,7 @@ int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void
         cb(arg, &ans);
         return (-1);
     }
-    if (cache_peek(res->cache, owner, resolver_now_ms(), &ans)) {
+    if (cache_peek(res->cache, owner, clock_now_ms(), &ans)) {
         cb(arg, &ans);          /* borrowed RDATA: callbacks copy what they keep (see above) */
         return (0);
     }
@@ -590,7 +301,7 @@ int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void
         cb(arg, &ans);
         return (-1);
     }
-    q = resolver_alloc(sizeof(*q));
+    q = xcalloc(1, sizeof(*q));
     q->res = res;
     q->cb = cb;
     q->arg = arg;
@@ -607,7 +318,7 @@ int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void
         return (-1);
     }
     q->id = resolver_new_id(res);
-    q->deadline_ms = resolver_now_ms() + res->timeout_ms;
+    q->deadline_ms = clock_now_ms() + res->timeout_ms;
     q->slot = res->npending;
     res->pending[res->npending++] = q;
     return (q->id);
@@ -678,7 +389,7 @@ long resolver_next_deadline_ms(const resolver *res)
     for (i = 1; i < res->npending; i++)
         if (res->pending[i]->deadline_ms < first)
             first = res->pending[i]->deadline_ms;
-    left = first - resolver_now_ms();
+    left = first - clock_now_ms();
     if (left < 0)
         return (0);
     return (left > LONG_MAX ? LONG_MAX : (long)left);
@@ -687,7 +398,7 @@ long resolver_next_deadline_ms(const resolver *res)
 /* resolver_expire - time out overdue queries (callback with RESOLVER_TIMEOUT); returns how many. */
 int resolver_expire(resolver *res)
 {
-    long long now = resolver_now_ms();
+    long long now = clock_now_ms();
     resolver_answer ans;
     resolver_query *q;
     size_t i;
@@ -786,59 +497,3 @@ void resolver_lookup(resolver *res, const char *owner, resolver_answer *ans)
     }
 }
 
-/* resolver_answer_clear - free the RDATA copies in an answer and zero it. */
-void resolver_answer_clear(resolver_answer *ans)
-{
-    size_t i;
-
-    if (ans->count > RESOLVER_MAX_RECORDS)
-        abort(); /* broken invariant */
-    for (i = 0; i < ans->count; i++)
-        free(ans->rdata[i]);
-    memset(ans, 0, sizeof(*ans));
-}
-
-/* resolver_answer_copy - deep copy src into dst (dst is overwritten, not freed). */
-void resolver_answer_copy(resolver_answer *dst, const resolver_answer *src)
-{
-    size_t i;
-
-    if (src->count > RESOLVER_MAX_RECORDS)
-        abort(); /* broken invariant */
-    if (dst == src)
-        abort(); /* broken invariant */
-    *dst = *src;
-    for (i = 0; i < src->count; i++) {
-        dst->rdata[i] = resolver_alloc(src->rdlen[i]);
-        if (src->rdlen[i] > 0)
-            memcpy(dst->rdata[i], src->rdata[i], src->rdlen[i]);
-    }
-    for (; i < RESOLVER_MAX_RECORDS; i++) {
-        dst->rdata[i] = NULL;
-        dst->rdlen[i] = 0;
-    }
-}
-
-/* resolver_status_str - "secure", "insecure", "bogus", ... for logs and JSON. */
-const char *resolver_status_str(resolver_status status)
-{
-    switch (status) {
-    case RESOLVER_SECURE:
-        return ("secure");
-    case RESOLVER_SECURE_NXDOMAIN:
-        return ("secure-nxdomain");
-    case RESOLVER_SECURE_NODATA:
-        return ("secure-nodata");
-    case RESOLVER_INSECURE:
-        return ("insecure");
-    case RESOLVER_BOGUS:
-        return ("bogus");
-    case RESOLVER_SERVFAIL:
-        return ("servfail");
-    case RESOLVER_TIMEOUT:
-        return ("timeout");
-    case RESOLVER_NETERR:
-        return ("error");
-    }
-    abort(); /* broken invariant */
-}

@@ -19,48 +19,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "answer.h"
+
+struct ub_result;
 
 #define RESOLVER_DEFAULT_TRUST_ANCHOR "/usr/share/dns/root.key"
 #define RESOLVER_DEFAULT_TIMEOUT_MS   10000
 #define RESOLVER_DEFAULT_CACHE_MAX_TTL 3600   /* ceiling for positive caching, seconds */
 #define RESOLVER_DEFAULT_CACHE_ERR_TTL 10     /* negative caching of errors, seconds */
 #define RESOLVER_DEFAULT_CACHE_ENTRIES 10000
-#define RESOLVER_MAX_RECORDS 64               /* records kept per RRset; more: the RRset is refused */
-/* RDATA octets kept per RRset; more: refused.  A client's RRset is a few
- * digests (35 octets each for 3 1 1) or certificates (1-2 KiB each for
- * 3 0 0); no legitimate one comes near, and the cache holds at most
- * cache_entries times this. */
-#define RESOLVER_RRSET_MAX_OCTETS 4096
 #define RESOLVER_FORWARDERS_MAX 8
 /* libunbound's library defaults allow 16 UDP and 2 TCP queries in flight at
  * once; danced asks for these unless resolver_config sets its own. */
 #define RESOLVER_OUTGOING_RANGE 1024          /* outgoing-range: UDP queries in flight */
 #define RESOLVER_OUTGOING_NUM_TCP 16          /* outgoing-num-tcp: TCP queries in flight */
-
-typedef enum {
-    RESOLVER_SECURE = 0,       /* secure TLSA RRset present */
-    RESOLVER_SECURE_NXDOMAIN,  /* securely proven: no such name */
-    RESOLVER_SECURE_NODATA,    /* securely proven: name exists, no TLSA */
-    RESOLVER_INSECURE,         /* answer (or denial) not covered by DNSSEC */
-    RESOLVER_BOGUS,            /* validation failed; why holds why_bogus */
-    RESOLVER_SERVFAIL,         /* SERVFAIL or other error rcode */
-    RESOLVER_TIMEOUT,          /* our deadline passed */
-    RESOLVER_NETERR            /* libunbound error (network, config, memory) */
-} resolver_status;
-
-typedef struct resolver_answer {
-    resolver_status status;
-    uint32_t ttl;                               /* RRset / negative TTL as received */
-    char owner[256];                            /* the name queried */
-    char canon[256];                            /* canonical name after CNAMEs, or "" */
-    char why[256];                              /* why_bogus or error text, printable ASCII */
-    size_t count;                               /* number of RDATAs */
-    unsigned char *rdata[RESOLVER_MAX_RECORDS]; /* malloc'd copies */
-    size_t rdlen[RESOLVER_MAX_RECORDS];
-    size_t oversize_records;                    /* SECURE: a refused RRset's records (no RDATA kept), else 0 */
-    size_t oversize_octets;                     /* and its RDATA octets */
-    bool from_cache;                            /* served from the in-process cache */
-} resolver_answer;
 
 typedef struct resolver_config {
     const char *trust_anchor_file;   /* NULL: RESOLVER_DEFAULT_TRUST_ANCHOR; "" : none */
@@ -115,13 +87,10 @@ int resolver_expire(resolver *res);
 /* resolver_pending - number of queries in flight. */
 size_t resolver_pending(const resolver *res);
 
-/* resolver_answer_clear - free the RDATA copies in an answer and zero it. */
-void resolver_answer_clear(resolver_answer *ans);
-
-/* resolver_answer_copy - deep copy src into dst (dst is overwritten, not freed). */
-void resolver_answer_copy(resolver_answer *dst, const resolver_answer *src);
-
-/* resolver_status_str - "secure", "insecure", "bogus", ... for logs and JSON. */
-const char *resolver_status_str(resolver_status status);
+/*
+ * resolver_map_result - libunbound's err and result for owner as an answer
+ * (the status table of resolver_map.c); result may be NULL when err != 0.
+ */
+void resolver_map_result(resolver_answer *ans, const char *owner, int err, const struct ub_result *result);
 
 #endif

@@ -25,7 +25,7 @@
 #include "tlsa.h"
 #include "evidence.h"
 #include "match.h"
-#include "resolver.h"
+#include "answer.h"
 #include "identity.h"
 
 typedef enum {

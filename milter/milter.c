@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "endpoint.h"
 #include "milter.h"
 #include "milter_private.h"
 
@@ -40,20 +41,20 @@ static void milter_on_drained(void *arg)
 }
 
 /* milter_open - bind endpoint. */
-milter_status milter_open(danced *d, const char *endpoint, unsigned mode, const char *group,
+milter_status milter_open(danced *d, const char *text, unsigned mode, const char *group,
                           char *err, size_t errsize)
 {
     milter_face *mf;
-    config_endpoint ep;
+    endpoint ep;
     char why[256];
 
     if (d->mface != NULL)
         abort();                /* broken invariant: one milter face per process */
-    if (endpoint == NULL || strlen(endpoint) >= MILTER_ENDPOINT_MAX) {
+    if (text == NULL || strlen(text) >= MILTER_ENDPOINT_MAX) {
         snprintf(err, errsize, "milter_socket: missing or too long");
         return MILTER_BAD_ENDPOINT;
     }
-    if (!config_parse_endpoint(endpoint, &ep, why, sizeof(why))) {
+    if (!endpoint_parse(text, &ep, why, sizeof(why))) {
         snprintf(err, errsize, "milter_socket: %s", why);
         return MILTER_BAD_ENDPOINT;
     }
@@ -61,8 +62,8 @@ milter_status milter_open(danced *d, const char *endpoint, unsigned mode, const 
         abort();
     mf->d = d;
     mf->inet = ep.family != AF_UNIX;
-    snprintf(mf->endpoint, sizeof(mf->endpoint), "%s", endpoint);
-    switch (server_open("milter_socket", endpoint, mode, group, &mf->srv, err, errsize)) {
+    snprintf(mf->endpoint, sizeof(mf->endpoint), "%s", text);
+    switch (server_open("milter_socket", text, mode, group, &mf->srv, err, errsize)) {
     case SERVER_OK:
         break;
     case SERVER_BAD_ENDPOINT:

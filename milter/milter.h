@@ -30,8 +30,8 @@ typedef enum {
     MILTER_ENVIRONMENT                /* bad environment: bind, socket file, group */
 } milter_status;
 
-/* milter_open - bind endpoint (unix sockets get mode and group); d->mface is set. */
-milter_status milter_open(danced *d, const char *endpoint, unsigned mode, const char *group,
+/* milter_open - bind endpoint text (unix sockets get mode and group); d->mface is set. */
+milter_status milter_open(danced *d, const char *text, unsigned mode, const char *group,
                           char *err, size_t errsize);
 
 /* milter_start - begin accepting on d's loop, at most max connections at a time. */

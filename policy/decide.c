@@ -309,7 +309,9 @@ static void decide_rcpt(const snapshot *snap, const decide_result res[DECIDE_KIN
     for (int k = 0; k < DECIDE_KINDS; k++) {
         const decide_result *r = &res[k];
 
-        if (!r->present || r->name[0] == '\0' || !config_client_authorized(&snap->cfg, r->name))
+        if (!r->present || r->name[0] == '\0'
+            || !identity_in_list(r->name, (const char *const *) snap->cfg.authorized_clients.v,
+                                 snap->cfg.authorized_clients.n))
             continue;
         if (r->result == VERDICT_PASS) {
             if (policy_reply(out, outsize, "OK", NULL, len) != POLICY_OK)

@@ -11,7 +11,7 @@
  *	server_free(srv);
  *
  * DESCRIPTION
- *	Endpoints use Postfix's syntax, parsed by config_parse_endpoint():
+ *	Endpoints use Postfix's syntax, parsed by endpoint_parse():
  *	"inet:HOST:PORT" (HOST an address, or a name - normally from
  *	/etc/hosts - whose every address is bound, up to
  *	SERVER_LISTEN_MAX), "inet:[IPv6]:PORT", "unix:/absolute/path".
@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "endpoint.h"
 #include "server.h"
 
 #define SERVER_BACKLOG 511
@@ -111,7 +112,7 @@ static int server_listen_fd(const struct sockaddr *sa, socklen_t salen, const ch
 }
 
 /* server_open_inet - bind every address of a parsed inet endpoint. */
-static server_status server_open_inet(server *srv, const config_endpoint *ep, char *err, size_t errsize)
+static server_status server_open_inet(server *srv, const endpoint *ep, char *err, size_t errsize)
 {
     char port[8];
     struct addrinfo hints, *res = NULL, *ai;
@@ -150,7 +151,7 @@ static server_status server_unix_clear_stale(const char *path, char *err, size_t
     int fd, rc;
 
     if (strlen(path) >= sizeof(sun.sun_path))
-        abort();                /* config_parse_endpoint() checked it */
+        abort();                /* endpoint_parse() checked it */
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     memcpy(sun.sun_path, path, strlen(path) + 1);
@@ -202,7 +203,7 @@ static server_status server_open_unix(server *srv, const char *path, unsigned mo
     int fd;
 
     if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
-        abort();                /* config_parse_endpoint() checked it */
+        abort();                /* endpoint_parse() checked it */
     if (group != NULL && *group != '\0' && getgrnam(group) == NULL)
         return server_fail(SERVER_ENVIRONMENT, err, errsize, "socket_group: no group \"%s\"", group);
     memset(&sun, 0, sizeof(sun));
@@ -222,23 +223,23 @@ static server_status server_open_unix(server *srv, const char *path, unsigned mo
 }
 
 /* server_open - parse endpoint and bind it. */
-server_status server_open(const char *key, const char *endpoint, unsigned mode, const char *group,
+server_status server_open(const char *key, const char *text, unsigned mode, const char *group,
                           server **out, char *err, size_t errsize)
 {
     server *srv;
     server_status st;
-    config_endpoint ep;
+    endpoint ep;
     char why[256];
 
     *out = NULL;
-    if (endpoint == NULL || strlen(endpoint) >= SERVER_ENDPOINT_MAX)
+    if (text == NULL || strlen(text) >= SERVER_ENDPOINT_MAX)
         return server_fail(SERVER_BAD_ENDPOINT, err, errsize, "%s: missing or too long", key);
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         abort();
     snprintf(srv->key, sizeof(srv->key), "%s", key);
     srv->head.next = srv->head.prev = &srv->head;
-    snprintf(srv->endpoint, sizeof(srv->endpoint), "%s", endpoint);
-    if (!config_parse_endpoint(endpoint, &ep, why, sizeof(why)))
+    snprintf(srv->endpoint, sizeof(srv->endpoint), "%s", text);
+    if (!endpoint_parse(text, &ep, why, sizeof(why)))
         st = server_fail(SERVER_BAD_ENDPOINT, err, errsize, "%s: %s", key, why);
     else if (ep.family == AF_UNIX)
         st = server_open_unix(srv, ep.path, mode, group, err, errsize);

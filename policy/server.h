@@ -53,10 +53,10 @@ typedef struct server_face {
 } server_face;
 
 /*
- * server_open - parse endpoint and bind it; unix sockets get mode and group
+ * server_open - parse endpoint text and bind it; unix sockets get mode and group
  * ("" = unchanged); key names the setting in messages ("policy_socket").
  */
-server_status server_open(const char *key, const char *endpoint, unsigned mode, const char *group,
+server_status server_open(const char *key, const char *text, unsigned mode, const char *group,
                           server **out, char *err, size_t errsize);
 
 /* server_start - begin accepting on base; at most max connections at a time. */

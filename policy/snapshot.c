@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "netaddr.h"
 #include "snapshot.h"
 
@@ -111,11 +112,11 @@ static bool snapshot_fail(const snapshot *s, const char *path, const char *key, 
 /* snapshot_local_endpoint - true for unix sockets, loopback literals and "localhost". */
 static bool snapshot_local_endpoint(const char *text)
 {
-    config_endpoint ep;
+    endpoint ep;
     netaddr a;
     char why[256];
 
-    if (snapshot_empty(text) || !config_parse_endpoint(text, &ep, why, sizeof(why)))
+    if (snapshot_empty(text) || !endpoint_parse(text, &ep, why, sizeof(why)))
         return true;                    /* none, or refused by the key's own check */
     if (ep.family == AF_UNIX)
         return true;

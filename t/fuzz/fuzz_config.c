@@ -2,7 +2,7 @@
  * fuzz_config.c - libFuzzer target: the configuration file parser.
  *
  * The input is a dance.conf read with config_load_stream() on top of the
- * defaults; the first line also goes to config_parse_endpoint().
+ * defaults; the first line also goes to endpoint_parse().
  * Checked: an error message names the file and a line ("NAME:N: ..."); a
  * configuration that loads has numbers within the bounds the keys declare
  * (dns_timeout 1..300, socket_mode within 0777, ...), lists within
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "endpoint.h"
 #include "config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     dance_config cfg;
-    config_endpoint ep;
+    endpoint ep;
     char err[1024], why[256], line[512];
     FILE *fp = fmemopen((void *) data, size, "r");
     config_status st;
@@ -45,9 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             || cfg.authorized_clients.n > CONFIG_LIST_MAX || cfg.forwarders.n > RESOLVER_FORWARDERS_MAX
             || strlen(cfg.authserv_id) > CONFIG_AUTHSERV_ID_MAX)
             abort();
-        if (cfg.policy_socket[0] != '\0' && !config_parse_endpoint(cfg.policy_socket, &ep, why, sizeof(why)))
+        if (cfg.policy_socket[0] != '\0' && !endpoint_parse(cfg.policy_socket, &ep, why, sizeof(why)))
             abort();
-        if (cfg.milter_socket[0] != '\0' && !config_parse_endpoint(cfg.milter_socket, &ep, why, sizeof(why)))
+        if (cfg.milter_socket[0] != '\0' && !endpoint_parse(cfg.milter_socket, &ep, why, sizeof(why)))
             abort();
     }
     config_free(&cfg);
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(line, data, n);
     line[n] = '\0';
     line[strcspn(line, "\n")] = '\0';
-    if (config_parse_endpoint(line, &ep, why, sizeof(why))) {
+    if (endpoint_parse(line, &ep, why, sizeof(why))) {
         if (ep.family == AF_UNIX ? ep.path[0] != '/' : (ep.port < 1 || ep.port > 65535))
             abort();
     }

@@ -443,9 +443,56 @@ static void test_status_str(void **state)
     }
 }
 
+/* ------------------------------------------------------ names in a list */
+
+struct authorized_case {
+    const char *name;               /* normalized, as the daemon passes it */
+    bool authorized;
+};
+
+static const struct authorized_case authorized_cases[] = {
+    { "mta.partner.example", true },        /* listed exactly */
+    { "MTA.Partner.Example", true },        /* case does not matter */
+    { "x.mta.partner.example", false },     /* an exact entry covers no sub-names */
+    { "partner.example", false },
+    { "ta.partner.example", false },        /* no partial label */
+    { "a.example.net", true },              /* ".example.net": names under it */
+    { "a.b.example.net", true },
+    { "A.EXAMPLE.NET", true },
+    { "example.net", false },               /* ... but not the domain itself */
+    { "badexample.net", false },            /* label boundary */
+    { "a.badexample.net", false },
+    { "example.net.evil.example", false },
+    { "a.example.net.evil.example", false },
+    { "a.example.ne", false },
+    { "x.co.example", true },
+    { "co.example", false },
+    { "net", false },
+    { "", false },
+    { ".example.net", false },              /* not a normalized name: never matches */
+};
+
+/* identity_in_list: the authorized_clients rule, with the list as the configuration keeps it. */
+static void test_authorized(void **state)
+{
+    static const char *const list[] = { ".example.net", "mta.partner.example", ".co.example" };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(authorized_cases) / sizeof(authorized_cases[0]); i++) {
+        const struct authorized_case *c = &authorized_cases[i];
+
+        if (identity_in_list(c->name, list, 3) != c->authorized)
+            fail_msg("\"%s\" should%s be authorized", c->name, c->authorized ? "" : " not");
+    }
+    /* the default: nobody */
+    for (size_t i = 0; i < sizeof(authorized_cases) / sizeof(authorized_cases[0]); i++)
+        assert_false(identity_in_list(authorized_cases[i].name, NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_authorized),
         cmocka_unit_test(test_normalize_table),
         cmocka_unit_test(test_normalize_owner_table),
         cmocka_unit_test(test_mail_domain_table),

@@ -1,0 +1,14 @@
+/*
+ * clock.h - the monotonic clock every timeout of dance is measured on.
+ *
+ * Wall-clock time jumps (NTP, an operator); deadlines, TTLs and timeouts
+ * never use it.  One function, so the daemon and the library agree on
+ * what "now" is and tests can reason about it.
+ */
+#ifndef DANCE_CLOCK_H
+#define DANCE_CLOCK_H
+
+/* clock_now_ms - CLOCK_MONOTONIC in milliseconds. */
+long long clock_now_ms(void);
+
+#endif

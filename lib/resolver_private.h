@@ -1,0 +1,19 @@
+/*
+ * resolver_private.h - what resolver.c and resolver_ctx.c share; used nowhere else.
+ */
+#ifndef DANCE_RESOLVER_PRIVATE_H
+#define DANCE_RESOLVER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ub_ctx;
+struct resolver_config;
+
+/* resolver_ctx_setup - configure a fresh libunbound context from cfg; false with a message in err. */
+bool resolver_ctx_setup(struct ub_ctx *ctx, const struct resolver_config *cfg, char *err, size_t errsize);
+
+/* resolver_error - format a resolver_new() error message into err (may be NULL). */
+void resolver_error(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
