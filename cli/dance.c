@@ -38,6 +38,7 @@
 #include "resolver.h"
 #include "tlsa.h"
 #include "verdict.h"
+#include "panic.h"
 
 #define EXIT_USAGE 64
 #define EXIT_NOINPUT 66
@@ -60,7 +61,7 @@ static int verdict_exit(verdict_result r)
     case VERDICT_PERMERROR:
         return 5;
     }
-    abort();
+    DANCE_PANIC("%s: unhandled case", __func__);
 }
 
 /* usage_error - one line on stderr, exit 64. */
@@ -82,8 +83,7 @@ static unsigned char *read_file(const char *path, size_t *len)
         fprintf(stderr, "dance: %s: %s\n", path, strerror(errno));
         return NULL;
     }
-    if ((buf = malloc(INPUT_FILE_MAX + 1)) == NULL)
-        abort();
+    buf = xmalloc(INPUT_FILE_MAX + 1);
     n = fread(buf, 1, INPUT_FILE_MAX + 1, fp);
     if (ferror(fp)) {
         fprintf(stderr, "dance: %s: %s\n", path, strerror(errno));
@@ -493,7 +493,7 @@ static unsigned char *tlsa_object(const evidence *ev, unsigned long usage, unsig
         else
             n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
         if (n <= 0)
-            abort();
+            DANCE_PANIC("unexpected: n <= 0");
         *len = (size_t) n;
         return der;
     }
@@ -502,8 +502,7 @@ static unsigned char *tlsa_object(const evidence *ev, unsigned long usage, unsig
                 path, selector);
         return NULL;
     }
-    if ((der = malloc(*len)) == NULL)
-        abort();
+    der = xmalloc(*len);
     memcpy(der, data, *len);
     return der;
 }
@@ -606,8 +605,7 @@ static int cmd_tlsa(int argc, char **argv)
         datalen = evidence_digest((digest_alg) mtype, obj, objlen, digest);
         data = digest;
     }
-    if ((hex = malloc(2 * datalen + 1)) == NULL)
-        abort();
+    hex = xmalloc(2 * datalen + 1);
     hex_encode(data, datalen, hex);
     if (owner[0])
         printf("%s. IN TLSA %lu %lu %lu %s\n", owner, usage, selector, mtype, hex);

@@ -29,7 +29,7 @@ void resolver_copy_printable(char *dst, size_t dstsize, const char *src)
     size_t i;
 
     if (dstsize == 0)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     for (i = 0; src != NULL && src[i] != 0 && i + 1 < dstsize; i++)
         dst[i] = (src[i] >= 0x20 && src[i] <= 0x7e) ? src[i] : '?';
     dst[i] = 0;
@@ -63,7 +63,7 @@ void resolver_answer_clear(resolver_answer *ans)
     size_t i;
 
     if (ans->count > RESOLVER_MAX_RECORDS)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     for (i = 0; i < ans->count; i++)
         free(ans->rdata[i]);
     memset(ans, 0, sizeof(*ans));
@@ -75,9 +75,9 @@ void resolver_answer_copy(resolver_answer *dst, const resolver_answer *src)
     size_t i;
 
     if (src->count > RESOLVER_MAX_RECORDS)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     if (dst == src)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     *dst = *src;
     for (i = 0; i < src->count; i++) {
         dst->rdata[i] = xcalloc(1, src->rdlen[i]);
@@ -111,5 +111,5 @@ const char *resolver_status_str(resolver_status status)
     case RESOLVER_NETERR:
         return ("error");
     }
-    abort(); /* broken invariant */
+    DANCE_PANIC("broken invariant");
 }

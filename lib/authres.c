@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "authres.h"
+#include "panic.h"
 
 #define AUTHRES_NAME "Authentication-Results:"
 #define AUTHRES_FOLD_COLUMN 78      /* fold before a line would pass this */
@@ -163,7 +164,7 @@ static void authres_word(authres_writer *w, const char *s, size_t n, const char 
         authres_put(w, " ", 1);
     }
     if (w->col + n + tlen > AUTHRES_LINE_LIMIT)
-        abort();                        /* words are bounded far below this */
+        DANCE_PANIC("words are bounded far below this");
     authres_put(w, s, n);
     authres_put(w, tail, tlen);
 }
@@ -219,14 +220,14 @@ static void authres_resinfo(authres_writer *w, const authres_item *it, bool last
 
     len = snprintf(method, sizeof(method), "dane=%s", it->result);
     if (len < 0 || (size_t) len >= sizeof(method))
-        abort();                        /* result words are short and checked */
+        DANCE_PANIC("result words are short and checked");
     words[nwords++] = (authres_span) { method, (size_t) len };
 
     if (it->reason != NULL && (clen = authres_comment(it->reason, comment)) > 0) {
         for (size_t start = 0, i = 0; i <= clen; i++) {
             if (i == clen || comment[i] == ' ') {
                 if (nwords >= AUTHRES_WORDS_MAX - 1)
-                    abort();            /* collapsed spaces bound the count */
+                    DANCE_PANIC("collapsed spaces bound the count");
                 words[nwords++] = (authres_span) { comment + start, i - start };
                 start = i + 1;
             }
@@ -235,7 +236,7 @@ static void authres_resinfo(authres_writer *w, const authres_item *it, bool last
     if (it->ptype != NULL) {
         len = snprintf(prop, sizeof(prop), "%s.%s=%s", it->ptype, it->property, it->value);
         if (len < 0 || (size_t) len >= sizeof(prop))
-            abort();                    /* lengths were checked */
+            DANCE_PANIC("lengths were checked");
         words[nwords++] = (authres_span) { prop, (size_t) len };
     }
     for (size_t i = 0; i < nwords; i++)
@@ -248,7 +249,7 @@ authres_status authres_format(const char *servid, const authres_item *items, siz
     authres_writer w = { out, outsize, 0, 0, false };
 
     if ((out == NULL && outsize > 0) || (items == NULL && n > 0))
-        abort();
+        DANCE_PANIC("unexpected: (out == NULL && outsize > 0) || (items == NULL && n > 0)");
     if (outsize > 0)
         out[0] = '\0';
     if (!authres_is_domain(servid, AUTHRES_SERVID_MAX - 1))
@@ -364,7 +365,7 @@ authres_status authres_parse_servid(const char *value, char *out, size_t outsize
     const char *p = value;
 
     if (out == NULL && outsize > 0)
-        abort();
+        DANCE_PANIC("unexpected: out == NULL && outsize > 0");
     if (outsize > 0)
         out[0] = '\0';
     if (value == NULL || !authres_skip_cfws(&p))

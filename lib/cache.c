@@ -47,6 +47,7 @@
 
 #include "text.h"
 #include "cache.h"
+#include "panic.h"
 
 #define CACHE_MIN_BUCKETS 64
 
@@ -69,16 +70,6 @@ struct cache {
     size_t heap_alloc;
     size_t count;
 };
-
-/* cache_alloc - calloc that aborts when memory runs out. */
-static void *cache_alloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-
-    if (p == NULL)
-        abort(); /* out of memory */
-    return (p);
-}
 
 /* cache_fold_key - lower-case copy of owner; false when it does not fit. */
 static bool cache_fold_key(char *key, size_t keysize, const char *owner)
@@ -123,7 +114,7 @@ static unsigned cache_lifetime(const cache *c, const resolver_answer *ans)
     case RESOLVER_NETERR:
         return (c->err_ttl);
     }
-    abort(); /* broken invariant */
+    DANCE_PANIC("broken invariant");
 }
 
 /* Heap helpers: the entry at index i has children 2i+1 and 2i+2. */
@@ -204,11 +195,11 @@ static void cache_remove(cache *c, cache_entry *e)
     size_t i = e->heap_index;
 
     if (cache_find(c, e->key, e->hash, &link) != e)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     *link = e->next;
 
     if (i >= c->count || c->heap[i] != e)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     c->count--;
     if (i < c->count) {
         cache_heap_set(c, i, c->heap[c->count]);
@@ -229,7 +220,7 @@ static void cache_grow(cache *c)
 
         if (n > c->max_entries)
             n = c->max_entries;
-        heap = cache_alloc(n, sizeof(*heap));
+        heap = xcalloc(n, sizeof(*heap));
         if (c->count)
             memcpy(heap, c->heap, c->count * sizeof(*heap));
         free(c->heap);
@@ -238,7 +229,7 @@ static void cache_grow(cache *c)
     }
     if (c->count + 1 > c->nbuckets && c->nbuckets <= SIZE_MAX / 4) {
         size_t n = 2 * c->nbuckets;
-        cache_entry **buckets = cache_alloc(n, sizeof(*buckets));
+        cache_entry **buckets = xcalloc(n, sizeof(*buckets));
         size_t b;
 
         for (b = 0; b < c->nbuckets; b++) {
@@ -262,13 +253,13 @@ static void cache_grow(cache *c)
 /* cache_new - create a cache of at most max_entries; ttl ceiling and error lifetime in seconds. */
 cache *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl)
 {
-    cache *c = cache_alloc(1, sizeof(*c));
+    cache *c = xcalloc(1, sizeof(*c));
 
     c->max_entries = max_entries;
     c->max_ttl = max_ttl;
     c->err_ttl = err_ttl;
     c->nbuckets = CACHE_MIN_BUCKETS;
-    c->buckets = cache_alloc(c->nbuckets, sizeof(*c->buckets));
+    c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
     return (c);
 }
 
@@ -308,7 +299,7 @@ void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
         if (c->count >= c->max_entries)
             cache_remove(c, c->heap[0]); /* expired, or expiring soonest */
         cache_grow(c);
-        e = cache_alloc(1, sizeof(*e));
+        e = xcalloc(1, sizeof(*e));
         memcpy(e->key, key, sizeof(e->key));
         e->hash = hash;
         e->next = c->buckets[hash & (c->nbuckets - 1)];

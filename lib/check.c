@@ -29,6 +29,7 @@
 
 #include "check.h"
 #include "identity.h"
+#include "panic.h"
 
 /* The owners to look up for one identity, decided before any DNS traffic. */
 typedef struct owners {
@@ -141,7 +142,7 @@ static void job_complete(check_job *job)
         if (job->kept[i])
             verdict_evaluate_owner(v, job->ev, &job->ans[i]);
     if (v->nowners != job->own.n)
-        abort(); /* broken invariant: an owner was not evaluated */
+        DANCE_PANIC("an owner was not evaluated");
     verdict_finish(v);
     job_free(job);
     done(arg, v);
@@ -165,7 +166,7 @@ static void on_answer(void *arg, const resolver_answer *ans)
     }
     job->query[slot->index] = 0;
     if (job->outstanding == 0)
-        abort(); /* broken invariant: more answers than queries */
+        DANCE_PANIC("more answers than queries");
     if (--job->outstanding == 0 && !job->starting)
         job_complete(job);
 }
@@ -181,8 +182,7 @@ check_job *check_start(resolver *res, const evidence *ev, const char *claimed,
     /* not calloc: a job is about 4 KB, mostly answers that only a
      * two-owner check fills (by copy); zeroing it was a tenth of a warm
      * request's instructions */
-    if ((job = malloc(sizeof(*job))) == NULL)
-        abort();
+    job = xmalloc(sizeof(*job));
     for (i = 0; i < VERDICT_OWNERS_MAX; i++) {
         job->query[i] = 0;
         job->kept[i] = false;

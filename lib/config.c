@@ -276,7 +276,7 @@ unsigned config_line_of(const dance_config *cfg, const char *key)
 void config_resolver(const dance_config *cfg, resolver_config *rc)
 {
     if (cfg->forwarders.n > RESOLVER_FORWARDERS_MAX || cfg->dns_timeout > UINT_MAX / 1000)
-        abort();                        /* config_load never stores these */
+        DANCE_PANIC("config_load never stores these");
     memset(rc, 0, sizeof(*rc));
     rc->trust_anchor_file = cfg->trust_anchor_file;
     rc->unbound_config = (cfg->resolver_config != NULL && cfg->resolver_config[0] != '\0')

@@ -29,7 +29,7 @@ bool config_check_path(const char *in, char *out, size_t outsize, char *why, siz
     if (strcmp(in, "none") == 0 || strcmp(in, "\"\"") == 0)
         in = "";
     if (strlen(in) >= outsize)
-        abort();                        /* out is at least a line long */
+        DANCE_PANIC("out is at least a line long");
     strcpy(out, in);
     return true;
 }
@@ -70,7 +70,7 @@ bool config_check_address(const char *in, char *out, size_t outsize, char *why, 
     if (at != NULL && !config_port(at + 1, &port))
         goto bad;
     if (strlen(in) >= outsize)
-        abort();
+        DANCE_PANIC("unexpected: strlen(in) >= outsize");
     strcpy(out, in);
     return true;
 
@@ -85,7 +85,7 @@ bool config_check_domain(const char *in, char *out, size_t outsize, char *why, s
     identity_status st;
 
     if (outsize < IDENTITY_NAME_MAX)
-        abort();
+        DANCE_PANIC("unexpected: outsize < IDENTITY_NAME_MAX");
     st = identity_normalize(in[0] == '.' ? in + 1 : in, out);
     if (st != IDENTITY_OK) {
         snprintf(why, whysize, "bad domain \"%s\": %s", in, identity_status_str(st));
@@ -101,7 +101,7 @@ bool config_check_client(const char *in, char *out, size_t outsize, char *why, s
     identity_status st;
 
     if (outsize < IDENTITY_NAME_MAX + 1)
-        abort();
+        DANCE_PANIC("unexpected: outsize < IDENTITY_NAME_MAX + 1");
     st = identity_normalize(in + dot, out + dot);
     if (st != IDENTITY_OK) {
         snprintf(why, whysize, "bad name \"%s\": %s", in, identity_status_str(st));
@@ -142,7 +142,7 @@ bool config_check_authserv_id(const char *in, char *out, size_t outsize, char *w
         }
     }
     if (len >= outsize)
-        abort();
+        DANCE_PANIC("unexpected: len >= outsize");
     strcpy(out, in);
     return true;
 }
@@ -155,7 +155,7 @@ bool config_check_endpoint(const char *in, char *out, size_t outsize, char *why,
     if (!endpoint_parse(in, &ep, why, whysize))
         return false;
     if (strlen(in) >= outsize)
-        abort();
+        DANCE_PANIC("unexpected: strlen(in) >= outsize");
     strcpy(out, in);
     return true;
 }
@@ -233,7 +233,7 @@ bool config_check_trusted_entry(const char *in, char *out, size_t outsize, char 
         return false;
     netaddr_format(&net.addr, text);
     if ((size_t) snprintf(out, outsize, "%s@%s/%u", id, text, net.prefix) >= outsize)
-        abort();                        /* out is at least a line long */
+        DANCE_PANIC("out is at least a line long");
     return true;
 }
 
@@ -269,7 +269,7 @@ bool config_check_account(const char *in, char *out, size_t outsize, char *why, 
         return false;
     }
     if (len >= outsize)
-        abort();
+        DANCE_PANIC("unexpected: len >= outsize");
     strcpy(out, in);
     return true;
 }

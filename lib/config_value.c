@@ -137,7 +137,7 @@ static config_entry_status config_next_entry(config_cursor *cur, char *entry, si
         return CONFIG_ENTRY_EMPTY;
     while (*p != '\0' && *p != ',' && !config_is_space(*p)) {
         if (len + 1 >= size)
-            abort();                    /* no longer than the line */
+            DANCE_PANIC("no longer than the line");
         entry[len++] = *p++;
     }
     entry[len] = '\0';
@@ -215,14 +215,14 @@ static void config_words_hint(const config_word *words, char *buf)
     size_t len = 0;
 
     if (words == NULL)
-        abort();                        /* a word or flags key without words */
+        DANCE_PANIC("a word or flags key without words");
     buf[0] = '\0';
     for (size_t i = 0; words[i].name != NULL; i++) {
         const char *sep = i == 0 ? "" : words[i + 1].name == NULL ? " or " : ", ";
         int n = snprintf(buf + len, CONFIG_HINT_MAX - len, "%s%s", sep, words[i].name);
 
         if (n < 0 || (size_t) n >= CONFIG_HINT_MAX - len)
-            abort();                    /* a keyword table too long for its hint */
+            DANCE_PANIC("a keyword table too long for its hint");
         len += (size_t) n;
     }
 }
@@ -233,7 +233,7 @@ static const config_word *config_keyword(const config_key *key, const char *valu
     char hint[CONFIG_HINT_MAX];
 
     if (key->words == NULL)
-        abort();                        /* a word or flags key without words */
+        DANCE_PANIC("a word or flags key without words");
     for (size_t i = 0; key->words[i].name != NULL; i++)
         if (strcasecmp(value, key->words[i].name) == 0)
             return &key->words[i];
@@ -273,7 +273,7 @@ static bool config_flags(const config_key *key, const char *value, unsigned *v, 
         if ((word = config_keyword(key, entry, why, whysize)) == NULL)
             return false;
         if (word->value <= 0)
-            abort();                    /* a flags table holds bits */
+            DANCE_PANIC("a flags table holds bits");
         if ((flags & (unsigned) word->value) != 0) {
             snprintf(why, whysize, "%s listed twice", word->name);
             return false;
@@ -341,6 +341,6 @@ bool config_set(dance_config *cfg, const config_key *key, const char *value, cha
     case CONFIG_T_DIGEST:
         return config_digest(value, (digest_alg *) (void *) field, why, whysize);
     }
-    abort();                            /* not a config_type */
+    DANCE_PANIC("not a config_type");
 }
 

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 
 #include "endpoint.h"
+#include "panic.h"
 
 /* A unix: path that fits endpoint.path also fits sockaddr_un. */
 _Static_assert(sizeof(((endpoint *) 0)->path) <= sizeof(((struct sockaddr_un *) 0)->sun_path),
@@ -187,7 +188,7 @@ bool endpoint_parse(const char *text, endpoint *ep, char *why, size_t whysize)
     bool ok;
 
     if (text == NULL || ep == NULL || (why == NULL && whysize > 0))
-        abort();
+        DANCE_PANIC("unexpected: text == NULL || ep == NULL || (why == NULL && whysize > 0)");
     memset(ep, 0, sizeof(*ep));
     for (const char *p = text; *p != '\0'; p++) {
         if ((unsigned char) *p < 0x20 || *p == 0x7f) {

@@ -37,6 +37,7 @@
 
 #include "hex.h"
 #include "evidence.h"
+#include "panic.h"
 
 #define EVIDENCE_SEL_CERT  0 /* TLSA selector 0: the certificate */
 #define EVIDENCE_SEL_SPKI  1 /* TLSA selector 1: the SubjectPublicKeyInfo */
@@ -73,7 +74,7 @@ evidence *evidence_new(void)
     evidence *ev = calloc(1, sizeof(*ev));
 
     if (ev == NULL || (ev->chain = sk_X509_new_null()) == NULL)
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || (ev->chain = sk_X509_new_null()) == NULL");
     return ev;
 }
 
@@ -91,7 +92,7 @@ void evidence_free(evidence *ev)
 bool evidence_digest_alg(const char *name, digest_alg *alg)
 {
     if (name == NULL || alg == NULL)
-        abort();
+        DANCE_PANIC("unexpected: name == NULL || alg == NULL");
     if (strcasecmp(name, "sha256") == 0) {
         *alg = DIGEST_SHA256;
         return true;
@@ -169,7 +170,7 @@ static evidence_status evidence_compute(const evidence *ev, int selector, const 
         size_t n = evidence_digest(alg, der, len, slots[a].value);
 
         if (n == 0)
-            abort(); /* SHA-2 must always be available */
+            DANCE_PANIC("SHA-2 must always be available");
         slots[a].known = true;
         if (old->known && memcmp(old->value, slots[a].value, n) != 0)
             return EVIDENCE_CONFLICT;
@@ -181,10 +182,8 @@ static evidence_status evidence_compute(const evidence *ev, int selector, const 
 static void evidence_set_der(evidence *ev, int selector, const unsigned char *der, size_t len,
                              const evidence_digest_slot slots[EVIDENCE_ALGS])
 {
-    unsigned char *copy = malloc(len);
+    unsigned char *copy = xmalloc(len);
 
-    if (copy == NULL)
-        abort();
     memcpy(copy, der, len);
     free(ev->der[selector]);
     ev->der[selector] = copy;
@@ -293,7 +292,7 @@ static evidence_status evidence_add_parsed(evidence *ev, X509 *cert, const unsig
     }
     if (ev->leaf != NULL) {
         if (sk_X509_push(ev->chain, cert) <= 0)
-            abort();
+            DANCE_PANIC("unexpected: sk_X509_push(ev->chain, cert) <= 0");
         return EVIDENCE_OK;
     }
     if ((status = evidence_set_leaf(ev, cert, der, len)) != EVIDENCE_OK)
@@ -307,7 +306,7 @@ evidence_status evidence_add_der(evidence *ev, const unsigned char *der, size_t 
     evidence_status status;
 
     if (ev == NULL || (der == NULL && len > 0))
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || (der == NULL && len > 0)");
     ERR_set_mark();
     if ((status = evidence_parse_der(der, len, &cert)) == EVIDENCE_OK)
         status = evidence_add_parsed(ev, cert, der, len);
@@ -363,7 +362,7 @@ static evidence_status evidence_read_pem_certs(const unsigned char *buf, size_t 
     if (len > EVIDENCE_PEM_MAX)
         return EVIDENCE_TOO_MANY;
     if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
-        abort();
+        DANCE_PANIC("unexpected: (bio = BIO_new_mem_buf(buf, (int)len)) == NULL");
     while (status == EVIDENCE_OK) {
         char *name = NULL;
         char *header = NULL;
@@ -405,7 +404,7 @@ evidence_status evidence_add_certs(evidence *ev, const unsigned char *buf, size_
     evidence_status status;
 
     if (ev == NULL || (buf == NULL && len > 0))
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || (buf == NULL && len > 0)");
     if (len == 0)
         return EVIDENCE_EMPTY;
     if (!evidence_is_pem(buf, len))
@@ -466,7 +465,7 @@ static evidence_status evidence_pem_pubkey(evidence *ev, const unsigned char *bu
 
     /* A PUBLIC KEY block holds a DER SPKI: use its bytes as they are. */
     if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
-        abort();
+        DANCE_PANIC("unexpected: (bio = BIO_new_mem_buf(buf, (int)len)) == NULL");
     for (;;) {
         char *name = NULL;
         char *header = NULL;
@@ -494,7 +493,7 @@ static evidence_status evidence_pem_pubkey(evidence *ev, const unsigned char *bu
 
     /* Otherwise a private key: keep only its public half. */
     if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
-        abort();
+        DANCE_PANIC("unexpected: (bio = BIO_new_mem_buf(buf, (int)len)) == NULL");
     key = PEM_read_bio_PrivateKey(bio, NULL, evidence_no_passphrase, NULL);
     BIO_free(bio);
     if (key == NULL)
@@ -513,7 +512,7 @@ evidence_status evidence_add_pubkey(evidence *ev, const unsigned char *buf, size
     evidence_status status;
 
     if (ev == NULL || (buf == NULL && len > 0))
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || (buf == NULL && len > 0)");
     if (len == 0)
         return EVIDENCE_EMPTY;
     ERR_set_mark();
@@ -544,7 +543,7 @@ evidence_status evidence_parse_fingerprint(const char *text, digest_alg alg,
     size_t n = 0;
 
     if (out == NULL || outlen == NULL)
-        abort();
+        DANCE_PANIC("unexpected: out == NULL || outlen == NULL");
     *outlen = 0;
     if (!evidence_alg_ok(alg))
         return EVIDENCE_UNKNOWN_ALG;
@@ -590,7 +589,7 @@ evidence_status evidence_add_digest(evidence *ev, int selector, digest_alg alg, 
     evidence_digest_slot *slot;
 
     if (ev == NULL || (selector != 0 && selector != 1))
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || (selector != 0 && selector != 1)");
     if ((status = evidence_parse_fingerprint(text, alg, value, &len)) != EVIDENCE_OK)
         return status;
     slot = &ev->digest[selector][alg - 1];
@@ -604,7 +603,7 @@ evidence_status evidence_add_digest(evidence *ev, int selector, digest_alg alg, 
 bool evidence_is_empty(const evidence *ev)
 {
     if (ev == NULL)
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL");
     if (ev->leaf != NULL)
         return false;
     for (int s = 0; s < EVIDENCE_SELECTORS; s++) {
@@ -623,7 +622,7 @@ bool evidence_get(const evidence *ev, int selector, int mtype, const unsigned ch
     const evidence_digest_slot *slot;
 
     if (ev == NULL || data == NULL || len == NULL)
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || data == NULL || len == NULL");
     if (selector != 0 && selector != 1)
         return false;
     if (mtype == 0) {
@@ -646,21 +645,21 @@ bool evidence_get(const evidence *ev, int selector, int mtype, const unsigned ch
 X509 *evidence_leaf(const evidence *ev)
 {
     if (ev == NULL)
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL");
     return ev->leaf;
 }
 
 STACK_OF(X509) * evidence_chain(const evidence *ev)
 {
     if (ev == NULL)
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL");
     return ev->chain;
 }
 
 bool evidence_has_chain(const evidence *ev)
 {
     if (ev == NULL)
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL");
     return ev->leaf != NULL && sk_X509_num(ev->chain) > 0;
 }
 
@@ -669,7 +668,7 @@ bool evidence_spki_sha256_hex(const evidence *ev, char out[2 * 32 + 1])
     const evidence_digest_slot *slot;
 
     if (ev == NULL || out == NULL)
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || out == NULL");
     slot = &ev->digest[EVIDENCE_SEL_SPKI][DIGEST_SHA256 - 1];
     if (!slot->known)
         return false;
@@ -701,5 +700,5 @@ const char *evidence_status_str(evidence_status status)
     case EVIDENCE_CONFLICT:
         return "conflicts with evidence already given";
     }
-    abort(); /* not an evidence_status */
+    DANCE_PANIC("not an evidence_status");
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "panic.h"
 
 /* hex_digit_value - value of one hex digit, -1 if c is not one. */
 static int hex_digit_value(char c)
@@ -38,7 +39,7 @@ void hex_encode(const unsigned char *in, size_t len, char *out)
     static const char digits[] = "0123456789abcdef";
 
     if (out == NULL || (in == NULL && len > 0))
-        abort();
+        DANCE_PANIC("unexpected: out == NULL || (in == NULL && len > 0)");
     for (size_t i = 0; i < len; i++) {
         out[2 * i] = digits[in[i] >> 4];
         out[2 * i + 1] = digits[in[i] & 0x0f];
@@ -56,7 +57,7 @@ hex_status hex_decode(const char *text, unsigned char *out, size_t outsize, size
     const char *p;
 
     if (text == NULL || outlen == NULL || (out == NULL && outsize > 0))
-        abort();
+        DANCE_PANIC("unexpected: text == NULL || outlen == NULL || (out == NULL && outsize > 0)");
     *outlen = 0;
     if (*text == '\0')
         return HEX_EMPTY;
@@ -107,5 +108,5 @@ const char *hex_status_str(hex_status status)
     case HEX_TOO_LONG:
         return "hex string too long";
     }
-    abort();                            /* not a hex_status */
+    DANCE_PANIC("not a hex_status");
 }

@@ -32,6 +32,7 @@
 #include <strings.h>
 
 #include "identity.h"
+#include "panic.h"
 
 #define IDENTITY_LABEL_MAX 63
 #define IDENTITY_TEXT_MAX (IDENTITY_NAME_MAX - 1)   /* 253 octets */
@@ -106,7 +107,7 @@ static identity_status identity_check(const char *in, char out[IDENTITY_NAME_MAX
     identity_status status;
 
     if (in == NULL || out == NULL)
-        abort();
+        DANCE_PANIC("unexpected: in == NULL || out == NULL");
     out[0] = '\0';
 
     /* Never read past the NUL, nor much beyond what could be valid. */
@@ -164,7 +165,7 @@ identity_status identity_owner(const char *name, identity_owner_kind kind, char 
     identity_status status;
 
     if (name == NULL || out == NULL)
-        abort();
+        DANCE_PANIC("unexpected: name == NULL || out == NULL");
     out[0] = '\0';
     switch (kind) {
     case IDENTITY_OWNER_CLIENT:
@@ -174,7 +175,7 @@ identity_status identity_owner(const char *name, identity_owner_kind kind, char 
         prefix = identity_server_prefix;
         break;
     default:
-        abort();                        /* not an identity_owner_kind */
+        DANCE_PANIC("not an identity_owner_kind");
     }
     if ((status = identity_normalize(name, canon)) != IDENTITY_OK)
         return status;
@@ -202,7 +203,7 @@ bool identity_in_scope(const char *name, const char *const *domains, size_t n)
     size_t nlen;
 
     if (name == NULL || (domains == NULL && n > 0))
-        abort();
+        DANCE_PANIC("unexpected: name == NULL || (domains == NULL && n > 0)");
     if (n == 0)
         return true;
     nlen = strlen(name);
@@ -210,7 +211,7 @@ bool identity_in_scope(const char *name, const char *const *domains, size_t n)
         size_t dlen;
 
         if (domains[i] == NULL)
-            abort();
+            DANCE_PANIC("unexpected: domains[i] == NULL");
         dlen = strlen(domains[i]);
         if (dlen == 0 || dlen > nlen)
             continue;
@@ -236,7 +237,7 @@ identity_status identity_mail_domain(const char *address, char out[IDENTITY_NAME
     size_t len;
 
     if (address == NULL || out == NULL)
-        abort();
+        DANCE_PANIC("unexpected: address == NULL || out == NULL");
     out[0] = '\0';
 
     end = address + strlen(address);
@@ -288,7 +289,7 @@ const char *identity_status_str(identity_status status)
     case IDENTITY_OUT_OF_SCOPE:
         return "name outside the look-up scope";
     }
-    abort();                            /* not an identity_status */
+    DANCE_PANIC("not an identity_status");
 }
 
 /* identity_in_list - true when a normalized name is listed (".domain": any name under it). */

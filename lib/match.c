@@ -41,6 +41,7 @@
 #include "evidence.h"
 #include "tlsa.h"
 #include "match.h"
+#include "panic.h"
 
 /* Working state of a record still in play between passes; never left in states[]. */
 #define MATCH_REC_PENDING ((match_rec_state)(MATCH_REC_MATCH + 1))
@@ -84,7 +85,7 @@ static match_rec_state match_usable(const evidence *ev, const tlsa_record *rec)
     case TLSA_USAGE_DANE_TA:
         return evidence_has_chain(ev) ? MATCH_REC_PENDING : MATCH_REC_NO_CHAIN;
     default:
-        abort(); /* tlsa_parse marks other usages unusable */
+        DANCE_PANIC("tlsa_parse marks other usages unusable");
     }
 }
 
@@ -120,9 +121,9 @@ static match_rec_state match_ee(const evidence *ev, const tlsa_record *rec)
     /* Full(0) with only a digest of the object known: hash the record's data instead. */
     if (rec->mtype != TLSA_MTYPE_FULL || !match_known_digest(ev, rec->selector, &alg) ||
         !evidence_get(ev, rec->selector, (int)alg, &want, &wantlen))
-        abort(); /* match_usable said this was checkable */
+        DANCE_PANIC("match_usable said this was checkable");
     if (evidence_digest(alg, rec->data, rec->len, hashed) != wantlen)
-        abort();
+        DANCE_PANIC("unexpected: evidence_digest(alg, rec->data, rec->len, hashed) != wantlen");
     return memcmp(hashed, want, wantlen) == 0 ? MATCH_REC_MATCH : MATCH_REC_NO_MATCH;
 }
 
@@ -148,7 +149,7 @@ static void match_ta_verify(const evidence *ev, const char *name, const tlsa_rec
     if ((ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL || SSL_CTX_dane_enable(ssl_ctx) <= 0 ||
         (ssl = SSL_new(ssl_ctx)) == NULL || (store = X509_STORE_new()) == NULL ||
         (store_ctx = X509_STORE_CTX_new()) == NULL)
-        abort(); /* out of memory or a broken OpenSSL */
+        DANCE_PANIC("out of memory or a broken OpenSSL");
     if (SSL_dane_enable(ssl, name) <= 0) {
         match_set_detail(res, "claimed name not accepted by OpenSSL for DANE-TA");
         goto done;
@@ -165,12 +166,12 @@ static void match_ta_verify(const evidence *ev, const char *name, const tlsa_rec
     }
 
     if (X509_STORE_CTX_init(store_ctx, store, evidence_leaf(ev), evidence_chain(ev)) != 1)
-        abort();
+        DANCE_PANIC("unexpected: X509_STORE_CTX_init(store_ctx, store, evidence_leaf(ev), evidence_chain(ev)) != 1");
     X509_STORE_CTX_set0_dane(store_ctx, SSL_get0_dane(ssl));
     param = X509_STORE_CTX_get0_param(store_ctx);
     /* The SSL object's parameters carry the host name SSL_dane_enable() set. */
     if (X509_VERIFY_PARAM_set1(param, SSL_get0_param(ssl)) != 1)
-        abort();
+        DANCE_PANIC("unexpected: X509_VERIFY_PARAM_set1(param, SSL_get0_param(ssl)) != 1");
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
                                                X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 
@@ -250,9 +251,9 @@ match_outcome match_tlsa(const evidence *ev, const char *name, const tlsa_record
                          match_rec_state *states, match_result *res)
 {
     if (ev == NULL || res == NULL || (n > 0 && (recs == NULL || states == NULL)))
-        abort();
+        DANCE_PANIC("unexpected: ev == NULL || res == NULL || (n > 0 && (recs == NULL || states == NULL))");
     if (n > (size_t)1 << 30)
-        abort(); /* no RRset is that large; keeps the int index exact */
+        DANCE_PANIC("no RRset is that large; keeps the int index exact");
     res->detail[0] = '\0';
 
     /* Passes 1 and 2: which records can be checked at all. */
@@ -269,7 +270,7 @@ match_outcome match_tlsa(const evidence *ev, const char *name, const tlsa_record
 
     for (size_t i = 0; i < n; i++)
         if (states[i] == MATCH_REC_PENDING)
-            abort(); /* every pass above settles what it takes on */
+            DANCE_PANIC("every pass above settles what it takes on");
 
     res->outcome = match_outcome_of(recs, n, states, &res->matched);
     if (res->outcome == MATCH_PASS)
@@ -293,7 +294,7 @@ const char *match_rec_state_str(match_rec_state state)
     case MATCH_REC_MATCH:
         return "match";
     }
-    abort(); /* not a match_rec_state */
+    DANCE_PANIC("not a match_rec_state");
 }
 
 const char *match_outcome_str(match_outcome outcome)
@@ -308,5 +309,5 @@ const char *match_outcome_str(match_outcome outcome)
     case MATCH_ALL_MALFORMED:
         return "no well-formed record";
     }
-    abort(); /* not a match_outcome */
+    DANCE_PANIC("not a match_outcome");
 }

@@ -157,7 +157,7 @@ static void resolver_unlink(resolver *res, resolver_query *q)
     size_t slot = q->slot;
 
     if (slot >= res->npending || res->pending[slot] != q)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     res->npending--;
     if (slot < res->npending) {
         res->pending[slot] = res->pending[res->npending];
@@ -283,7 +283,7 @@ int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void
     int rc;
 
     if (res == NULL || cb == NULL)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     if (!resolver_owner_ok(owner)) {
         resolver_answer_init(&ans, owner);
         resolver_answer_fail(&ans, RESOLVER_NETERR, "invalid owner name");
@@ -468,7 +468,7 @@ void resolver_lookup(resolver *res, const char *owner, resolver_answer *ans)
 
     id = resolver_submit(res, owner, resolver_lookup_done, &w);
     if (!w.done && id <= 0)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
 
     /*
      * Wait at most until the earliest deadline, which is never later than
@@ -476,7 +476,7 @@ void resolver_lookup(resolver *res, const char *owner, resolver_answer *ans)
      */
     while (!w.done) {
         if ((wait = resolver_next_deadline_ms(res)) < 0)
-            abort(); /* ours is pending: broken invariant */
+            DANCE_PANIC("ours is pending: broken invariant");
         pfd.fd = resolver_fd(res);
         pfd.events = POLLIN;
         pfd.revents = 0;

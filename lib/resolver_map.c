@@ -101,7 +101,7 @@ void resolver_map_result(resolver_answer *ans, const char *owner, int err,
     }
     for (n = 0; result->havedata && result->data != NULL && result->data[n] != NULL; n++) {
         if (result->len[n] < 0)
-            abort(); /* broken invariant */
+            DANCE_PANIC("broken invariant");
         octets += (size_t)result->len[n];
     }
     if (n == 0) {

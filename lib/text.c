@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include "text.h"
+#include "panic.h"
 
 size_t text_copy(char *dst, size_t size, const char *src)
 {
     size_t n;
 
     if (dst == NULL || size == 0)
-        abort();
+        DANCE_PANIC("unexpected: dst == NULL || size == 0");
     if (src == NULL)
         src = "";
     n = strnlen(src, size - 1);

@@ -41,6 +41,7 @@
 #include <openssl/x509.h>
 
 #include "tlsa.h"
+#include "panic.h"
 
 #define TLSA_FIXED_OCTETS 3     /* usage, selector, matching type */
 
@@ -63,7 +64,7 @@ static bool tlsa_der_ok(uint8_t selector, const unsigned char *data, size_t len)
         ok = (key != NULL && p == data + len);
         EVP_PKEY_free(key);
     } else {
-        abort();                /* caller checks the selector */
+        DANCE_PANIC("caller checks the selector");
     }
     return ok;
 }
@@ -79,7 +80,7 @@ static tlsa_status tlsa_data_status(const tlsa_record *rec)
     case TLSA_MTYPE_SHA512:
         return rec->len == 64 ? TLSA_USABLE : TLSA_BAD_DIGEST_LENGTH;
     }
-    abort();                    /* caller checks the matching type */
+    DANCE_PANIC("caller checks the matching type");
 }
 
 /* tlsa_classify - the classification described at the top of this file. */
@@ -108,7 +109,7 @@ static tlsa_status tlsa_classify(const tlsa_record *rec)
 tlsa_status tlsa_parse(const unsigned char *rdata, size_t len, tlsa_record *rec)
 {
     if (rec == NULL || (rdata == NULL && len > 0) || len > TLSA_RDATA_MAX)
-        abort();
+        DANCE_PANIC("unexpected: rec == NULL || (rdata == NULL && len > 0) || len > TLSA_RDATA_MAX");
     memset(rec, 0, sizeof(*rec));
 
     if (len > 0)
@@ -123,8 +124,7 @@ tlsa_status tlsa_parse(const unsigned char *rdata, size_t len, tlsa_record *rec)
     }
 
     rec->len = len - TLSA_FIXED_OCTETS;
-    if ((rec->data = malloc(rec->len)) == NULL)
-        abort();
+    rec->data = xmalloc(rec->len);
     memcpy(rec->data, rdata + TLSA_FIXED_OCTETS, rec->len);
     rec->status = tlsa_classify(rec);
     return rec->status;
@@ -133,7 +133,7 @@ tlsa_status tlsa_parse(const unsigned char *rdata, size_t len, tlsa_record *rec)
 void tlsa_record_clear(tlsa_record *rec)
 {
     if (rec == NULL)
-        abort();
+        DANCE_PANIC("unexpected: rec == NULL");
     free(rec->data);
     memset(rec, 0, sizeof(*rec));
 }
@@ -152,7 +152,7 @@ bool tlsa_status_malformed(tlsa_status status)
     case TLSA_UNKNOWN_MTYPE:
         return false;
     }
-    abort();                    /* not a tlsa_status */
+    DANCE_PANIC("not a tlsa_status");
 }
 
 const char *tlsa_status_str(tlsa_status status)
@@ -175,7 +175,7 @@ const char *tlsa_status_str(tlsa_status status)
     case TLSA_UNKNOWN_MTYPE:
         return "unknown matching type";
     }
-    abort();                    /* not a tlsa_status */
+    DANCE_PANIC("not a tlsa_status");
 }
 
 /*
@@ -191,11 +191,11 @@ char *tlsa_format(const tlsa_record *rec, char *buf, size_t size)
     size_t headlen, total, keep;
 
     if (rec == NULL || buf == NULL || size < 8 || (rec->data == NULL && rec->len > 0))
-        abort();
+        DANCE_PANIC("unexpected: rec == NULL || buf == NULL || size < 8 || (rec->data == NULL && rec->len > 0)");
     headlen = (size_t) snprintf(head, sizeof(head), rec->len > 0 ? "%u %u %u " : "%u %u %u",
                                 rec->usage, rec->selector, rec->mtype);
     if (headlen >= sizeof(head))
-        abort();
+        DANCE_PANIC("unexpected: headlen >= sizeof(head)");
     total = headlen + 2 * rec->len;
     keep = total < size ? total : size - sizeof(ellipsis);
 

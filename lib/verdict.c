@@ -27,6 +27,7 @@
 
 #include "text.h"
 #include "verdict.h"
+#include "panic.h"
 
 /* verdict_init - empty verdict (result none) for the given normalized name. */
 void verdict_init(verdict *v, const char *name, const evidence *ev)
@@ -90,7 +91,7 @@ static verdict_result owner_from_dns(verdict_owner *vo)
         brief = "TLSA look-up error", detail = "resolver error", r = VERDICT_TEMPERROR;
         break;
     default:
-        abort(); /* broken invariant: RESOLVER_SECURE is matched, not mapped */
+        DANCE_PANIC("RESOLVER_SECURE is matched, not mapped");
     }
     text_copy(vo->brief, sizeof(vo->brief), brief);
     if (detail != NULL)
@@ -110,7 +111,7 @@ static verdict_result owner_from_match(verdict_owner *vo, const evidence *ev, co
     switch (mr.outcome) {
     case MATCH_PASS:
         if (mr.matched < 0 || (size_t)mr.matched >= vo->count)
-            abort(); /* broken invariant */
+            DANCE_PANIC("broken invariant");
         snprintf(vo->reason, sizeof(vo->reason), "matched TLSA %u %u %u",
                  vo->records[mr.matched].usage, vo->records[mr.matched].selector,
                  vo->records[mr.matched].mtype);
@@ -126,7 +127,7 @@ static verdict_result owner_from_match(verdict_owner *vo, const evidence *ev, co
         text_copy(vo->reason, sizeof(vo->reason), "no well-formed TLSA record");
         return (VERDICT_PERMERROR);
     }
-    abort(); /* broken invariant */
+    DANCE_PANIC("broken invariant");
 }
 
 /* verdict_evaluate_owner - append one owner's evaluation from its answer. */
@@ -136,7 +137,7 @@ verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const reso
     size_t i;
 
     if (v->nowners >= VERDICT_OWNERS_MAX)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     vo = &v->owners[v->nowners++];
     memset(vo, 0, sizeof(*vo));
     text_copy(vo->owner, sizeof(vo->owner) < 254 ? sizeof(vo->owner) : 254, ans->owner); /* 253 at most */
@@ -151,7 +152,7 @@ verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const reso
         return (vo->result);
     }
     if (ans->count > RESOLVER_MAX_RECORDS)
-        abort(); /* broken invariant */
+        DANCE_PANIC("broken invariant");
     if (ans->oversize_records > 0) {
         snprintf(vo->reason, sizeof(vo->reason), "TLSA RRset too large: %zu records, %zu octets "
                  "(at most %d records and %d octets are accepted)", ans->oversize_records,
@@ -226,5 +227,5 @@ const char *verdict_result_word(verdict_result r)
     case VERDICT_PASS:
         return ("pass");
     }
-    abort(); /* broken invariant */
+    DANCE_PANIC("broken invariant");
 }

@@ -43,6 +43,7 @@
 
 #include "join.h"
 #include "netaddr.h"
+#include "panic.h"
 
 typedef enum {
     JOIN_PENDING = 0,
@@ -118,7 +119,7 @@ join_key_status join_make_key(const char *queue_id, const char *client_addr, con
     if (port > 65535)
         return JOIN_KEY_BAD_PORT;
     if ((size_t) snprintf(key->s, sizeof(key->s), "%s %s %lu", queue_id, addr, port) >= sizeof(key->s))
-        abort();                /* 64 + 46 + 5 + 2 spaces fit */
+        DANCE_PANIC("64 + 46 + 5 + 2 spaces fit");
     return JOIN_KEY_OK;
 }
 
@@ -194,7 +195,7 @@ static void join_remove(join *j, join_entry *e)
 
     while (*pp != e) {
         if (*pp == NULL)
-            abort();            /* broken invariant: entry not in its bucket */
+            DANCE_PANIC("entry not in its bucket");
         pp = &(*pp)->hnext;
     }
     *pp = e->hnext;
@@ -268,13 +269,12 @@ join *join_new(size_t max_entries, long long ttl_ms)
     join *j;
 
     if (max_entries == 0 || ttl_ms <= 0 || (j = calloc(1, sizeof(*j))) == NULL)
-        abort();
+        DANCE_PANIC("out of memory");
     j->max = max_entries;
     j->ttl_ms = ttl_ms;
     for (j->nbuckets = 64; j->nbuckets < max_entries; j->nbuckets *= 2)
         ;
-    if ((j->bucket = calloc(j->nbuckets, sizeof(j->bucket[0]))) == NULL)
-        abort();
+    j->bucket = xcalloc(j->nbuckets, sizeof(j->bucket[0]));
     return j;
 }
 
@@ -285,7 +285,7 @@ void join_free(join *j)
         return;
     while (j->oldest != NULL) {
         if (j->oldest->waiter != NULL)
-            abort();            /* broken invariant: a milter connection still waits */
+            DANCE_PANIC("a milter connection still waits");
         join_remove(j, j->oldest);
     }
     free(j->bucket);
@@ -315,8 +315,7 @@ join_begin_status join_begin(join *j, const join_key *key, long long now_ms, uin
         j->refused++;
         return JOIN_FULL;
     }
-    if ((e = calloc(1, sizeof(*e))) == NULL)
-        abort();
+    e = xcalloc(1, sizeof(*e));
     memcpy(e->key, key->s, sizeof(e->key));
     e->ticket = *ticket = ++j->tickets;
     e->created_ms = now_ms;
@@ -351,7 +350,7 @@ bool join_put(join *j, const join_key *key, uint64_t ticket, const decide_result
     join_entry *e = join_mine(j, key, ticket);
 
     if (res == NULL)
-        abort();
+        DANCE_PANIC("unexpected: res == NULL");
     if (e == NULL || e->state != JOIN_PENDING)
         return false;
     memcpy(e->res, res, sizeof(e->res));

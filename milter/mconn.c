@@ -65,8 +65,9 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
-#include "memo.h"
+#include "clock.h"
 #include "milter_private.h"
+#include "panic.h"
 
 #define MCONN_READ_CHUNK 16384
 #define MCONN_KEEP_BUFFER 65536       /* input buffers larger than this are released when empty */
@@ -145,7 +146,7 @@ static void mconn_wait(mconn *c)
     struct timeval tv;
 
     if (c->partial || !c->negotiated) {
-        long long due = c->packet_deadline_ms - memo_now_ms();
+        long long due = c->packet_deadline_ms - clock_now_ms();
 
         left = due < 1 ? 1 : (due < left ? due : left);
     }
@@ -167,15 +168,14 @@ void mconn_accept(void *arg, int fd, const char *peer)
     }
     if (mf->inet)
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-    if ((c = calloc(1, sizeof(*c))) == NULL)
-        abort();
+    c = xcalloc(1, sizeof(*c));
     c->mf = mf;
     c->fd = fd;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    c->packet_deadline_ms = memo_now_ms() + (long long) mf->d->snap->cfg.request_timeout * 1000;
+    c->packet_deadline_ms = clock_now_ms() + (long long) mf->d->snap->cfg.request_timeout * 1000;
     if ((c->rev = event_new(mf->d->base, fd, EV_READ | EV_PERSIST, mconn_on_read, c)) == NULL
         || (c->wake = event_new(mf->d->base, -1, 0, mconn_on_wake, c)) == NULL)
-        abort();                /* libevent out of memory */
+        DANCE_PANIC("libevent out of memory");
     server_conn_add(mf->srv, &c->link, &mconn_ops);
     mconn_wait(c);
 }
@@ -464,7 +464,7 @@ static bool mconn_flush(mconn *c)
             if (c->wev == NULL
                 && (c->wev = event_new(c->mf->d->base, c->fd, EV_WRITE | EV_PERSIST, mconn_on_write, c))
                        == NULL)
-                abort();
+                DANCE_PANIC("out of memory");
             event_del(c->rev);  /* nothing more is read until the replies are out */
             event_add(c->wev, &tv);
             return true;
@@ -528,7 +528,7 @@ static void mconn_process(mconn *c)
     mconn_consume(c, used);
     c->partial = c->in_len > 0 && (c->msg == NULL || !c->msg->at_eom);
     if (c->partial && (!was_partial || used > 0))
-        c->packet_deadline_ms = memo_now_ms() + (long long) c->mf->d->snap->cfg.request_timeout * 1000;
+        c->packet_deadline_ms = clock_now_ms() + (long long) c->mf->d->snap->cfg.request_timeout * 1000;
     if (!mconn_flush(c))
         return;
     if (c->wev == NULL || !event_pending(c->wev, EV_WRITE, NULL))
@@ -581,8 +581,7 @@ static void mconn_grow(mconn *c)
     }
     if (want <= c->in_size)
         return;
-    if ((c->in = realloc(c->in, want)) == NULL)
-        abort();                /* out of memory */
+    c->in = xrealloc(c->in, want);
     c->in_size = want;
 }
 

@@ -53,8 +53,9 @@
 
 #include <libmilter/mfdef.h>
 
-#include "memo.h"
+#include "clock.h"
 #include "milter_private.h"
+#include "panic.h"
 
 /* ---------------------------------------------------------- utilities */
 
@@ -141,7 +142,7 @@ static void msg_check_done(void *arg, verdict *v)
     decide_result_from(&m->res[ck->kind], v);
     dnsloop_slot_done(&ck->slot);
     if (m->outstanding == 0)
-        abort();                /* broken invariant: more completions than checks */
+        DANCE_PANIC("more completions than checks");
     if (--m->outstanding == 0 && !m->starting && m->at_eom)
         event_active(c->wake, EV_TIMEOUT, 0);
 }
@@ -231,8 +232,7 @@ void milter_msg_begin(mconn *c, const char *arg)
     const char *fp = milter_macro_value(c, MILTER_MAC_CERT_FP);
     const dance_config *cfg;
 
-    if ((m = calloc(1, sizeof(*m))) == NULL)
-        abort();
+    m = xcalloc(1, sizeof(*m));
     m->conn = c;
     m->snap = snapshot_ref(c->mf->d->snap);
     cfg = &m->snap->cfg;
@@ -262,7 +262,7 @@ void milter_msg_header(mconn *c, const char *name, const char *value)
 static void msg_warn_missing(mconn *c, bool policy_face)
 {
     milter_face *mf = c->mf;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     const char *mta = milter_macro_value(c, MILTER_MAC_V);
     char more[64] = "";
 
@@ -304,7 +304,7 @@ static void msg_on_settled(void *arg)
 static bool msg_from_join(mconn *c, milter_msg *m, bool late, const char **source)
 {
     join *j = c->mf->d->join;
-    join_status st = join_take(j, &m->key, memo_now_ms(), m->res, msg_on_settled, c);
+    join_status st = join_take(j, &m->key, clock_now_ms(), m->res, msg_on_settled, c);
 
     if (st == JOIN_WAIT && !late) {
         m->waits_join = true;
@@ -445,7 +445,7 @@ bool milter_msg_eom(mconn *c)
     const char *source = "";
     char summary[600];
     size_t removed;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     bool late;
 
     if (!m->at_eom) {
@@ -517,6 +517,6 @@ void milter_msg_end(mconn *c)
     free(m);
     c->msg = NULL;
     if (c->mf->messages == 0)
-        abort();                /* broken invariant: more ends than beginnings */
+        DANCE_PANIC("more ends than beginnings");
     c->mf->messages--;
 }

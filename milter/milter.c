@@ -31,6 +31,7 @@
 #include "endpoint.h"
 #include "milter.h"
 #include "milter_private.h"
+#include "panic.h"
 
 /* milter_on_drained - (server) stopped, and the last connection closed. */
 static void milter_on_drained(void *arg)
@@ -49,7 +50,7 @@ milter_status milter_open(danced *d, const char *text, unsigned mode, const char
     char why[256];
 
     if (d->mface != NULL)
-        abort();                /* broken invariant: one milter face per process */
+        DANCE_PANIC("one milter face per process");
     if (text == NULL || strlen(text) >= MILTER_ENDPOINT_MAX) {
         snprintf(err, errsize, "milter_socket: missing or too long");
         return MILTER_BAD_ENDPOINT;
@@ -58,8 +59,7 @@ milter_status milter_open(danced *d, const char *text, unsigned mode, const char
         snprintf(err, errsize, "milter_socket: %s", why);
         return MILTER_BAD_ENDPOINT;
     }
-    if ((mf = calloc(1, sizeof(*mf))) == NULL)
-        abort();
+    mf = xcalloc(1, sizeof(*mf));
     mf->d = d;
     mf->inet = ep.family != AF_UNIX;
     snprintf(mf->endpoint, sizeof(mf->endpoint), "%s", text);

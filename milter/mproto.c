@@ -37,6 +37,7 @@
 #include <libmilter/mfdef.h>
 
 #include "mproto.h"
+#include "panic.h"
 
 /* mproto_u32 - the big-endian integer at p. */
 static uint32_t mproto_u32(const unsigned char *p)
@@ -140,8 +141,7 @@ static unsigned char *mproto_reserve(mproto_out *o, size_t n)
 
         while (want - o->len < n)
             want *= 2;
-        if ((o->buf = realloc(o->buf, want)) == NULL)
-            abort();            /* out of memory */
+        o->buf = xrealloc(o->buf, want);
         o->size = want;
     }
     return o->buf + o->len;
@@ -171,7 +171,7 @@ static void mproto_put_bytes(mproto_out *o, const void *p, size_t n)
 void mproto_put(mproto_out *o, char cmd, const void *payload, size_t len)
 {
     if (len >= UINT32_MAX)
-        abort();                /* broken invariant: replies are small */
+        DANCE_PANIC("replies are small");
     mproto_put_u32(o, (uint32_t) len + 1);
     mproto_put_bytes(o, &cmd, 1);
     mproto_put_bytes(o, payload, len);
@@ -199,7 +199,7 @@ void mproto_put_optneg(mproto_out *o, const mproto_optneg *reply, const char *co
         mproto_put_bytes(o, lists[i], strlen(lists[i]) + 1);
     }
     if (o->len - start != len)
-        abort();                /* broken invariant: the length written first */
+        DANCE_PANIC("the length written first");
 }
 
 /* mproto_put_header - SMFIR_INSHEADER or SMFIR_CHGHEADER. */

@@ -85,15 +85,17 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "danced.h"
 #include "join.h"
-#include "memo.h"
 #include "milter.h"
 #include "peer.h"
 #include "server.h"
 #include "session.h"
+#include "panic.h"
 
 #define DANCED_GRACE_S 5        /* shutdown: dns_timeout plus this, then close anyway */
 #define DANCED_JOIN_REPORT_S 300    /* how often uncollected DATA verdicts are looked for */
@@ -140,6 +142,12 @@ static void danced_fatal(const danced *d, const danced_start *st, const char *fm
         (void) !write(st->ready_fd, line, (size_t) len < sizeof(line) ? (size_t) len : sizeof(line) - 1);
     }
     exit(1);
+}
+
+/* danced_panic_to_syslog - a broken invariant's last words, where the operator looks. */
+static void danced_panic_to_syslog(const char *msg)
+{
+    syslog(LOG_CRIT, "%s", msg);
 }
 
 static void danced_usage(FILE *fp)
@@ -408,7 +416,7 @@ static void danced_stop(danced *d)
     d->draining = true;
     /* a once-event: libevent frees it when it fires or with the base */
     if (event_base_once(d->base, -1, EV_TIMEOUT, danced_on_deadline, d, &tv) != 0)
-        abort();
+        DANCE_PANIC("unexpected: event_base_once(d->base, -1, EV_TIMEOUT, danced_on_deadline, d, &tv) != 0");
     if (d->srv != NULL) {
         server_stop(d->srv);
         server_drain(d->srv);
@@ -503,7 +511,7 @@ static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    join_stats_take(d->join, memo_now_ms(), &st);
+    join_stats_take(d->join, clock_now_ms(), &st);
     if (st.lost > 0 || (st.dropped > 0 && st.taken == 0) || st.oldest_untaken_ms > DANCED_JOIN_STALE_MS)
         dlog_msg(&d->log, LOG_WARNING, "CONFIGURATION: the milter does not collect the policy "
                  "service's DATA verdicts (%lu taken, %lu left untaken, %lu lost, %zu held, the "
@@ -693,6 +701,8 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     dlog_init(&d.log, st.foreground, d.snap->cfg.log_facility, d.snap->cfg.log_format);
+    if (!st.foreground)
+        panic_set_sink(danced_panic_to_syslog);     /* stderr goes to /dev/null once daemonized */
 
     /* 2. descriptors, identities and sockets */
     danced_nofile(&d);
@@ -718,7 +728,7 @@ int main(int argc, char **argv)
         d.join = join_new((size_t) d.snap->cfg.max_connections + JOIN_SPARE_ENTRIES, JOIN_TTL_MS_DEFAULT);
         if ((join_report = event_new(d.base, -1, EV_PERSIST, danced_on_join_report, &d)) == NULL
             || event_add(join_report, &report_every) != 0)
-            abort();
+            DANCE_PANIC("out of memory");
     }
     danced_face_limits(&d, &d.snap->cfg, &pmax, &mmax);
     if (d.srv != NULL) {

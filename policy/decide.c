@@ -44,6 +44,7 @@
 
 #include "text.h"
 #include "decide.h"
+#include "panic.h"
 
 #define DECIDE_AR_NAME "Authentication-Results"
 
@@ -53,7 +54,7 @@ static const char *const decide_kind_names[DECIDE_KINDS] = { "helo", "mailfrom",
 const char *decide_kind_name(decide_kind kind)
 {
     if ((unsigned) kind >= DECIDE_KINDS)
-        abort();
+        DANCE_PANIC("unexpected: (unsigned) kind >= DECIDE_KINDS");
     return decide_kind_names[kind];
 }
 
@@ -68,7 +69,7 @@ unsigned decide_kind_bit(decide_kind kind)
     case DECIDE_PTR:
         return CONFIG_IDENTITY_PTR;
     default:
-        abort();
+        DANCE_PANIC("%s: unhandled case", __func__);
     }
 }
 
@@ -107,7 +108,7 @@ const char *decide_claimed_value(decide_kind kind, const char *v, char buf[IDENT
     case DECIDE_HELO:
         break;
     default:
-        abort();
+        DANCE_PANIC("%s: unhandled case", __func__);
     }
     if (identity_normalize(v, buf) == IDENTITY_OK)
         return buf;
@@ -122,7 +123,7 @@ const char *decide_claimed(const policy_request *req, decide_kind kind, char buf
     };
 
     if ((unsigned) kind >= DECIDE_KINDS)
-        abort();
+        DANCE_PANIC("unexpected: (unsigned) kind >= DECIDE_KINDS");
     return decide_claimed_value(kind, policy_get_attr(req, attr[kind]), buf);
 }
 
@@ -135,7 +136,7 @@ static void decide_sha256(const struct iovec *part, size_t n, unsigned char key[
     unsigned char md[DIGEST_MAX];
 
     if (evidence_digest_parts(DIGEST_SHA256, part, n, md) != DECIDE_KEY_LEN)
-        abort();
+        DANCE_PANIC("unexpected: evidence_digest_parts(DIGEST_SHA256, part, n, md) != DECIDE_KEY_LEN");
     memcpy(key, md, DECIDE_KEY_LEN);
 }
 
@@ -143,7 +144,7 @@ static void decide_sha256(const struct iovec *part, size_t n, unsigned char key[
 static void decide_key_attr(struct iovec *part, size_t *n, const char *name, const char *value)
 {
     if (*n + 2 > DECIDE_KEY_PARTS)
-        abort();                /* broken invariant: more attributes than DECIDE_EV_ATTRS */
+        DANCE_PANIC("more attributes than DECIDE_EV_ATTRS");
     part[(*n)++] = (struct iovec) { (void *) name, strlen(name) + 1 };
     part[(*n)++] = (struct iovec) { (void *) value, strlen(value) + 1 };
 }
@@ -200,8 +201,7 @@ static bool decide_der(evidence *ev, const policy_request *req, decide_ev_report
 
     if (v == NULL || *v == '\0')
         return false;
-    if ((der = malloc(POLICY_DER_MAX)) == NULL)
-        abort();
+    der = xmalloc(POLICY_DER_MAX);
     pst = policy_base64_decode(v, der, POLICY_DER_MAX, &len);
     if (pst != POLICY_OK) {
         decide_report(r, DECIDE_EV_BAD, "ccert_der", policy_status_str(pst));
@@ -247,7 +247,7 @@ void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_L
     struct iovec part[4];
 
     if (scope_len > 0xffff)
-        abort();                /* broken invariant: the callers' scopes are short */
+        DANCE_PANIC("the callers' scopes are short");
     len16[0] = (unsigned char) (scope_len >> 8);
     len16[1] = (unsigned char) (scope_len & 0xff);
     /* SHA-256(evkey || scope length (2 octets) || scope || claimed): one digest, unambiguous */
@@ -280,7 +280,7 @@ static const char *decide_action_word(config_action a)
     case CONFIG_ACTION_REJECT:
         return "REJECT";
     }
-    abort();
+    DANCE_PANIC("%s: unhandled case", __func__);
 }
 
 /* decide_configured - reply with a configured action; text gets a 4.7.x or 5.7.x code. */
@@ -291,13 +291,13 @@ static void decide_configured(config_action a, const char *minor, const char *wh
 
     if (a == CONFIG_ACTION_DUNNO) {
         if (policy_reply(out, outsize, "DUNNO", NULL, len) != POLICY_OK)
-            abort();
+            DANCE_PANIC("unexpected: policy_reply(out, outsize, \"DUNNO\", NULL, len) != POLICY_OK");
         return;
     }
     snprintf(text, sizeof(text), "%c.7.%s DANE %s %s (%s)", a == CONFIG_ACTION_REJECT ? '5' : '4',
              minor, what, r->name, r->reason);
     if (policy_reply(out, outsize, decide_action_word(a), text, len) != POLICY_OK)
-        abort();
+        DANCE_PANIC("unexpected: policy_reply(out, outsize, decide_action_word(a), text, len) != POLICY_OK");
 }
 
 /* decide_rcpt - the relay decision. */
@@ -315,7 +315,7 @@ static void decide_rcpt(const snapshot *snap, const decide_result res[DECIDE_KIN
             continue;
         if (r->result == VERDICT_PASS) {
             if (policy_reply(out, outsize, "OK", NULL, len) != POLICY_OK)
-                abort();
+                DANCE_PANIC("unexpected: policy_reply(out, outsize, \"OK\", NULL, len) != POLICY_OK");
             return;
         }
         if (r->result == VERDICT_TEMPERROR && temp == NULL)
@@ -330,7 +330,7 @@ static void decide_rcpt(const snapshot *snap, const decide_result res[DECIDE_KIN
         decide_configured(snap->cfg.fail_action, "1", "authentication failed for",
                           fail, out, outsize, len);
     else if (policy_reply(out, outsize, "DUNNO", NULL, len) != POLICY_OK)
-        abort();
+        DANCE_PANIC("%s: unhandled case", __func__);
 }
 
 /* decide_unfold - replace each "\n\t" fold of authres_format() by one space. */
@@ -343,7 +343,7 @@ static void decide_unfold(char *s)
             *w++ = ' ';
             r++;
         } else if (*r == '\n' || *r == '\r') {
-            abort();            /* broken invariant: authres_format folds only with \n\t */
+            DANCE_PANIC("authres_format folds only with \\n\\t");
         } else {
             *w++ = *r;
         }
@@ -373,7 +373,7 @@ static void decide_field(const snapshot *snap, const decide_result res[DECIDE_KI
     }
     st = authres_format(snap->servid, items, n, 0, value, size);
     if (st != AUTHRES_OK)
-        abort();                /* servid checked at load, names normalized: cannot happen */
+        DANCE_PANIC("servid checked at load, names normalized: cannot happen");
 }
 
 /* decide_header_value - the Authentication-Results value for res, folded (milter) or on one line (policy). */
@@ -389,7 +389,7 @@ void decide_header_value(const snapshot *snap, const decide_result res[DECIDE_KI
         decide_unfold(value);
     }
     if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
-        abort(); /* broken invariant: CONFIG_AUTHSERV_ID_MAX and name limits guarantee a fit */
+        DANCE_PANIC("CONFIG_AUTHSERV_ID_MAX and name limits guarantee a fit");
 }
 
 /* decide_data - the Authentication-Results header as a PREPEND action. */
@@ -400,7 +400,7 @@ static void decide_data(const snapshot *snap, const decide_result res[DECIDE_KIN
 
     decide_header_value(snap, res, false, value, sizeof(value));
     if (policy_reply_prepend(out, outsize, DECIDE_AR_NAME, value, len) != POLICY_OK)
-        abort();
+        DANCE_PANIC("unexpected: policy_reply_prepend(out, outsize, DECIDE_AR_NAME, value, len) != POLICY_OK");
 }
 
 /* decide_reply - the reply for the state given the identities' results. */
@@ -412,5 +412,5 @@ void decide_reply(const snapshot *snap, decide_state state, const decide_result 
     else if (state == DECIDE_STATE_DATA && !milter)
         decide_data(snap, res, out, outsize, len);
     else if (policy_reply(out, outsize, "DUNNO", NULL, len) != POLICY_OK)
-        abort();
+        DANCE_PANIC("%s: unhandled case", __func__);
 }

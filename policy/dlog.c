@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "dlog.h"
+#include "panic.h"
 
 typedef struct dlog_buf {
     char s[DLOG_LINE_MAX];
@@ -171,7 +172,7 @@ static size_t dlog_stderr_line(char *out, size_t size, int prio, const char *lin
     size_t ll = strlen(level), n = strlen(line);
 
     if (size < sizeof("danced: : \n") + ll)
-        abort();                /* broken invariant: the callers' buffers are large */
+        DANCE_PANIC("the callers' buffers are large");
     memcpy(out, "danced: ", 8);
     memcpy(out + 8, level, ll);
     memcpy(out + 8 + ll, ": ", 2);

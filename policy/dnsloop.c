@@ -27,6 +27,7 @@
 #include <stdlib.h>
 
 #include "dnsloop.h"
+#include "panic.h"
 
 struct dnsloop {
     resolver *res;
@@ -97,8 +98,7 @@ dnsloop *dnsloop_new(struct event_base *base, const dlog *log, const resolver_co
 {
     dnsloop *d;
 
-    if ((d = calloc(1, sizeof(*d))) == NULL)
-        abort();
+    d = xcalloc(1, sizeof(*d));
     d->log = log;
     if ((d->res = resolver_new(rc, err, errsize)) == NULL) {
         free(d);
@@ -122,7 +122,7 @@ check_job *dnsloop_check(dnsloop *d, const evidence *ev, const char *claimed,
     check_job *job;
 
     if (d->retired)
-        abort();                /* broken invariant: new work for a retired resolver */
+        DANCE_PANIC("new work for a retired resolver");
     dnsloop_hold(d);
     job = check_start(d->res, ev, claimed, opt, v, done, arg);
     dnsloop_arm(d);
@@ -134,9 +134,9 @@ void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const c
                         const check_options *opt, check_done done, void *arg)
 {
     if (s->v != NULL || s->dns != NULL)
-        abort();                /* broken invariant: the slot is busy */
+        DANCE_PANIC("the slot is busy");
     if ((s->v = malloc(sizeof(*s->v))) == NULL)     /* check_start() initializes it first */
-        abort();
+        DANCE_PANIC("out of memory");
     s->dns = d;                 /* before the check: done may run inside it */
     s->job = dnsloop_check(d, ev, claimed, opt, s->v, done, arg);
 }
@@ -178,7 +178,7 @@ void dnsloop_hold(dnsloop *d)
 void dnsloop_release(dnsloop *d)
 {
     if (d->holds == 0)
-        abort();
+        DANCE_PANIC("unexpected: d->holds == 0");
     d->holds--;
     dnsloop_maybe_reap(d);
 }

@@ -3,7 +3,7 @@
  *
  * USAGE
  *	memo *m = NULL;
- *	if (!memo_lookup(m, key, memo_now_ms(), &r))
+ *	if (!memo_lookup(m, key, clock_now_ms(), &r))
  *	    ... compute, then memo_store(&m, key, &r, expiry) ...
  *	memo_free(m);
  *
@@ -23,7 +23,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "memo.h"
+#include "panic.h"
 
 typedef struct memo_entry {
     unsigned char key[DECIDE_KEY_LEN];
@@ -39,16 +41,6 @@ struct memo {
     unsigned long long stores;  /* stores so far, numbering the entries */
     memo_entry e[];
 };
-
-/* memo_now_ms - the monotonic clock in milliseconds. */
-long long memo_now_ms(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        abort();
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* memo_lookup - copy a fresh result for key into *r. */
 bool memo_lookup(const memo *m, const unsigned char key[DECIDE_KEY_LEN], long long now_ms,
@@ -80,7 +72,7 @@ void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide
 {
     memo *m = *mp;
     memo_entry *slot;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     size_t nl = strlen(r->name), rl = strlen(r->reason);
     size_t i, n = m != NULL ? m->n : 0;
 
@@ -102,7 +94,7 @@ void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide
             size_t cap = m == NULL ? 1 : 2 * m->cap;
 
             if (cap > MEMO_ENTRIES || (m = realloc(m, sizeof(*m) + cap * sizeof(m->e[0]))) == NULL)
-                abort();
+                DANCE_PANIC("out of memory");
             m->cap = cap;
             m->n = n;
             if (n == 0)
@@ -113,8 +105,7 @@ void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide
     }
     slot = &m->e[i];
     free(slot->text);
-    if ((slot->text = malloc(nl + rl + 2)) == NULL)
-        abort();
+    slot->text = xmalloc(nl + rl + 2);
     memcpy(slot->text, r->name, nl + 1);
     memcpy(slot->text + nl + 1, r->reason, rl + 1);
     memcpy(slot->key, key, DECIDE_KEY_LEN);

@@ -32,7 +32,5 @@ void memo_free(memo *m);
 /* memo_bytes - bytes held (for the memory report), 0 for NULL. */
 size_t memo_bytes(const memo *m);
 
-/* memo_now_ms - the monotonic clock in milliseconds. */
-long long memo_now_ms(void);
 
 #endif

@@ -32,6 +32,7 @@
 
 #include "evidence.h"
 #include "protocol.h"
+#include "panic.h"
 
 _Static_assert(POLICY_DER_MAX <= EVIDENCE_CERT_MAX, "ccert_der must fit the evidence bound");
 _Static_assert(POLICY_REQUEST_MAX <= UINT32_MAX, "arena offsets are stored in 32 bits");
@@ -71,7 +72,7 @@ static const struct {
 void policy_parser_init(policy_parser *p)
 {
     if (p == NULL)
-        abort();
+        DANCE_PANIC("unexpected: p == NULL");
     memset(p, 0, sizeof(*p));
     p->req.arena = NULL;        /* all-zero bits need not be a null pointer */
     p->status = POLICY_NEED_MORE;
@@ -84,15 +85,14 @@ static void policy_arena_reserve(policy_request *req, size_t need)
     char *arena;
 
     if (need > POLICY_REQUEST_MAX)
-        abort();                /* the callers' accounting is broken */
+        DANCE_PANIC("the callers' accounting is broken");
     if (need <= req->size)
         return;
     while (size < need)
         size *= 2;
     if (size > POLICY_REQUEST_MAX)
         size = POLICY_REQUEST_MAX;
-    if ((arena = realloc(req->arena, size)) == NULL)
-        abort();
+    arena = xrealloc(req->arena, size);
     req->arena = arena;
     req->size = size;
 }
@@ -201,9 +201,9 @@ policy_status policy_parse(policy_parser *p, const char *buf, size_t len, size_t
     size_t done = 0;
 
     if (p == NULL || consumed == NULL || (buf == NULL && len > 0))
-        abort();
+        DANCE_PANIC("unexpected: p == NULL || consumed == NULL || (buf == NULL && len > 0)");
     if (p->status == POLICY_REQUEST_DONE)
-        abort();                /* the caller forgot policy_parser_reset() */
+        DANCE_PANIC("the caller forgot policy_parser_reset()");
     *consumed = 0;
     if (p->status != POLICY_NEED_MORE)
         return p->status;       /* dead after an error */
@@ -245,14 +245,14 @@ policy_status policy_parse(policy_parser *p, const char *buf, size_t len, size_t
 const policy_request *policy_parser_request(const policy_parser *p)
 {
     if (p == NULL)
-        abort();
+        DANCE_PANIC("unexpected: p == NULL");
     return (p->status == POLICY_REQUEST_DONE ? &p->req : NULL);
 }
 
 void policy_parser_reset(policy_parser *p)
 {
     if (p == NULL)
-        abort();
+        DANCE_PANIC("unexpected: p == NULL");
     if (p->req.size > POLICY_ARENA_INITIAL) {
         free(p->req.arena);
         p->req.arena = NULL;
@@ -270,7 +270,7 @@ void policy_parser_reset(policy_parser *p)
 void policy_parser_free(policy_parser *p)
 {
     if (p == NULL)
-        abort();
+        DANCE_PANIC("unexpected: p == NULL");
     free(p->req.arena);
     policy_parser_init(p);
 }
@@ -282,7 +282,7 @@ const char *policy_get(const policy_request *req, const char *name)
     policy_attr attr;
 
     if (req == NULL || name == NULL)
-        abort();
+        DANCE_PANIC("unexpected: req == NULL || name == NULL");
     if (policy_attr_lookup(name, &attr))
         return policy_get_attr(req, attr);
     return policy_scan(req, name);
@@ -291,21 +291,21 @@ const char *policy_get(const policy_request *req, const char *name)
 const char *policy_get_attr(const policy_request *req, policy_attr attr)
 {
     if (req == NULL || (unsigned)attr >= POLICY_ATTR_COUNT)
-        abort();
+        DANCE_PANIC("unexpected: req == NULL || (unsigned)attr >= POLICY_ATTR_COUNT");
     return (req->known[attr] != 0 ? req->arena + req->known[attr] : NULL);
 }
 
 size_t policy_count(const policy_request *req)
 {
     if (req == NULL)
-        abort();
+        DANCE_PANIC("unexpected: req == NULL");
     return req->count;
 }
 
 bool policy_next(const policy_request *req, size_t *pos, const char **name, const char **value)
 {
     if (req == NULL || pos == NULL || name == NULL || value == NULL)
-        abort();
+        DANCE_PANIC("unexpected: req == NULL || pos == NULL || name == NULL || value == NULL");
     if (*pos >= req->len)
         return false;
     *name = req->arena + *pos;
@@ -317,14 +317,14 @@ bool policy_next(const policy_request *req, size_t *pos, const char **name, cons
 const char *policy_attr_name(policy_attr attr)
 {
     if ((unsigned)attr >= POLICY_ATTR_COUNT)
-        abort();
+        DANCE_PANIC("unexpected: (unsigned)attr >= POLICY_ATTR_COUNT");
     return policy_attr_names[attr].s;
 }
 
 bool policy_attr_lookup(const char *name, policy_attr *attr)
 {
     if (name == NULL || attr == NULL)
-        abort();
+        DANCE_PANIC("unexpected: name == NULL || attr == NULL");
     return policy_attr_find(name, strlen(name), attr);
 }
 
@@ -398,7 +398,7 @@ policy_status policy_reply(char *buf, size_t size, const char *action, const cha
     policy_out out = { buf, size, 0 };
 
     if ((buf == NULL && size > 0) || action == NULL || len == NULL)
-        abort();
+        DANCE_PANIC("unexpected: (buf == NULL && size > 0) || action == NULL || len == NULL");
     *len = 0;
     if (!policy_valid_action(action)) {
         if (size > 0)
@@ -420,7 +420,7 @@ policy_status policy_reply_prepend(char *buf, size_t size, const char *header, c
     policy_out out = { buf, size, 0 };
 
     if ((buf == NULL && size > 0) || header == NULL || value == NULL || len == NULL)
-        abort();
+        DANCE_PANIC("unexpected: (buf == NULL && size > 0) || header == NULL || value == NULL || len == NULL");
     *len = 0;
     if (!policy_valid_header(header)) {
         if (size > 0)
@@ -463,7 +463,7 @@ policy_status policy_base64_decode(const char *text, unsigned char *out, size_t 
     size_t n = 0;               /* bytes written */
 
     if (text == NULL || outlen == NULL || (out == NULL && outsize > 0))
-        abort();
+        DANCE_PANIC("unexpected: text == NULL || outlen == NULL || (out == NULL && outsize > 0)");
     *outlen = 0;
     if ((len = strlen(text)) == 0)
         return POLICY_ERR_B64_EMPTY;
@@ -540,5 +540,5 @@ const char *policy_status_str(policy_status status)
     case POLICY_ERR_B64_PADDING:
         return "misplaced base64 padding";
     }
-    abort();
+    DANCE_PANIC("%s: unhandled case", __func__);
 }

@@ -51,6 +51,7 @@
 #include "config.h"
 #include "endpoint.h"
 #include "server.h"
+#include "panic.h"
 
 #define SERVER_BACKLOG 511
 #define SERVER_ACCEPT_BURST 64
@@ -151,7 +152,7 @@ static server_status server_unix_clear_stale(const char *path, char *err, size_t
     int fd, rc;
 
     if (strlen(path) >= sizeof(sun.sun_path))
-        abort();                /* endpoint_parse() checked it */
+        DANCE_PANIC("endpoint_parse() checked it");
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     memcpy(sun.sun_path, path, strlen(path) + 1);
@@ -203,7 +204,7 @@ static server_status server_open_unix(server *srv, const char *path, unsigned mo
     int fd;
 
     if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
-        abort();                /* endpoint_parse() checked it */
+        DANCE_PANIC("endpoint_parse() checked it");
     if (group != NULL && *group != '\0' && getgrnam(group) == NULL)
         return server_fail(SERVER_ENVIRONMENT, err, errsize, "socket_group: no group \"%s\"", group);
     memset(&sun, 0, sizeof(sun));
@@ -234,8 +235,7 @@ server_status server_open(const char *key, const char *text, unsigned mode, cons
     *out = NULL;
     if (text == NULL || strlen(text) >= SERVER_ENDPOINT_MAX)
         return server_fail(SERVER_BAD_ENDPOINT, err, errsize, "%s: missing or too long", key);
-    if ((srv = calloc(1, sizeof(*srv))) == NULL)
-        abort();
+    srv = xcalloc(1, sizeof(*srv));
     snprintf(srv->key, sizeof(srv->key), "%s", key);
     srv->head.next = srv->head.prev = &srv->head;
     snprintf(srv->endpoint, sizeof(srv->endpoint), "%s", text);
@@ -363,11 +363,11 @@ void server_start(server *srv, struct event_base *base, const dlog *log, const s
     srv->max = max;
     srv->resume = evtimer_new(base, server_on_resume, srv);
     if (srv->resume == NULL)
-        abort();
+        DANCE_PANIC("unexpected: srv->resume == NULL");
     for (size_t i = 0; i < srv->nfd; i++) {
         srv->ev[i] = event_new(base, srv->fd[i], EV_READ | EV_PERSIST, server_on_accept, srv);
         if (srv->ev[i] == NULL || event_add(srv->ev[i], NULL) != 0)
-            abort();            /* libevent out of memory */
+            DANCE_PANIC("libevent out of memory");
     }
 }
 
@@ -426,7 +426,7 @@ void server_close_all(server *srv)
 void server_conn_gone(server *srv, server_conn *c)
 {
     if (srv->nconn == 0)
-        abort();
+        DANCE_PANIC("unexpected: srv->nconn == 0");
     c->prev->next = c->next;
     c->next->prev = c->prev;
     c->next = c->prev = NULL;
@@ -456,7 +456,7 @@ void server_free(server *srv)
     if (srv == NULL)
         return;
     if (srv->head.next != NULL && srv->head.next != &srv->head)
-        abort();                /* broken invariant: connections still open */
+        DANCE_PANIC("connections still open");
     for (size_t i = 0; i < srv->nfd; i++) {
         if (srv->ev[i] != NULL)
             event_free(srv->ev[i]);

@@ -73,12 +73,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "danced.h"
 #include "decide.h"
 #include "join.h"
 #include "memo.h"
 #include "server.h"
 #include "session.h"
+#include "panic.h"
 
 #define SESSION_READ_CHUNK 16384
 #define SESSION_SCOPE_PART 63           /* bytes of client address or port in a memo key */
@@ -170,7 +172,7 @@ static void session_wait(session *s, struct event *ev)
  */
 static void session_wait_partial(session *s)
 {
-    long long now = memo_now_ms(), left;
+    long long now = clock_now_ms(), left;
     unsigned idle = s->d->snap->cfg.idle_timeout;
     struct timeval tv;
 
@@ -303,13 +305,12 @@ static void session_send(session *s, const char *buf, size_t len)
         return;
     }
     event_del(s->ev);                   /* nothing more is read until the reply is out */
-    if ((s->out = malloc(len - (size_t) n)) == NULL)
-        abort();
+    s->out = xmalloc(len - (size_t) n);
     memcpy(s->out, buf + n, len - (size_t) n);
     s->out_len = len - (size_t) n;
     if (s->wev == NULL
         && (s->wev = event_new(s->d->base, s->fd, EV_WRITE | EV_PERSIST, session_on_write, s)) == NULL)
-        abort();
+        DANCE_PANIC("out of memory");
     session_wait(s, s->wev);
 }
 
@@ -320,7 +321,7 @@ static void session_reply_dunno(session *s)
     size_t len;
 
     if (policy_reply(buf, sizeof(buf), "DUNNO", NULL, &len) != POLICY_OK)
-        abort();
+        DANCE_PANIC("unexpected: policy_reply(buf, sizeof(buf), \"DUNNO\", NULL, &len) != POLICY_OK");
     session_send(s, buf, len);
 }
 
@@ -336,7 +337,7 @@ static void session_kinds_text(unsigned kinds, char *out, size_t size)
         if (!(kinds & decide_kind_bit((decide_kind) k)))
             continue;
         if (n + (n > 0) + len >= size)
-            abort();            /* broken invariant: the caller's buffer holds all three */
+            DANCE_PANIC("the caller's buffer holds all three");
         if (n > 0)
             out[n++] = ',';
         memcpy(out + n, name, len);
@@ -370,7 +371,7 @@ static long long session_memo_expiry(const snapshot *snap, const verdict *v)
         if (!error && (long long) v->owners[i].ttl < life)
             life = v->owners[i].ttl;
     }
-    return memo_now_ms() + life * 1000;
+    return clock_now_ms() + life * 1000;
 }
 
 /* session_item_done - a check finished: log, remember, and answer when it was the last. */
@@ -385,7 +386,7 @@ static void session_item_done(void *arg, verdict *v)
     memo_store(&s->memo, it->key, &req->res[it->kind], session_memo_expiry(req->snap, v));
     dnsloop_slot_done(&it->check);
     if (req->outstanding == 0)
-        abort();                /* broken invariant: more completions than checks */
+        DANCE_PANIC("more completions than checks");
     if (--req->outstanding == 0 && !req->starting)
         session_answer(s);
 }
@@ -536,7 +537,7 @@ static void session_dispatch(session *s)
     decide_ev_report rep[DECIDE_EV_ATTRS];
     decide_state state = decide_state_of(preq);
     session_req *req;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     dlog_batch batch;
 
     if (s->d->join != NULL)
@@ -545,8 +546,7 @@ static void session_dispatch(session *s)
         session_reply_dunno(s);
         return;
     }
-    if ((req = calloc(1, sizeof(*req))) == NULL)
-        abort();
+    req = xcalloc(1, sizeof(*req));
     s->req = req;
     req->s = s;
     req->snap = snapshot_ref(s->d->snap);
@@ -637,8 +637,7 @@ static void session_input(session *s, const char *data, size_t len)
         data += used;
         len -= used;
         if (len > 0) {
-            if ((s->spill = malloc(len)) == NULL)
-                abort();
+            s->spill = xmalloc(len);
             memcpy(s->spill, data, len);
             s->spill_len = len;
         }
@@ -704,14 +703,13 @@ void session_accept(void *arg, int fd, const char *peer)
         close(fd);
         return;
     }
-    if ((s = calloc(1, sizeof(*s))) == NULL)
-        abort();
+    s = xcalloc(1, sizeof(*s));
     s->d = d;
     s->fd = fd;
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
     policy_parser_init(&s->parser);
     if ((s->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, session_on_read, s)) == NULL)
-        abort();
+        DANCE_PANIC("out of memory");
     server_conn_add(d->srv, &s->link, &session_ops);
     session_wait(s, s->ev);
 }

@@ -50,6 +50,7 @@
 #include "endpoint.h"
 #include "netaddr.h"
 #include "snapshot.h"
+#include "panic.h"
 
 /* snapshot_servid_ok - true when id is usable as an authserv-id in our header. */
 static bool snapshot_servid_ok(const char *id)
@@ -67,7 +68,7 @@ static void snapshot_host_fqdn(char *out, size_t outsize)
     struct addrinfo hints, *ai = NULL;
 
     if (outsize == 0)
-        abort();
+        DANCE_PANIC("unexpected: outsize == 0");
     out[0] = '\0';
     if (gethostname(host, sizeof(host) - 1) != 0)
         return;
@@ -199,8 +200,7 @@ snapshot_status snapshot_load(const char *path, const char *default_servid, snap
     const char *id;
 
     *out = NULL;
-    if ((s = calloc(1, sizeof(*s))) == NULL)
-        abort();
+    s = xcalloc(1, sizeof(*s));
     config_init(&s->cfg);
     cst = config_load(path, &s->cfg, err, errsize);
     if (cst != CONFIG_OK) {
@@ -250,7 +250,7 @@ fail:
 snapshot *snapshot_ref(snapshot *snap)
 {
     if (snap == NULL || __atomic_fetch_add(&snap->refs, 1, __ATOMIC_RELAXED) == 0)
-        abort();                /* broken invariant: a reference to a freed snapshot */
+        DANCE_PANIC("a reference to a freed snapshot");
     return snap;
 }
 
@@ -262,7 +262,7 @@ void snapshot_unref(snapshot *snap)
     unsigned before = __atomic_fetch_sub(&snap->refs, 1, __ATOMIC_ACQ_REL);
 
     if (before == 0)
-        abort();
+        DANCE_PANIC("unexpected: before == 0");
     if (before > 1)
         return;
     config_free(&snap->cfg);

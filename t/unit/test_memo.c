@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "decide.h"
 #include "memo.h"
 #include "protocol.h"
@@ -86,7 +87,7 @@ static void test_null_memo(void **state)
 
     (void) state;
     key_n(1, key);
-    assert_false(memo_lookup(NULL, key, memo_now_ms(), &r));
+    assert_false(memo_lookup(NULL, key, clock_now_ms(), &r));
     /* a miss leaves the caller's result alone */
     assert_int_equal(r.result, VERDICT_FAIL);
     assert_string_equal(r.name, "untouched.example");
@@ -101,7 +102,7 @@ static void test_store_then_hit(void **state)
     unsigned char key[DECIDE_KEY_LEN];
     decide_result in = result_of(VERDICT_FAIL, "mta1.example.net", "no usable record matched");
     decide_result out;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     in.present = false;                 /* memo reports a hit as present regardless */
@@ -123,7 +124,7 @@ static void test_whole_key_compared(void **state)
     memo *m = NULL;
     unsigned char key[DECIDE_KEY_LEN], other[DECIDE_KEY_LEN];
     decide_result r = result_of(VERDICT_PASS, "a.example", "ok");
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     for (size_t i = 0; i < DECIDE_KEY_LEN; i++)
@@ -144,7 +145,7 @@ static void test_expiry_boundary(void **state)
     memo *m = NULL;
     unsigned char key[DECIDE_KEY_LEN];
     decide_result r = result_of(VERDICT_TEMPERROR, "b.example", "timeout");
-    long long now = memo_now_ms(), expires = now + 10000;
+    long long now = clock_now_ms(), expires = now + 10000;
     size_t bytes;
 
     (void) state;
@@ -169,7 +170,7 @@ static void test_stored_expired(void **state)
     memo *m = NULL;
     unsigned char key[DECIDE_KEY_LEN];
     decide_result r = result_of(VERDICT_PASS, "c.example", "x");
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     key_n(4, key);
@@ -186,7 +187,7 @@ static void test_replace_same_key(void **state)
     decide_result a = result_of(VERDICT_TEMPERROR, "mta.example.net", "SERVFAIL");
     decide_result b = result_of(VERDICT_PASS, "mta.example.net", "matched 3 1 1 _smtp-client.mta.example.net");
     decide_result out;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     size_t before;
 
     (void) state;
@@ -208,7 +209,7 @@ static void test_replace_same_key(void **state)
 static void test_growth_and_bound(void **state)
 {
     memo *m = NULL;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     size_t b[MEMO_ENTRIES + 1], slot, head;
 
     (void) state;
@@ -240,7 +241,7 @@ static void test_growth_and_bound(void **state)
 static void test_oldest_replaced(void **state)
 {
     memo *m = NULL;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     for (unsigned i = 1; i <= MEMO_ENTRIES; i++)
@@ -265,7 +266,7 @@ static void test_oldest_replaced(void **state)
 static void test_restore_refreshes_age(void **state)
 {
     memo *m = NULL;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     for (unsigned i = 1; i <= MEMO_ENTRIES; i++)
@@ -284,7 +285,7 @@ static void test_restore_refreshes_age(void **state)
 static void test_expired_slot_first(void **state)
 {
     memo *m = NULL;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     size_t full;
 
     (void) state;
@@ -307,7 +308,7 @@ static void test_expired_slot_first(void **state)
 static void test_expired_slot_before_growth(void **state)
 {
     memo *m = NULL;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     size_t one;
 
     (void) state;
@@ -324,7 +325,7 @@ static void test_expired_slot_before_growth(void **state)
 static void test_reset(void **state)
 {
     memo *m = NULL;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
     size_t first;
 
     (void) state;
@@ -350,7 +351,7 @@ static void test_text_extremes(void **state)
     memo *m = NULL;
     unsigned char k1[DECIDE_KEY_LEN], k2[DECIDE_KEY_LEN];
     decide_result big, empty, out;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     memset(&big, 0, sizeof(big));
@@ -383,10 +384,10 @@ static void test_now_ms(void **state)
     long long t1, t2;
 
     (void) state;
-    t1 = memo_now_ms();
+    t1 = clock_now_ms();
     assert_true(t1 >= 0);
     assert_int_equal(nanosleep(&pause, NULL), 0);
-    t2 = memo_now_ms();
+    t2 = clock_now_ms();
     assert_true(t2 - t1 >= 30);
     assert_true(t2 - t1 < 10000);
 }
@@ -443,7 +444,7 @@ static void test_key_ignores_kind(void **state)
     unsigned char helo[DECIDE_KEY_LEN], from[DECIDE_KEY_LEN], ptr[DECIDE_KEY_LEN];
     memo *m = NULL;
     decide_result r = result_of(VERDICT_PASS, "mta1.example.net", "matched"), out;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     key_of("request=smtpd_access_policy\nhelo_name=MTA1.Example.NET.\n"
@@ -468,7 +469,7 @@ static void test_key_name_and_evidence(void **state)
     unsigned char no_ev[DECIDE_KEY_LEN], cert_fp[DECIDE_KEY_LEN];
     memo *m = NULL;
     decide_result r = result_of(VERDICT_PASS, "mta1.example.net", "matched"), out;
-    long long now = memo_now_ms();
+    long long now = clock_now_ms();
 
     (void) state;
     key_of("helo_name=mta1.example.net\nccert_pubkey_fingerprint=" FP_A "\n\n", DECIDE_HELO, a);
