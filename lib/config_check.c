@@ -22,7 +22,6 @@
 #include "netaddr.h"
 #include "panic.h"
 
-
 /* config_check_path - any text; "none", "" and a literal "" mean no file (kept as ""). */
 bool config_check_path(const char *in, char *out, size_t outsize, char *why, size_t whysize)
 {
@@ -32,24 +31,6 @@ bool config_check_path(const char *in, char *out, size_t outsize, char *why, siz
         DANCE_PANIC("out is at least a line long");
     strcpy(out, in);
     return true;
-}
-
-/* config_port - parse a port, 1..65535, digits only. */
-static bool config_port(const char *s, unsigned *port)
-{
-    unsigned long n = 0;
-
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        n = n * 10 + (unsigned long) (*s - '0');
-        if (n > 65535)
-            return false;
-    }
-    *port = (unsigned) n;
-    return n > 0;
 }
 
 /* config_check_address - an IPv4 or IPv6 address, optionally "@port" (libunbound's form). */
@@ -67,7 +48,7 @@ bool config_check_address(const char *in, char *out, size_t outsize, char *why, 
     host[hostlen] = '\0';
     if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
         goto bad;
-    if (at != NULL && !config_port(at + 1, &port))
+    if (at != NULL && !endpoint_port(at + 1, &port))
         goto bad;
     if (strlen(in) >= outsize)
         DANCE_PANIC("unexpected: strlen(in) >= outsize");
@@ -210,7 +191,7 @@ bool config_check_servid_entry(const char *in, char *out, size_t outsize, char *
 bool config_check_trusted_entry(const char *in, char *out, size_t outsize, char *why, size_t whysize)
 {
     const char *at = strrchr(in, '@');
-    char id[CONFIG_AUTHSERV_ID_MAX + 2], text[NETADDR_TEXT_MAX];
+    char raw[CONFIG_AUTHSERV_ID_MAX + 2], id[CONFIG_AUTHSERV_ID_MAX + 2], text[NETADDR_TEXT_MAX];
     netaddr_net net;
     size_t len;
 
@@ -221,13 +202,13 @@ bool config_check_trusted_entry(const char *in, char *out, size_t outsize, char 
         return false;
     }
     len = (size_t) (at - in);
-    if (len == 0 || len >= sizeof(id) || in[0] == '.') {
+    if (len == 0 || len >= sizeof(raw) || in[0] == '.') {
         snprintf(why, whysize, "bad authserv-id in \"%s\"", in);
         return false;
     }
-    memcpy(id, in, len);
-    id[len] = '\0';
-    if (!config_check_servid_entry(id, id, sizeof(id), why, whysize))
+    memcpy(raw, in, len);
+    raw[len] = '\0';
+    if (!config_check_servid_entry(raw, id, sizeof(id), why, whysize))
         return false;
     if (!netaddr_parse_net(at + 1, &net, why, whysize))
         return false;

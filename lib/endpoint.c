@@ -39,7 +39,7 @@ static bool endpoint_is_digit(unsigned char c)
 }
 
 /* endpoint_port - parse a port, 1..65535, digits only. */
-static bool endpoint_port(const char *s, unsigned *port)
+bool endpoint_port(const char *s, unsigned *port)
 {
     unsigned long n = 0;
 

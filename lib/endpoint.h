@@ -8,8 +8,8 @@
  * Used for policy_socket and milter_socket: the configuration checks a
  * value with it, danced binds what it returns.
  */
-#ifndef DANCE_ENDPOINT_H
-#define DANCE_ENDPOINT_H
+#ifndef DANCE_LIB_ENDPOINT_H
+#define DANCE_LIB_ENDPOINT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +29,9 @@ typedef struct endpoint {
     unsigned port;                    /* inet: 1..65535 */
     char path[108];                   /* unix: the socket path */
 } endpoint;
+
+/* endpoint_port - a port number, 1..65535, digits only; false for anything else. */
+bool endpoint_port(const char *s, unsigned *port);
 
 /* endpoint_parse - split text; false with a reason in why (naming the fix where there is one). */
 bool endpoint_parse(const char *text, endpoint *ep, char *why, size_t whysize);
