@@ -40,4 +40,4 @@ fi
 make -s
 
 echo "== demo"
-DANCE="$PWD/cli/dance" DANCED="$PWD/policy/danced" ../t/demo-postfix.sh
+DANCE="$PWD/cli/dance" DANCED="$PWD/danced/danced" ../t/demo-postfix.sh

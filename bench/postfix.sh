@@ -41,7 +41,7 @@
 #
 # Usage, as root (Postfix), from anywhere:
 #     bench/postfix.sh [-r RUNS] [-c CONNECTIONS] [-m MESSAGES] [-p PARALLEL] [-o FILE] BUILDDIR
-#   BUILDDIR  a build directory without sanitizers (policy/danced, cli/dance)
+#   BUILDDIR  a build directory without sanitizers (danced/danced, cli/dance)
 #   defaults  -r 5 -c 200 -m 5 -p 8
 #   -o FILE   also write the Markdown report to FILE
 # Needs what t/postfix/milter.sh needs, opendkim (Debian: opendkim) and
@@ -66,7 +66,7 @@ BUILD=$(cd "$1" && pwd) || exit 64
 HERE=$(cd "$(dirname "$0")" && pwd)
 TESTDIR=$HERE/../t
 DANCE=$BUILD/cli/dance
-DANCED=$BUILD/policy/danced
+DANCED=$BUILD/danced/danced
 case $OUT in ''|/*) ;; *) OUT=$PWD/$OUT ;; esac
 
 # shellcheck source=t/dns/testbed.sh

@@ -34,6 +34,10 @@
 #      that never get an answer (a blackhole): head-of-line blocking
 #   M  VmRSS with 10,000 idle connections, and after 100,000 then
 #      1,000,000 more requests
+#   N  instructions per request, counted by valgrind's callgrind (2,000
+#      warm-up requests, then 20,000 counted, on 100 connections and on 1):
+#      the figure to compare two builds by on a noisy machine (not in the
+#      default set; needs valgrind)
 # and danced's VmRSS (/proc/PID/status): just started; after the runs;
 # holding 100 and 2000 idle connections that have each had one request
 # answered, and 2000 that never sent a byte - each on a freshly started
@@ -42,13 +46,13 @@
 # difference divided by the number of connections.
 #
 # Usage:  bench/run.sh [-d SECONDS] [-o FILE] [-r RUNS] BUILDDIR
-#   BUILDDIR  the build directory holding policy/danced (configure it
+#   BUILDDIR  the build directory holding danced/danced (configure it
 #             WITHOUT --enable-sanitizers: sanitizers change every number)
 #   -d        seconds per throughput run (default 10; 1 s of warm-up more)
 #   -o FILE   also write the report (Markdown) to FILE
 #   -r RUNS   only these groups of runs, e.g. -r JK (default AHJKLM:
 #             A = runs A-G and the idle-connection memory table, H = H
-#             and I, J, K, L, M as above)
+#             and I, J, K, L, M, N as above)
 # Environment: CC and PB_CFLAGS build policybench (default: cc -O2).
 # Needs: bash, cc, nsd, ldnsutils, openssl, python3 (t/dns/testbed.sh).
 # Exit status: 0 when every run was free of errors, 1 otherwise, 77 when a
@@ -82,14 +86,15 @@ case $SECONDS_PER_RUN in
     ''|*[!0-9]*) usage ;;
 esac
 case $RUNS in
-    ''|*[!AHJKLM]*) usage ;;
+    ''|*[!AHJKLMN]*) usage ;;
 esac
 if [ "$SECONDS_PER_RUN" -lt 2 ] || [ "$SECONDS_PER_RUN" -gt 300 ]; then
     echo "run.sh: -d must be 2..300" >&2
     exit 2
 fi
 BUILDDIR=$(cd "$1" && pwd) || exit 2
-DANCED=$BUILDDIR/policy/danced
+DANCED=$BUILDDIR/danced/danced
+[ -x "$DANCED" ] || DANCED=$BUILDDIR/policy/danced      # a build from before danced/ existed
 if [ ! -x "$DANCED" ]; then
     echo "run.sh: no danced at $DANCED (build it: cd BUILDDIR && $SRCDIR/configure && make)" >&2
     exit 2
@@ -581,6 +586,40 @@ if want M; then
     say "| 10,000 idle connections: before / held | ${M_BEFORE:-?} / ${M_HELD:-?} ($(awk -v a="${M_BEFORE:-0}" -v b="${M_HELD:-0}" 'BEGIN { printf "%.2f", (b - a) / 10000 }') kB each) |"
     say "| after 100,000 requests on 100 connections | ${R100K:-?} |"
     say "| after 1,000,000 more requests | ${R1M:-?} (errors: ${M1E:-?}) |"
+fi
+
+if want N; then
+    # N: instructions per request under callgrind, which the neighbours cannot move.
+    if ! command -v callgrind_control >/dev/null 2>&1; then
+        say ""
+        say "N: skipped (valgrind is not installed)"
+    else
+        danced_stop
+        write_conf "$CONF"
+        DANCED_REAL=$DANCED
+        printf '#!/bin/sh\nexec valgrind -q --tool=callgrind --callgrind-out-file=%s/callgrind.%%p "%s" "$@"\n' \
+            "$TB_DIR" "$DANCED_REAL" > "$TB_DIR/danced-callgrind"
+        chmod +x "$TB_DIR/danced-callgrind"
+        DANCED=$TB_DIR/danced-callgrind
+        danced_start "$CONF"
+        say ""
+        say "## Instructions per request (run N: callgrind, 2,000 warm-up requests, then 20,000 counted)"
+        say ""
+        say "| connections | instructions | per request |"
+        say "|---:|---:|---:|"
+        for c in 100 1; do
+            "$PB" -n 2000 -d 120 -c "$c" "${HNAMES[@]}" "${FP[@]}" "$ENDPOINT" > "$TB_DIR/n-warm.out" 2>&1
+            callgrind_control -z "$DPID" > /dev/null 2>&1
+            "$PB" -n 20000 -d 300 -c "$c" "${HNAMES[@]}" "${FP[@]}" "$ENDPOINT" > "$TB_DIR/n.out" 2>&1 \
+                || NERR=$((NERR + 1))
+            callgrind_control -d "c$c" "$DPID" > /dev/null 2>&1
+            sleep 1
+            N_IR=$(awk '/^(summary|totals):/ { print $2 }' "$(ls -t "$TB_DIR"/callgrind.* | head -n 1)" | tail -n 1)
+            say "| $c | ${N_IR:-?} | $(( ${N_IR:-0} / 20000 )) |"
+        done
+        danced_stop
+        DANCED=$DANCED_REAL
+    fi
 fi
 
 say ""

@@ -7,8 +7,8 @@
  * exactly one resolver_status; RDATA copies exist only for
  * RESOLVER_SECURE answers.
  */
-#ifndef DANCE_ANSWER_H
-#define DANCE_ANSWER_H
+#ifndef DANCE_LIB_ANSWER_H
+#define DANCE_LIB_ANSWER_H
 
 #include <stdbool.h>
 #include <stddef.h>

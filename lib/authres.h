@@ -10,8 +10,8 @@
  * authres_parse_servid() reads the authserv-id of a received field robustly
  * (CFWS, quoted strings, folding) for removing forged copies of our own.
  */
-#ifndef DANCE_AUTHRES_H
-#define DANCE_AUTHRES_H
+#ifndef DANCE_LIB_AUTHRES_H
+#define DANCE_LIB_AUTHRES_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -45,9 +45,9 @@
 #include <string.h>
 #include <stdint.h>
 
-#include "text.h"
 #include "cache.h"
 #include "panic.h"
+#include "text.h"
 
 #define CACHE_MIN_BUCKETS 64
 

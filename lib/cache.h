@@ -8,8 +8,8 @@
  * The clock is passed in by the caller, which keeps this module pure and
  * testable.
  */
-#ifndef DANCE_CACHE_H
-#define DANCE_CACHE_H
+#ifndef DANCE_LIB_CACHE_H
+#define DANCE_LIB_CACHE_H
 
 #include <stddef.h>
 #include <stdbool.h>

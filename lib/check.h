@@ -7,8 +7,8 @@
  * one explicit owner), evaluate, combine.  No DNS query is made unless the
  * evidence is non-empty and the name is valid and in scope.
  */
-#ifndef DANCE_CHECK_H
-#define DANCE_CHECK_H
+#ifndef DANCE_LIB_CHECK_H
+#define DANCE_LIB_CHECK_H
 
 #include <stddef.h>
 #include <stdbool.h>

@@ -5,8 +5,8 @@
  * never use it.  One function, so the daemon and the library agree on
  * what "now" is and tests can reason about it.
  */
-#ifndef DANCE_CLOCK_H
-#define DANCE_CLOCK_H
+#ifndef DANCE_LIB_CLOCK_H
+#define DANCE_LIB_CLOCK_H
 
 /* clock_now_ms - CLOCK_MONOTONIC in milliseconds. */
 long long clock_now_ms(void);

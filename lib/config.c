@@ -85,15 +85,6 @@ static config_status config_error(config_status status, char *err, size_t errsiz
     return status;
 }
 
-/* config_list_clear - free a list's entries and empty it. */
-void config_list_clear(config_list *list)
-{
-    for (size_t i = 0; i < list->n; i++)
-        free(list->v[i]);
-    memset(list, 0, sizeof(*list));
-}
-
-
 typedef enum {
     CONFIG_LINE_OK,
     CONFIG_LINE_EOF,

@@ -8,14 +8,14 @@
  * name the file, the line and the key: "FILE:LINE: KEY: problem".
  * Every key and its default is listed in contrib/dance.conf.sample.
  */
-#ifndef DANCE_CONFIG_H
-#define DANCE_CONFIG_H
+#ifndef DANCE_LIB_CONFIG_H
+#define DANCE_LIB_CONFIG_H
 
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include "resolver.h"
 #include "evidence.h"
+#include "resolver.h"
 
 #define CONFIG_LIST_MAX 64          /* entries in one list value */
 #define CONFIG_LINE_MAX 4096        /* longest accepted line */
@@ -25,7 +25,6 @@
  * (a policy reply cannot fold it).
  */
 #define CONFIG_AUTHSERV_ID_MAX 120
-#define CONFIG_DEFAULT_FILE SYSCONFDIR "/dance/dance.conf"
 #define CONFIG_KEYS_MAX 64          /* keys the file format may have (key_line's size) */
 
 typedef enum {

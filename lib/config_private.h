@@ -8,8 +8,8 @@
  *   config_value.c  value types: numbers, durations, lists, words, ...
  *   config_check.c  checks of string values: paths, names, ids, sockets
  */
-#ifndef DANCE_CONFIG_PRIVATE_H
-#define DANCE_CONFIG_PRIVATE_H
+#ifndef DANCE_LIB_CONFIG_PRIVATE_H
+#define DANCE_LIB_CONFIG_PRIVATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -32,6 +32,13 @@
 #include "evidence.h"
 #include "panic.h"
 
+/* config_list_clear - free a list's entries and empty it. */
+void config_list_clear(config_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->v[i]);
+    memset(list, 0, sizeof(*list));
+}
 
 /* config_digits - strictly parse a run of decimal digits at *pp; false on none or overflow. */
 static bool config_digits(const char **pp, unsigned long long *v)

@@ -23,11 +23,11 @@
  * and text are skipped) or one DER certificate that must use every byte.
  * Public key input is a PEM "PUBLIC KEY" block, a DER SPKI, or - for the
  * command-line user's convenience - an unencrypted PEM private key, from
- * which only the public key is kept.
+ * which only the public key is kept.  The digests themselves and the
+ * fingerprint text are evidence_digest.c's.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -35,8 +35,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "hex.h"
 #include "evidence.h"
+#include "hex.h"
 #include "panic.h"
 
 #define EVIDENCE_SEL_CERT  0 /* TLSA selector 0: the certificate */
@@ -46,9 +46,6 @@
 
 /* Largest PEM input: a full chain of the largest certificates, base64-encoded, plus text. */
 #define EVIDENCE_PEM_MAX (4 * EVIDENCE_CHAIN_MAX * EVIDENCE_CERT_MAX)
-
-/* Longest fingerprint text: SHA-512 in colon form. */
-#define EVIDENCE_FP_TEXT_MAX (3 * DIGEST_MAX - 1)
 
 typedef struct evidence_digest_slot {
     bool known;
@@ -87,74 +84,6 @@ void evidence_free(evidence *ev)
     for (int s = 0; s < EVIDENCE_SELECTORS; s++)
         free(ev->der[s]);
     free(ev);
-}
-
-bool evidence_digest_alg(const char *name, digest_alg *alg)
-{
-    if (name == NULL || alg == NULL)
-        DANCE_PANIC("unexpected: name == NULL || alg == NULL");
-    if (strcasecmp(name, "sha256") == 0) {
-        *alg = DIGEST_SHA256;
-        return true;
-    }
-    if (strcasecmp(name, "sha512") == 0) {
-        *alg = DIGEST_SHA512;
-        return true;
-    }
-    return false;
-}
-
-size_t evidence_digest_len(digest_alg alg)
-{
-    switch (alg) {
-    case DIGEST_SHA256:
-        return 32;
-    case DIGEST_SHA512:
-        return 64;
-    }
-    return 0;
-}
-
-/* evidence_md - the OpenSSL digest of alg, or NULL for an unknown one. */
-static const EVP_MD *evidence_md(digest_alg alg)
-{
-    switch (alg) {
-    case DIGEST_SHA256:
-        return EVP_sha256();
-    case DIGEST_SHA512:
-        return EVP_sha512();
-    }
-    return NULL;
-}
-
-size_t evidence_digest(digest_alg alg, const unsigned char *buf, size_t len,
-                       unsigned char out[DIGEST_MAX])
-{
-    const EVP_MD *md = evidence_md(alg);
-    unsigned int outlen = 0;
-
-    if (md == NULL || EVP_Digest(buf, len, out, &outlen, md, NULL) != 1
-        || outlen != evidence_digest_len(alg))
-        return 0;
-    return outlen;
-}
-
-size_t evidence_digest_parts(digest_alg alg, const struct iovec *part, size_t n,
-                             unsigned char out[DIGEST_MAX])
-{
-    const EVP_MD *md = evidence_md(alg);
-    EVP_MD_CTX *ctx;
-    unsigned int outlen = 0;
-    bool ok;
-
-    if (md == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
-        return 0;
-    ok = EVP_DigestInit_ex(ctx, md, NULL) == 1;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = EVP_DigestUpdate(ctx, part[i].iov_base, part[i].iov_len) == 1;
-    ok = ok && EVP_DigestFinal_ex(ctx, out, &outlen) == 1 && outlen == evidence_digest_len(alg);
-    EVP_MD_CTX_free(ctx);
-    return ok ? outlen : 0;
 }
 
 /*
@@ -526,59 +455,6 @@ evidence_status evidence_add_pubkey(evidence *ev, const unsigned char *buf, size
         status = EVIDENCE_BAD_KEY;
     ERR_pop_to_mark();
     return status;
-}
-
-/* evidence_is_space - white space that may surround a fingerprint. */
-static bool evidence_is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-evidence_status evidence_parse_fingerprint(const char *text, digest_alg alg,
-                                           unsigned char out[DIGEST_MAX], size_t *outlen)
-{
-    char trimmed[EVIDENCE_FP_TEXT_MAX + 1];
-    const char *start;
-    size_t len;
-    size_t n = 0;
-
-    if (out == NULL || outlen == NULL)
-        DANCE_PANIC("unexpected: out == NULL || outlen == NULL");
-    *outlen = 0;
-    if (!evidence_alg_ok(alg))
-        return EVIDENCE_UNKNOWN_ALG;
-    if (text == NULL)
-        return EVIDENCE_EMPTY;
-
-    /* Surrounding white space (a pasted line, a trailing newline) is not part of it. */
-    for (start = text; evidence_is_space(*start); start++)
-        continue;
-    for (len = strlen(start); len > 0 && evidence_is_space(start[len - 1]); len--)
-        continue;
-    if (len == 0)
-        return EVIDENCE_EMPTY;
-    if (len > EVIDENCE_FP_TEXT_MAX)
-        return EVIDENCE_BAD_LENGTH;
-    memcpy(trimmed, start, len);
-    trimmed[len] = '\0';
-
-    switch (hex_decode(trimmed, out, DIGEST_MAX, &n)) {
-    case HEX_OK:
-        break;
-    case HEX_EMPTY:
-        return EVIDENCE_EMPTY;
-    case HEX_BAD_CHAR:
-    case HEX_ODD:
-        return EVIDENCE_BAD_HEX;
-    case HEX_TOO_LONG:
-        return EVIDENCE_BAD_LENGTH;
-    }
-    if (n == 16 || n == 20)
-        return EVIDENCE_WEAK_DIGEST; /* MD5 or SHA-1 */
-    if (n != evidence_digest_len(alg))
-        return EVIDENCE_BAD_LENGTH;
-    *outlen = n;
-    return EVIDENCE_OK;
 }
 
 evidence_status evidence_add_digest(evidence *ev, int selector, digest_alg alg, const char *text)

@@ -11,8 +11,8 @@
  * type M?" so the matching code never cares which form it was given.
  * Fingerprints of md5/sha1 length are refused: no TLSA matching type uses them.
  */
-#ifndef DANCE_EVIDENCE_H
-#define DANCE_EVIDENCE_H
+#ifndef DANCE_LIB_EVIDENCE_H
+#define DANCE_LIB_EVIDENCE_H
 
 #include <stddef.h>
 #include <stdbool.h>

@@ -5,8 +5,8 @@
  * into text and back.  Decoding accepts Postfix's colon form ("AB:CD:...")
  * and bare hex, in any case; everything is bounded by the caller's buffer.
  */
-#ifndef DANCE_HEX_H
-#define DANCE_HEX_H
+#ifndef DANCE_LIB_HEX_H
+#define DANCE_LIB_HEX_H
 
 #include <stddef.h>
 

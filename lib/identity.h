@@ -9,8 +9,8 @@
  * Owner convention (documented in README): _smtp-client.NAME, and optionally
  * _25._tcp.NAME (the host's own SMTP server TLSA, RFC 7672).
  */
-#ifndef DANCE_IDENTITY_H
-#define DANCE_IDENTITY_H
+#ifndef DANCE_LIB_IDENTITY_H
+#define DANCE_LIB_IDENTITY_H
 
 #include <stddef.h>
 #include <stdbool.h>

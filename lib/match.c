@@ -39,9 +39,9 @@
 #include <openssl/x509v3.h>
 
 #include "evidence.h"
-#include "tlsa.h"
 #include "match.h"
 #include "panic.h"
+#include "tlsa.h"
 
 /* Working state of a record still in play between passes; never left in states[]. */
 #define MATCH_REC_PENDING ((match_rec_state)(MATCH_REC_MATCH + 1))

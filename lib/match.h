@@ -14,12 +14,12 @@
  *     as a dNSName of the leaf.
  * The overall outcome names the record that matched.
  */
-#ifndef DANCE_MATCH_H
-#define DANCE_MATCH_H
+#ifndef DANCE_LIB_MATCH_H
+#define DANCE_LIB_MATCH_H
 
 #include <stddef.h>
-#include "tlsa.h"
 #include "evidence.h"
+#include "tlsa.h"
 
 /* What happened to one record. */
 typedef enum {

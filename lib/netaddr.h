@@ -9,8 +9,8 @@
  * Used for the networks trusted_authserv_ids entries are bound to, for the
  * milter's client address and for telling loopback endpoints from others.
  */
-#ifndef DANCE_NETADDR_H
-#define DANCE_NETADDR_H
+#ifndef DANCE_LIB_NETADDR_H
+#define DANCE_LIB_NETADDR_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,8 +11,8 @@
  * abort(), so a core dump comes with its explanation.  The x* allocators
  * never return NULL: they panic instead.
  */
-#ifndef DANCE_PANIC_H
-#define DANCE_PANIC_H
+#ifndef DANCE_LIB_PANIC_H
+#define DANCE_LIB_PANIC_H
 
 #include <stddef.h>
 

@@ -13,8 +13,8 @@
  * wait.  CNAMEs are followed by libunbound; the security status covers the
  * whole chain, so an insecure link gives an insecure answer (RFC 7671 7).
  */
-#ifndef DANCE_RESOLVER_H
-#define DANCE_RESOLVER_H
+#ifndef DANCE_LIB_RESOLVER_H
+#define DANCE_LIB_RESOLVER_H
 
 #include <stddef.h>
 #include <stdint.h>

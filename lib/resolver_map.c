@@ -21,7 +21,7 @@
  *	    otherwise                          -> SECURE with copies of the RDATA
  *	RDATA is only ever copied for SECURE answers: count is 0 for every
  *	other status, so nothing unvalidated can be mistaken for records.
- *	Pure: unit-tested with hand-built ub_results (t/unit/test_resolver_map.c).
+ *	Pure: unit-tested with hand-built ub_results (t/unit/lib/test_resolver_map.c).
  */
 #define _POSIX_C_SOURCE 200809L /* strncasecmp */
 

@@ -1,8 +1,8 @@
 /*
  * resolver_private.h - what resolver.c and resolver_ctx.c share; used nowhere else.
  */
-#ifndef DANCE_RESOLVER_PRIVATE_H
-#define DANCE_RESOLVER_PRIVATE_H
+#ifndef DANCE_LIB_RESOLVER_PRIVATE_H
+#define DANCE_LIB_RESOLVER_PRIVATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text.h"
 #include "panic.h"
+#include "text.h"
 
 size_t text_copy(char *dst, size_t size, const char *src)
 {

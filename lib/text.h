@@ -5,8 +5,8 @@
  * buffers many times per request; text_copy() does what
  * snprintf(dst, size, "%s", src) does, without the format machinery.
  */
-#ifndef DANCE_TEXT_H
-#define DANCE_TEXT_H
+#ifndef DANCE_LIB_TEXT_H
+#define DANCE_LIB_TEXT_H
 
 #include <stddef.h>
 

@@ -40,8 +40,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "tlsa.h"
 #include "panic.h"
+#include "tlsa.h"
 
 #define TLSA_FIXED_OCTETS 3     /* usage, selector, matching type */
 

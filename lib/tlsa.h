@@ -8,8 +8,8 @@
  * well-formed) from "well-formed but not usable" (PKIX usages, unknown
  * parameters).  Records are owned by the caller: tlsa_record_clear() frees.
  */
-#ifndef DANCE_TLSA_H
-#define DANCE_TLSA_H
+#ifndef DANCE_LIB_TLSA_H
+#define DANCE_LIB_TLSA_H
 
 #include <stddef.h>
 #include <stdint.h>

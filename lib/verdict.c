@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "panic.h"
 #include "text.h"
 #include "verdict.h"
-#include "panic.h"
 
 /* verdict_init - empty verdict (result none) for the given normalized name. */
 void verdict_init(verdict *v, const char *name, const evidence *ev)

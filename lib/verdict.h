@@ -17,16 +17,16 @@
  *   pass > temperror > fail > permerror > neutral > none,
  * so a pass anywhere wins, and an unanswered owner is never read as "no DANE".
  */
-#ifndef DANCE_VERDICT_H
-#define DANCE_VERDICT_H
+#ifndef DANCE_LIB_VERDICT_H
+#define DANCE_LIB_VERDICT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "tlsa.h"
-#include "evidence.h"
-#include "match.h"
 #include "answer.h"
+#include "evidence.h"
 #include "identity.h"
+#include "match.h"
+#include "tlsa.h"
 
 typedef enum {
     VERDICT_NONE = 0,

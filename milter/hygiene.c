@@ -35,9 +35,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "authres.h"
+#include "lib/authres.h"
+#include "lib/netaddr.h"
 #include "hygiene.h"
-#include "netaddr.h"
 
 /* hygiene_trusted - true when an "id@network" entry names id and the client lies in its network. */
 static bool hygiene_trusted(const char *entry, const char *id, const netaddr *client)

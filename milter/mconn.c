@@ -1,8 +1,8 @@
 /*
- * mconn.c - one MTA connection to danced's milter face: bytes, packets, commands.
+ * mconn.c - one MTA connection to danced's milter face: bytes and packets.
  *
  * USAGE
- *	server_start(srv, base, log, &(server_face){ "milter", mconn_accept, ... }, max);
+ *	listen_start(srv, base, log, &(listen_face){ "milter", mconn_accept, ... }, max);
  *	... the event loop does the rest; message.c answers the ends of messages ...
  *
  * DESCRIPTION
@@ -18,31 +18,10 @@
  *	- at end of message the header changes and the final reply too,
  *	so no reply waits for a delayed TCP acknowledgement.
  *
- *	Negotiation asks for header changes and additions (and for macro
- *	lists per stage, when the MTA allows it: smfi_setsymlist's form),
- *	never for bits the MTA did not offer (Sendmail refuses that):
- *	no body, no unknown commands, no reply per header field.  The
- *	macros, per stage (Postfix keeps its milter_*_macros for the
- *	stages not named):
- *	    connect   v {client_name} {client_resolve}
- *	    HELO      {tls_version} {cert_fp} {verify}
- *	    MAIL      i {tls_version} {cert_fp} {verify}
- *	    EOH, EOM  i
- *	Macro values are kept per name ("x" and "{x}" alike), with the
- *	stage they came with; CONNECT, HELO, MAIL and RCPT forget the
- *	values of later stages, as libmilter does.  A value that does not
- *	fit is dropped whole, never cut, so a long name cannot turn into
- *	a shorter valid one.  The SMTP client's address and port come
- *	from the CONNECT command; port 0 is a message submitted on the
- *	host (Postfix's non_smtpd_milters), which has no client to trust.
- *
- *	Replies: every command gets exactly one unless its no-reply bit
- *	was agreed (then never: Postfix would read a stray reply as the
- *	answer to its next command); MACRO, ABORT and QUIT never do.
- *	While danced stops, CONNECT, HELO and MAIL are answered tempfail
- *	(the MTA retries later; nothing slips through unchecked).  At end
- *	of message the reply may wait for verdicts: nothing more is
- *	dispatched meanwhile (the MTA sends nothing until it has it).
+ *	Each whole packet goes to command.c, which answers it into the
+ *	output buffer; at end of message the reply may wait for verdicts
+ *	(message.c): nothing more is dispatched meanwhile (the MTA sends
+ *	nothing until it has it), and c->wake resumes the connection.
  *
  *	Errors: a packet over MPROTO_PACKET_MAX, a command before the
  *	negotiation, a malformed payload, an unknown command, a read or
@@ -62,37 +41,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
-#include "clock.h"
+#include "lib/clock.h"
+#include "lib/panic.h"
 #include "milter_private.h"
-#include "panic.h"
 
 #define MCONN_READ_CHUNK 16384
 #define MCONN_KEEP_BUFFER 65536       /* input buffers larger than this are released when empty */
-
-/* The macro lists asked for, per SMFIM_* stage. */
-static const char *const mconn_lists[SMFIM_LAST + 1] = {
-    [SMFIM_CONNECT] = "v {client_name} {client_resolve}",
-    [SMFIM_HELO] = "{tls_version} {cert_fp} {verify}",
-    [SMFIM_ENVFROM] = "i {tls_version} {cert_fp} {verify}",
-    [SMFIM_EOH] = "i",
-    [SMFIM_EOM] = "i",
-};
-
-/* The names of the kept macros, without braces, by milter_mac slot. */
-static const char *const mconn_macro_names[MILTER_MACS] = {
-    "v", "client_name", "client_resolve", "tls_version", "cert_fp", "verify", "i",
-};
 
 static void mconn_on_read(evutil_socket_t, short, void *);
 static void mconn_on_write(evutil_socket_t, short, void *);
 static void mconn_on_wake(evutil_socket_t, short, void *);
 static void mconn_process(mconn *c);
 
-/* mconn_of - the connection a server_conn link belongs to. */
-static mconn *mconn_of(server_conn *link)
+/* mconn_of - the connection a listen_conn link belongs to. */
+static mconn *mconn_of(listen_conn *link)
 {
     return (mconn *) (void *) link;
 }
@@ -100,7 +64,7 @@ static mconn *mconn_of(server_conn *link)
 /* mconn_log - the face's log. */
 static const dlog *mconn_log(const mconn *c)
 {
-    return &c->mf->d->log;
+    return danced_log(c->mf->d);
 }
 
 /* mconn_close - close at once; a message in progress is forgotten. */
@@ -116,17 +80,17 @@ static void mconn_close(mconn *c)
     close(c->fd);
     free(c->in);
     mproto_out_free(&c->out);
-    server_conn_gone(mf->srv, &c->link);
+    listen_conn_gone(mf->srv, &c->link);
     free(c);
 }
 
-static void mconn_close_op(server_conn *link)
+static void mconn_close_op(listen_conn *link)
 {
     mconn_close(mconn_of(link));
 }
 
 /* mconn_drain_op - close now when no message is in progress, else once it has ended. */
-static void mconn_drain_op(server_conn *link)
+static void mconn_drain_op(listen_conn *link)
 {
     mconn *c = mconn_of(link);
 
@@ -136,12 +100,12 @@ static void mconn_drain_op(server_conn *link)
         c->draining = true;
 }
 
-static const server_conn_ops mconn_ops = { mconn_drain_op, mconn_close_op };
+static const listen_conn_ops mconn_ops = { mconn_drain_op, mconn_close_op };
 
 /* mconn_wait - (re)arm the read event: the packet's deadline while one is due, else idle_timeout. */
 static void mconn_wait(mconn *c)
 {
-    const dance_config *cfg = &c->mf->d->snap->cfg;
+    const dance_config *cfg = &danced_snapshot(c->mf->d)->cfg;
     long long left = (long long) cfg->idle_timeout * 1000;
     struct timeval tv;
 
@@ -155,7 +119,7 @@ static void mconn_wait(mconn *c)
     event_add(c->rev, &tv);
 }
 
-/* mconn_accept - (server) a new MTA connection on fd. */
+/* mconn_accept - (listener) a new MTA connection on fd, for the face arg. */
 void mconn_accept(void *arg, int fd, const char *peer)
 {
     milter_face *mf = arg;
@@ -172,279 +136,12 @@ void mconn_accept(void *arg, int fd, const char *peer)
     c->mf = mf;
     c->fd = fd;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    c->packet_deadline_ms = clock_now_ms() + (long long) mf->d->snap->cfg.request_timeout * 1000;
-    if ((c->rev = event_new(mf->d->base, fd, EV_READ | EV_PERSIST, mconn_on_read, c)) == NULL
-        || (c->wake = event_new(mf->d->base, -1, 0, mconn_on_wake, c)) == NULL)
+    c->packet_deadline_ms = clock_now_ms() + (long long) danced_snapshot(mf->d)->cfg.request_timeout * 1000;
+    if ((c->rev = event_new(danced_base(mf->d), fd, EV_READ | EV_PERSIST, mconn_on_read, c)) == NULL
+        || (c->wake = event_new(danced_base(mf->d), -1, 0, mconn_on_wake, c)) == NULL)
         DANCE_PANIC("libevent out of memory");
-    server_conn_add(mf->srv, &c->link, &mconn_ops);
+    listen_conn_add(mf->srv, &c->link, &mconn_ops);
     mconn_wait(c);
-}
-
-/* ------------------------------------------------------------- macros */
-
-/* milter_macro_value - a kept macro's value, NULL when the MTA has not passed it. */
-const char *milter_macro_value(const mconn *c, milter_mac m)
-{
-    return c->mac[m].set ? c->mac[m].value : NULL;
-}
-
-/* mconn_stage_of - the SMFIM_* stage of the command code a macro packet names. */
-static int mconn_stage_of(char cmd)
-{
-    switch (cmd) {
-    case SMFIC_CONNECT:
-        return SMFIM_CONNECT;
-    case SMFIC_HELO:
-        return SMFIM_HELO;
-    case SMFIC_MAIL:
-        return SMFIM_ENVFROM;
-    case SMFIC_RCPT:
-        return SMFIM_ENVRCPT;
-    case SMFIC_DATA:
-        return SMFIM_DATA;
-    case SMFIC_EOH:
-    case SMFIC_HEADER:
-        return SMFIM_EOH;
-    default:
-        return SMFIM_EOM;       /* end of message, body chunks, unknown commands */
-    }
-}
-
-/* mconn_forget_after - a command of stage: forget the macros of later stages. */
-static void mconn_forget_after(mconn *c, int stage)
-{
-    for (int m = 0; m < MILTER_MACS; m++)
-        if (c->mac[m].set && c->mac[m].stage > stage)
-            c->mac[m].set = false;
-}
-
-/* mconn_macro - keep one name=value when danced reads that macro. */
-static void mconn_macro(mconn *c, int stage, const char *name, const char *value)
-{
-    size_t len = strlen(name), vlen = strlen(value);
-
-    if (len >= 2 && name[0] == '{' && name[len - 1] == '}') {
-        name++;
-        len -= 2;
-    }
-    for (int m = 0; m < MILTER_MACS; m++) {
-        if (strlen(mconn_macro_names[m]) != len || memcmp(mconn_macro_names[m], name, len) != 0)
-            continue;
-        c->mac[m].set = true;
-        c->mac[m].stage = stage;
-        if (vlen >= sizeof(c->mac[m].value))
-            vlen = 0;           /* dropped whole */
-        memcpy(c->mac[m].value, value, vlen);
-        c->mac[m].value[vlen] = '\0';
-        return;
-    }
-}
-
-/* mconn_macros - a MACRO packet: its command code, then name\0value\0 pairs. */
-static bool mconn_macros(mconn *c, const mproto_packet *p)
-{
-    const char *v[MPROTO_STRINGS_MAX];
-    size_t n;
-
-    if (p->len < 1 || !mproto_parse_strings(p, 1, v, MPROTO_STRINGS_MAX, &n))
-        return false;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        mconn_macro(c, mconn_stage_of((char) p->data[0]), v[i], v[i + 1]);
-    return true;
-}
-
-/* ----------------------------------------------------------- commands */
-
-/* mconn_reply - the one reply a command gets, unless its no-reply bit was agreed. */
-static void mconn_reply(mconn *c, char code, uint32_t noreply_bit)
-{
-    if (noreply_bit != 0 && (c->pflags & noreply_bit))
-        return;
-    mproto_put(&c->out, code, NULL, 0);
-}
-
-/* mconn_negotiate - the MTA's options: ask for what danced needs of what it offers. */
-static bool mconn_negotiate(mconn *c, const mproto_packet *p)
-{
-    const uint32_t need = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-    const uint32_t want = SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NR_HDR;
-    mproto_optneg mta, reply;
-    bool lists;
-
-    if (!mproto_parse_optneg(p, &mta) || mta.version < 2) {
-        dlog_msg(mconn_log(c), LOG_WARNING, "milter %s: bad option negotiation; closing", c->peer);
-        return false;
-    }
-    if ((mta.actions & need) != need) {
-        dlog_msg(mconn_log(c), LOG_ERR, "milter %s: the MTA does not let milters add and delete header "
-                 "fields (offered actions 0x%lx): danced cannot work with it", c->peer,
-                 (unsigned long) mta.actions);
-        return false;
-    }
-    lists = mta.version >= 6 && (mta.actions & SMFIF_SETSYMLIST) != 0;
-    reply.version = mta.version < SMFI_PROT_VERSION ? mta.version : SMFI_PROT_VERSION;
-    reply.actions = need | (lists ? SMFIF_SETSYMLIST : 0);
-    reply.protocol = mta.protocol & want;
-    c->pflags = reply.protocol;
-    c->negotiated = true;
-    mproto_put_optneg(&c->out, &reply, mconn_lists, lists ? SMFIM_LAST + 1 : 0);
-    return true;
-}
-
-/* mconn_copy - copy src whole into dst[size]; false (dst "") when it does not fit. */
-static bool mconn_copy(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-
-    if (n >= size) {
-        dst[0] = '\0';
-        return false;
-    }
-    memcpy(dst, src, n + 1);
-    return true;
-}
-
-/* mconn_connect - the SMTP client's address, port and (verified) host name. */
-static bool mconn_connect(mconn *c, const mproto_packet *p)
-{
-    mproto_connect in;
-    const char *resolve = milter_macro_value(c, MILTER_MAC_CLIENT_RESOLVE);
-    const char *name = milter_macro_value(c, MILTER_MAC_CLIENT_NAME);
-
-    if (!mproto_parse_connect(p, &in))
-        return false;
-    mconn_forget_after(c, SMFIM_CONNECT);
-    milter_msg_end(c);
-    c->addr[0] = c->port[0] = c->ptr[0] = c->helo[0] = '\0';
-    c->helo_bad = c->tls = false;
-    memset(&c->client, 0, sizeof(c->client));
-    if ((in.family == SMFIA_INET || in.family == SMFIA_INET6) && netaddr_parse(in.address, &c->client)) {
-        netaddr_format(&c->client, c->addr);
-        snprintf(c->port, sizeof(c->port), "%u", in.port);
-        if (in.port == 0)       /* submitted on the host: no SMTP client */
-            memset(&c->client, 0, sizeof(c->client));
-    }
-    if (resolve != NULL && strcmp(resolve, "OK") == 0 && name != NULL && name[0] != '[')
-        (void) mconn_copy(c->ptr, sizeof(c->ptr), name);
-    mconn_reply(c, c->mf->d->draining ? SMFIR_TEMPFAIL : SMFIR_CONTINUE, SMFIP_NR_CONN);
-    return true;
-}
-
-/* mconn_tls - note TLS when the MTA passed {tls_version}. */
-static void mconn_tls(mconn *c)
-{
-    const char *v = milter_macro_value(c, MILTER_MAC_TLS_VERSION);
-
-    if (v != NULL && v[0] != '\0')
-        c->tls = true;
-}
-
-/* mconn_helo - the EHLO argument. */
-static bool mconn_helo(mconn *c, const mproto_packet *p)
-{
-    const char *v[1];
-    size_t n;
-
-    if (!mproto_parse_strings(p, 0, v, 1, &n) || n != 1)
-        return false;
-    mconn_forget_after(c, SMFIM_HELO);
-    c->helo_bad = !mconn_copy(c->helo, sizeof(c->helo), v[0]);
-    mconn_tls(c);
-    mconn_reply(c, c->mf->d->draining ? SMFIR_TEMPFAIL : SMFIR_CONTINUE, SMFIP_NR_HELO);
-    return true;
-}
-
-/* mconn_mail - MAIL FROM: a message begins (tempfail while danced stops). */
-static bool mconn_mail(mconn *c, const mproto_packet *p)
-{
-    const char *v[MPROTO_STRINGS_MAX];
-    size_t n;
-
-    if (!mproto_parse_strings(p, 0, v, MPROTO_STRINGS_MAX, &n))
-        return false;
-    mconn_forget_after(c, SMFIM_ENVFROM);
-    mconn_tls(c);
-    milter_msg_end(c);          /* an earlier message without end or abort */
-    if (c->mf->d->draining) {
-        mconn_reply(c, SMFIR_TEMPFAIL, SMFIP_NR_MAIL);
-        return true;
-    }
-    milter_msg_begin(c, n > 0 ? v[0] : "");
-    mconn_reply(c, SMFIR_CONTINUE, SMFIP_NR_MAIL);
-    return true;
-}
-
-/* mconn_header - one header field: name\0value\0. */
-static bool mconn_header(mconn *c, const mproto_packet *p)
-{
-    const char *v[2];
-    size_t n;
-
-    if (!mproto_parse_strings(p, 0, v, 2, &n) || n != 2)
-        return false;
-    if (c->msg != NULL)
-        milter_msg_header(c, v[0], v[1]);
-    mconn_reply(c, SMFIR_CONTINUE, SMFIP_NR_HDR);
-    return true;
-}
-
-/* mconn_command - one packet; false when the connection must close. */
-static bool mconn_command(mconn *c, const mproto_packet *p)
-{
-    if (!c->negotiated && p->cmd != SMFIC_OPTNEG) {
-        dlog_msg(mconn_log(c), LOG_WARNING, "milter %s: command '%c' before the option negotiation; "
-                 "closing", c->peer, p->cmd >= ' ' && p->cmd < 127 ? p->cmd : '?');
-        return false;
-    }
-    switch (p->cmd) {
-    case SMFIC_OPTNEG:
-        return mconn_negotiate(c, p);
-    case SMFIC_MACRO:
-        return mconn_macros(c, p);
-    case SMFIC_CONNECT:
-        return mconn_connect(c, p);
-    case SMFIC_HELO:
-        return mconn_helo(c, p);
-    case SMFIC_MAIL:
-        return mconn_mail(c, p);
-    case SMFIC_RCPT:
-        mconn_forget_after(c, SMFIM_ENVRCPT);
-        mconn_reply(c, SMFIR_CONTINUE, SMFIP_NR_RCPT);
-        return true;
-    case SMFIC_DATA:
-        mconn_reply(c, SMFIR_CONTINUE, SMFIP_NR_DATA);
-        return true;
-    case SMFIC_HEADER:
-        return mconn_header(c, p);
-    case SMFIC_EOH:
-        mconn_reply(c, SMFIR_CONTINUE, SMFIP_NR_EOH);
-        return true;
-    case SMFIC_BODY:
-        mconn_reply(c, SMFIR_CONTINUE, SMFIP_NR_BODY);
-        return true;
-    case SMFIC_UNKNOWN:
-        mconn_reply(c, SMFIR_CONTINUE, SMFIP_NR_UNKN);
-        return true;
-    case SMFIC_BODYEOB:
-        if (c->msg == NULL)
-            mconn_reply(c, SMFIR_CONTINUE, 0);
-        else
-            (void) milter_msg_eom(c);   /* when not answered yet: c->wake */
-        return true;
-    case SMFIC_ABORT:
-        milter_msg_abort(c);
-        return true;
-    case SMFIC_QUIT_NC:         /* another SMTP session follows on this connection, negotiated */
-        milter_msg_end(c);
-        memset(c->mac, 0, sizeof(c->mac));
-        return true;
-    case SMFIC_QUIT:
-        return false;
-    default:
-        dlog_msg(mconn_log(c), LOG_WARNING, "milter %s: unknown command 0x%02x; closing", c->peer,
-                 (unsigned) (unsigned char) p->cmd);
-        return false;
-    }
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -459,10 +156,10 @@ static bool mconn_flush(mconn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct timeval tv = { (time_t) c->mf->d->snap->cfg.idle_timeout, 0 };
+            struct timeval tv = { (time_t) danced_snapshot(c->mf->d)->cfg.idle_timeout, 0 };
 
             if (c->wev == NULL
-                && (c->wev = event_new(c->mf->d->base, c->fd, EV_WRITE | EV_PERSIST, mconn_on_write, c))
+                && (c->wev = event_new(danced_base(c->mf->d), c->fd, EV_WRITE | EV_PERSIST, mconn_on_write, c))
                        == NULL)
                 DANCE_PANIC("out of memory");
             event_del(c->rev);  /* nothing more is read until the replies are out */
@@ -513,7 +210,7 @@ static void mconn_process(mconn *c)
         if (st != MPROTO_OK)
             break;
         used += p.size;
-        if (!mconn_command(c, &p)) {
+        if (!command_dispatch(c, &p)) {
             if (mconn_flush(c))         /* whatever was answered before goes out */
                 mconn_close(c);
             return;
@@ -528,7 +225,7 @@ static void mconn_process(mconn *c)
     mconn_consume(c, used);
     c->partial = c->in_len > 0 && (c->msg == NULL || !c->msg->at_eom);
     if (c->partial && (!was_partial || used > 0))
-        c->packet_deadline_ms = clock_now_ms() + (long long) c->mf->d->snap->cfg.request_timeout * 1000;
+        c->packet_deadline_ms = clock_now_ms() + (long long) danced_snapshot(c->mf->d)->cfg.request_timeout * 1000;
     if (!mconn_flush(c))
         return;
     if (c->wev == NULL || !event_pending(c->wev, EV_WRITE, NULL))
@@ -558,7 +255,7 @@ static void mconn_on_write(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     if (what & EV_TIMEOUT) {
         dlog_msg(mconn_log(c), LOG_WARNING, "milter %s: replies not taken for %u s; closing", c->peer,
-                 c->mf->d->snap->cfg.idle_timeout);
+                 danced_snapshot(c->mf->d)->cfg.idle_timeout);
         mconn_close(c);
         return;
     }
@@ -598,13 +295,13 @@ static void mconn_on_read(evutil_socket_t fd, short what, void *arg)
         }
         if (!c->negotiated)
             dlog_msg(mconn_log(c), LOG_WARNING, "milter %s: no option negotiation within %u s "
-                     "(request_timeout); closing", c->peer, c->mf->d->snap->cfg.request_timeout);
+                     "(request_timeout); closing", c->peer, danced_snapshot(c->mf->d)->cfg.request_timeout);
         else if (c->partial)
             dlog_msg(mconn_log(c), LOG_WARNING, "milter %s: a packet still incomplete after %u s "
-                     "(request_timeout); closing", c->peer, c->mf->d->snap->cfg.request_timeout);
+                     "(request_timeout); closing", c->peer, danced_snapshot(c->mf->d)->cfg.request_timeout);
         else
             dlog_msg(mconn_log(c), LOG_INFO, "milter %s: idle for %u s; closing", c->peer,
-                     c->mf->d->snap->cfg.idle_timeout);
+                     danced_snapshot(c->mf->d)->cfg.idle_timeout);
         mconn_close(c);
         return;
     }

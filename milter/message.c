@@ -53,16 +53,16 @@
 
 #include <libmilter/mfdef.h>
 
-#include "clock.h"
+#include "lib/clock.h"
+#include "lib/panic.h"
 #include "milter_private.h"
-#include "panic.h"
 
 /* ---------------------------------------------------------- utilities */
 
 /* msg_log - the daemon's log. */
 static const dlog *msg_log(const mconn *c)
 {
-    return &c->mf->d->log;
+    return danced_log(c->mf->d);
 }
 
 /* msg_queue_id - the queue id the MTA passed, or "?" for logs. */
@@ -93,30 +93,30 @@ static void msg_sender(milter_msg *m, const char *arg)
 }
 
 /* msg_claimed - the claimed names of the message for the configured identities. */
-static void msg_claimed(const mconn *c, const milter_msg *m, const char *claimed[DECIDE_KINDS],
-                        char buf[DECIDE_KINDS][IDENTITY_NAME_MAX])
+static void msg_claimed(const mconn *c, const milter_msg *m, const char *claimed[RESULTS_KINDS],
+                        char buf[RESULTS_KINDS][IDENTITY_NAME_MAX])
 {
-    const char *value[DECIDE_KINDS];
+    const char *value[RESULTS_KINDS];
 
-    value[DECIDE_HELO] = c->helo_bad ? "(EHLO argument too long)" : c->helo;
-    value[DECIDE_MAILFROM] = m->sender_bad ? "(MAIL FROM address too long)" : m->sender;
-    value[DECIDE_PTR] = c->ptr;
-    for (int k = 0; k < DECIDE_KINDS; k++) {
+    value[RESULTS_HELO] = c->helo_bad ? "(EHLO argument too long)" : c->helo;
+    value[RESULTS_MAILFROM] = m->sender_bad ? "(MAIL FROM address too long)" : m->sender;
+    value[RESULTS_PTR] = c->ptr;
+    for (int k = 0; k < RESULTS_KINDS; k++) {
         claimed[k] = NULL;
-        if (m->snap->cfg.identities & decide_kind_bit((decide_kind) k))
-            claimed[k] = decide_claimed_value((decide_kind) k, value[k], buf[k]);
+        if (m->snap->cfg.identities & results_kind_bit((results_kind) k))
+            claimed[k] = results_claimed_value((results_kind) k, value[k], buf[k]);
     }
 }
 
 /* msg_results_all - the same result and reason for every claimed identity still open (no DNS). */
 static void msg_results_all(const mconn *c, milter_msg *m, verdict_result result, const char *reason)
 {
-    const char *claimed[DECIDE_KINDS];
-    char buf[DECIDE_KINDS][IDENTITY_NAME_MAX], name[IDENTITY_NAME_MAX];
+    const char *claimed[RESULTS_KINDS];
+    char buf[RESULTS_KINDS][IDENTITY_NAME_MAX], name[IDENTITY_NAME_MAX];
 
     msg_claimed(c, m, claimed, buf);
-    for (int k = 0; k < DECIDE_KINDS; k++) {
-        decide_result *r = &m->res[k];
+    for (int k = 0; k < RESULTS_KINDS; k++) {
+        results_item *r = &m->res[k];
 
         memset(r, 0, sizeof(*r));
         if (claimed[k] == NULL)
@@ -138,8 +138,8 @@ static void msg_check_done(void *arg, verdict *v)
     milter_msg *m = ck->msg;
     mconn *c = m->conn;
 
-    dlog_verdict_of(msg_log(c), NULL, v, decide_kind_name(ck->kind), ck->claimed, c->addr, NULL);
-    decide_result_from(&m->res[ck->kind], v);
+    dlog_verdict_of(msg_log(c), NULL, v, results_kind_name(ck->kind), ck->claimed, c->addr, NULL);
+    results_item_from(&m->res[ck->kind], v);
     dnsloop_slot_done(&ck->slot);
     if (m->outstanding == 0)
         DANCE_PANIC("more completions than checks");
@@ -173,8 +173,8 @@ static void msg_digest_problem(const mconn *c, const milter_msg *m, evidence_sta
 /* msg_start_checks - Sendmail mode: start the checks of the claimed names on the loop's resolver. */
 static void msg_start_checks(mconn *c, milter_msg *m)
 {
-    const char *claimed[DECIDE_KINDS];
-    char buf[DECIDE_KINDS][IDENTITY_NAME_MAX];
+    const char *claimed[RESULTS_KINDS];
+    char buf[RESULTS_KINDS][IDENTITY_NAME_MAX];
     evidence_status st;
 
     m->checking = true;
@@ -185,18 +185,18 @@ static void msg_start_checks(mconn *c, milter_msg *m)
         msg_digest_problem(c, m, st);
     msg_claimed(c, m, claimed, buf);
     m->starting = true;
-    for (int k = 0; k < DECIDE_KINDS; k++) {
+    for (int k = 0; k < RESULTS_KINDS; k++) {
         milter_check *ck = &m->check[k];
 
         ck->msg = m;
-        ck->kind = (decide_kind) k;
+        ck->kind = (results_kind) k;
         if (claimed[k] == NULL)
             continue;
         snprintf(ck->buf, sizeof(ck->buf), "%s", claimed[k]);
         ck->claimed = ck->buf;
         m->outstanding++;
-        dnsloop_slot_start(&ck->slot, c->mf->d->dns, m->ev, ck->claimed,
-                           k == DECIDE_MAILFROM ? &m->snap->copt_domain : &m->snap->copt, msg_check_done,
+        dnsloop_slot_start(&ck->slot, danced_dns(c->mf->d), m->ev, ck->claimed,
+                           k == RESULTS_MAILFROM ? &m->snap->copt_domain : &m->snap->copt, msg_check_done,
                            ck);
     }
     m->starting = false;
@@ -207,9 +207,9 @@ static void msg_checks_give_up(milter_msg *m)
 {
     char name[IDENTITY_NAME_MAX];
 
-    for (int k = 0; k < DECIDE_KINDS; k++) {
+    for (int k = 0; k < RESULTS_KINDS; k++) {
         milter_check *ck = &m->check[k];
-        decide_result *r = &m->res[k];
+        results_item *r = &m->res[k];
 
         if (ck->slot.v == NULL)
             continue;           /* done, or never started */
@@ -234,7 +234,7 @@ void milter_msg_begin(mconn *c, const char *arg)
 
     m = xcalloc(1, sizeof(*m));
     m->conn = c;
-    m->snap = snapshot_ref(c->mf->d->snap);
+    m->snap = snapshot_ref(danced_snapshot(c->mf->d));
     cfg = &m->snap->cfg;
     msg_sender(m, arg);
     m->rules.servid = m->snap->servid_norm;
@@ -303,7 +303,7 @@ static void msg_on_settled(void *arg)
 /* msg_from_join - Postfix mode: the verdicts the policy face recorded; false while they are pending. */
 static bool msg_from_join(mconn *c, milter_msg *m, bool late, const char **source)
 {
-    join *j = c->mf->d->join;
+    join *j = danced_join(c->mf->d);
     join_status st = join_take(j, &m->key, clock_now_ms(), m->res, msg_on_settled, c);
 
     if (st == JOIN_WAIT && !late) {
@@ -360,7 +360,7 @@ static bool msg_verdicts(mconn *c, milter_msg *m, bool late, const char **source
         msg_checks_give_up(m);
         return true;
     }
-    if (c->mf->d->join != NULL
+    if (danced_join(c->mf->d) != NULL
         && join_make_key(qid != NULL ? qid : "", c->addr, c->port, &m->key) == JOIN_KEY_OK)
         return msg_from_join(c, m, late, source);
     if (!c->tls) {
@@ -372,7 +372,7 @@ static bool msg_verdicts(mconn *c, milter_msg *m, bool late, const char **source
     } else if (verify != NULL && strcasecmp(verify, "NOT") == 0) {
         *source = "{verify} NOT";
         msg_results_all(c, m, VERDICT_NONE, "client certificate not requested");
-    } else if (c->mf->d->join != NULL) {
+    } else if (danced_join(c->mf->d) != NULL) {
         *source = "no usable queue id or client";
         msg_warn_missing(c, true);
         msg_results_all(c, m, VERDICT_TEMPERROR, "no verdict from the policy service");
@@ -385,13 +385,13 @@ static bool msg_verdicts(mconn *c, milter_msg *m, bool late, const char **source
 }
 
 /* msg_summary - "dane=pass smtp.helo=a, dane=none smtp.mailfrom=b" for the log. */
-static void msg_summary(const decide_result res[DECIDE_KINDS], char *out, size_t size)
+static void msg_summary(const results_item res[RESULTS_KINDS], char *out, size_t size)
 {
-    static const char *const prop[DECIDE_KINDS] = { "smtp.helo", "smtp.mailfrom", "policy.ptr" };
+    static const char *const prop[RESULTS_KINDS] = { "smtp.helo", "smtp.mailfrom", "policy.ptr" };
     size_t len = 0;
 
     out[0] = '\0';
-    for (int k = 0; k < DECIDE_KINDS && len < size; k++) {
+    for (int k = 0; k < RESULTS_KINDS && len < size; k++) {
         if (!res[k].present)
             continue;
         len += (size_t) snprintf(out + len, size - len, "%sdane=%s %s=%s", len ? ", " : "",
@@ -407,11 +407,11 @@ static void msg_reject_too_many(mconn *c, milter_msg *m)
 {
     char reply[400];
 
-    if (!m->checking && c->mf->d->join != NULL) {
+    if (!m->checking && danced_join(c->mf->d) != NULL) {
         const char *qid = milter_macro_value(c, MILTER_MAC_QUEUE_ID);
 
         if (join_make_key(qid != NULL ? qid : "", c->addr, c->port, &m->key) == JOIN_KEY_OK)
-            join_discard(c->mf->d->join, &m->key);      /* its verdict is not needed */
+            join_discard(danced_join(c->mf->d), &m->key);      /* its verdict is not needed */
     }
     dlog_msg(msg_log(c), LOG_WARNING, "milter: queue id %s from %s: more than %d Authentication-Results "
              "fields claim authserv-id %s; message rejected", msg_queue_id(c), c->addr,
@@ -432,7 +432,7 @@ static size_t msg_rewrite(mconn *c, milter_msg *m)
         mproto_put_header(&c->out, SMFIR_CHGHEADER, (uint32_t) rm.index, hygiene_name_text(rm.name), "");
         removed++;
     }
-    decide_header_value(m->snap, m->res, true, value, sizeof(value));
+    results_header_value(m->snap, m->res, true, value, sizeof(value));
     mproto_put_header(&c->out, SMFIR_INSHEADER, 0, HYGIENE_FIELD, value);
     mproto_put(&c->out, SMFIR_CONTINUE, NULL, 0);
     return removed;
@@ -494,9 +494,9 @@ void milter_msg_abort(mconn *c)
 
     if (m == NULL)
         return;
-    if (!m->checking && c->mf->d->join != NULL
+    if (!m->checking && danced_join(c->mf->d) != NULL
         && join_make_key(qid != NULL ? qid : "", c->addr, c->port, &m->key) == JOIN_KEY_OK)
-        join_discard(c->mf->d->join, &m->key);
+        join_discard(danced_join(c->mf->d), &m->key);
     milter_msg_end(c);
 }
 
@@ -508,8 +508,8 @@ void milter_msg_end(mconn *c)
     if (m == NULL)
         return;
     if (m->waits_join)
-        join_cancel_wait(c->mf->d->join, &m->key, c);
-    for (int k = 0; k < DECIDE_KINDS; k++)
+        join_cancel_wait(danced_join(c->mf->d), &m->key, c);
+    for (int k = 0; k < RESULTS_KINDS; k++)
         dnsloop_slot_abort(&m->check[k].slot);
     event_del(c->wake);
     evidence_free(m->ev);

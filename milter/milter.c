@@ -1,21 +1,18 @@
 /*
- * milter.c - danced's milter face: its listener and its life.
+ * milter.c - danced's milter face: open it, and what the daemon asks of it.
  *
  * USAGE
- *	milter_open(d, cfg->milter_socket, cfg->socket_mode, cfg->socket_group, err, size);
- *	... daemonize, drop privileges, event base, resolver ...
- *	milter_start(d, max);
- *	... SIGHUP: milter_set_max(d, max) ...
- *	... SIGTERM: milter_stop(d); ... milter_idle(d) ... (or milter_close_all(d))
- *	milter_free(d);
+ *	milter_open(d, cfg, err, size);	(main.c, before daemonizing)
+ *	... the daemon drives the face's listener (face.h) ...
  *
  * DESCRIPTION
- *	The face is a server (server.h) whose connections are mconn's
- *	(mconn.c).  At milter_max_connections it stops accepting until
- *	one closes (the kernel's backlog holds the next MTA connections);
- *	its limit is its own, so idle milter connections can never take
- *	the policy face's descriptors: danced's open-file limit counts
- *	both faces' limits and the resolver's queries in flight.
+ *	The face's listener (danced/listen.h) hands every accepted
+ *	connection to mconn_accept() (mconn.c).  At milter_max_connections
+ *	the daemon's listener stops accepting
+ *	until one closes (the kernel's backlog holds the next MTA
+ *	connections); its limit is its own, so idle milter connections can
+ *	never take the policy face's descriptors: danced's open-file limit
+ *	counts both faces' limits and the resolver's queries in flight.
  *
  *	Stopping: the listener closes; a connection with no message in
  *	progress closes at once (the MTA applies its default_action -
@@ -23,117 +20,61 @@
  *	others once their message has ended; while danced stops, a new
  *	message on them is answered tempfail.
  */
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 
-#include "endpoint.h"
+#include "lib/config.h"
+#include "lib/endpoint.h"
+#include "lib/panic.h"
+#include "danced/face.h"
 #include "milter.h"
 #include "milter_private.h"
-#include "panic.h"
 
-/* milter_on_drained - (server) stopped, and the last connection closed. */
-static void milter_on_drained(void *arg)
+static size_t milter_limit(const dance_config *cfg);
+static void milter_free(void *face);
+
+static const danced_face_ops milter_ops = {
+    .name = "milter",
+    .limit_key = "milter_max_connections",
+    .limit = milter_limit,
+    .accept = mconn_accept,
+    .free = milter_free,
+};
+
+/* milter_open - bind milter_socket and register the face. */
+milter_status milter_open(danced *d, const dance_config *cfg, char *err, size_t errsize)
 {
-    milter_face *mf = arg;
-
-    danced_check_done(mf->d);
-}
-
-/* milter_open - bind endpoint. */
-milter_status milter_open(danced *d, const char *text, unsigned mode, const char *group,
-                          char *err, size_t errsize)
-{
-    milter_face *mf;
+    milter_face *mf = xcalloc(1, sizeof(*mf));
     endpoint ep;
     char why[256];
 
-    if (d->mface != NULL)
-        DANCE_PANIC("one milter face per process");
-    if (text == NULL || strlen(text) >= MILTER_ENDPOINT_MAX) {
-        snprintf(err, errsize, "milter_socket: missing or too long");
-        return MILTER_BAD_ENDPOINT;
-    }
-    if (!endpoint_parse(text, &ep, why, sizeof(why))) {
-        snprintf(err, errsize, "milter_socket: %s", why);
-        return MILTER_BAD_ENDPOINT;
-    }
-    mf = xcalloc(1, sizeof(*mf));
     mf->d = d;
-    mf->inet = ep.family != AF_UNIX;
-    snprintf(mf->endpoint, sizeof(mf->endpoint), "%s", text);
-    switch (server_open("milter_socket", text, mode, group, &mf->srv, err, errsize)) {
-    case SERVER_OK:
+    switch (listen_open("milter_socket", cfg->milter_socket, cfg->socket_mode, cfg->socket_group,
+                        &mf->srv, err, errsize)) {
+    case LISTEN_OK:
         break;
-    case SERVER_BAD_ENDPOINT:
+    case LISTEN_BAD_ENDPOINT:
         free(mf);
         return MILTER_BAD_ENDPOINT;
-    case SERVER_ENVIRONMENT:
+    case LISTEN_ENVIRONMENT:
     default:
         free(mf);
         return MILTER_ENVIRONMENT;
     }
-    d->mface = mf;
+    /* bound, so it parses: TCP connections get TCP_NODELAY (mconn.c) */
+    mf->inet = endpoint_parse(cfg->milter_socket, &ep, why, sizeof(why)) && ep.family != AF_UNIX;
+    danced_add_face(d, &milter_ops, mf, mf->srv);
     return MILTER_OK;
 }
 
-/* milter_start - begin accepting on d's loop, at most max connections at a time. */
-void milter_start(danced *d, size_t max)
+/* milter_limit - the face's connection limit: milter_max_connections. */
+static size_t milter_limit(const dance_config *cfg)
 {
-    milter_face *mf = d->mface;
-    server_face face = { "milter", mconn_accept, milter_on_drained, mf };
-
-    server_start(mf->srv, d->base, &d->log, &face, max);
+    return cfg->milter_max_connections;
 }
 
-/* milter_set_max - the connection limit of a (re)loaded configuration. */
-void milter_set_max(danced *d, size_t max)
+/* milter_free - release the face (the daemon closed its connections and freed its listener). */
+static void milter_free(void *face)
 {
-    server_set_max(d->mface->srv, max);
-}
-
-/* milter_stop - stop accepting and drain. */
-void milter_stop(danced *d)
-{
-    server_stop(d->mface->srv);
-    server_drain(d->mface->srv);
-}
-
-/* milter_close_all - close every connection now. */
-void milter_close_all(danced *d)
-{
-    server_close_all(d->mface->srv);
-}
-
-/* milter_idle - true when no connection is open. */
-bool milter_idle(const danced *d)
-{
-    return server_connections(d->mface->srv) == 0;
-}
-
-/* milter_counts - open connections, and messages in progress. */
-void milter_counts(const danced *d, size_t *connections, size_t *messages)
-{
-    *connections = server_connections(d->mface->srv);
-    *messages = d->mface->messages;
-}
-
-/* milter_endpoint - the endpoint as configured. */
-const char *milter_endpoint(const danced *d)
-{
-    return d->mface != NULL ? d->mface->endpoint : "";
-}
-
-/* milter_free - close the listener and release the face. */
-void milter_free(danced *d)
-{
-    milter_face *mf = d->mface;
-
-    if (mf == NULL)
-        return;
-    server_close_all(mf->srv);
-    server_free(mf->srv);
-    free(mf);
-    d->mface = NULL;
+    free(face);
 }

@@ -13,16 +13,17 @@
  * (mproto.h, mconn.c): its own listener with milter_max_connections, the
  * peer checks of peer_users, a time limit for a connection that never
  * negotiates - none of which libmilter's accept loop and thread per
- * connection allow.  Start-up follows the policy face's order:
- * milter_open() before daemonizing and dropping privileges (errors reach
- * the terminal), milter_start() once the event base and resolver exist.
+ * connection allow.  milter_open() runs before daemonizing and dropping
+ * privileges (errors reach the terminal); the daemon drives the face
+ * through face.h from then on.
  */
 #ifndef DANCE_MILTER_MILTER_H
 #define DANCE_MILTER_MILTER_H
 
-#include <stdbool.h>
 #include <stddef.h>
-#include "danced.h"
+
+typedef struct danced danced;
+struct dance_config;
 
 typedef enum {
     MILTER_OK = 0,
@@ -30,32 +31,10 @@ typedef enum {
     MILTER_ENVIRONMENT                /* bad environment: bind, socket file, group */
 } milter_status;
 
-/* milter_open - bind endpoint text (unix sockets get mode and group); d->mface is set. */
-milter_status milter_open(danced *d, const char *text, unsigned mode, const char *group,
-                          char *err, size_t errsize);
-
-/* milter_start - begin accepting on d's loop, at most max connections at a time. */
-void milter_start(danced *d, size_t max);
-
-/* milter_set_max - the connection limit of a (re)loaded configuration. */
-void milter_set_max(danced *d, size_t max);
-
-/* milter_stop - stop accepting; idle connections close, the others once their message has ended. */
-void milter_stop(danced *d);
-
-/* milter_close_all - close every connection now (danced's grace time is over). */
-void milter_close_all(danced *d);
-
-/* milter_idle - true when no connection is open. */
-bool milter_idle(const danced *d);
-
-/* milter_connections - open connections, and messages in progress. */
-void milter_counts(const danced *d, size_t *connections, size_t *messages);
-
-/* milter_endpoint - the endpoint as configured, for logs. */
-const char *milter_endpoint(const danced *d);
-
-/* milter_free - close the listener, remove the unix socket file, release the face (no connection left). */
-void milter_free(danced *d);
+/*
+ * milter_open - bind cfg's milter_socket (unix sockets get socket_mode and
+ * socket_group) and register the face with d; err says why not.
+ */
+milter_status milter_open(danced *d, const struct dance_config *cfg, char *err, size_t errsize);
 
 #endif

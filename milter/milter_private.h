@@ -9,24 +9,24 @@
  * follows a message and answers its end; milter.c is the face.  Nothing
  * here is used outside milter/.
  */
-#ifndef DANCE_MILTER_PRIVATE_H
-#define DANCE_MILTER_PRIVATE_H
+#ifndef DANCE_MILTER_MILTER_PRIVATE_H
+#define DANCE_MILTER_MILTER_PRIVATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <event2/event.h>
 
-#include "danced.h"
-#include "decide.h"
-#include "dnsloop.h"
+#include "lib/netaddr.h"
+#include "danced/danced.h"
+#include "danced/dnsloop.h"
+#include "danced/join.h"
+#include "danced/listen.h"
+#include "danced/results.h"
+#include "danced/snapshot.h"
 #include "hygiene.h"
-#include "join.h"
 #include "mproto.h"
-#include "netaddr.h"
-#include "server.h"
 
-#define MILTER_ENDPOINT_MAX 300
 #define MILTER_MACRO_MAX 256          /* a kept macro value (v, {verify}, {cert_fp}: SHA-512 is 191) */
 #define MILTER_HELO_MAX 256
 #define MILTER_SENDER_MAX 520         /* a path is at most 256 octets (RFC 5321) */
@@ -37,12 +37,11 @@
 /* The face: one listener, its connections, the rate limit of its warnings. */
 typedef struct milter_face {
     danced *d;
-    server *srv;
+    listener *srv;
     bool inet;                        /* TCP: TCP_NODELAY on every connection */
     size_t messages;                  /* messages between MAIL FROM and their end */
     long long warned_ms;              /* the last "no verdict" configuration warning */
     unsigned long warn_suppressed;
-    char endpoint[MILTER_ENDPOINT_MAX];
 } milter_face;
 
 /* The macros danced reads, each in a slot of its own. */
@@ -70,7 +69,7 @@ struct mconn;
 /* One Sendmail-mode check: a claimed identity on the event loop's resolver. */
 typedef struct milter_check {
     struct milter_msg *msg;
-    decide_kind kind;
+    results_kind kind;
     const char *claimed;              /* into buf; NULL: not checked */
     char buf[IDENTITY_NAME_MAX];
     dnsloop_slot slot;
@@ -85,11 +84,11 @@ typedef struct milter_msg {
     hygiene_rules rules;              /* into snap and the connection */
     hygiene hyg;
     size_t removed_by[HYGIENE_VERDICTS];
-    decide_result res[DECIDE_KINDS];
+    results_item res[RESULTS_KINDS];
     /* Sendmail mode: the checks run here */
     bool checking;
     evidence *ev;
-    milter_check check[DECIDE_KINDS];
+    milter_check check[RESULTS_KINDS];
     size_t outstanding;
     bool starting;
     /* end of message */
@@ -101,10 +100,10 @@ typedef struct milter_msg {
 
 /* One MTA connection. */
 typedef struct mconn {
-    server_conn link;                 /* first: the server's list */
+    listen_conn link;                 /* first: the listener's list */
     milter_face *mf;
     int fd;
-    char peer[SERVER_PEER_MAX];
+    char peer[LISTEN_PEER_MAX];
     struct event *rev;                /* readable, with the idle or packet timeout */
     struct event *wev;                /* writable, only once a reply got stuck */
     struct event *wake;               /* verdicts settled, or their deadline passed */
@@ -129,8 +128,14 @@ typedef struct mconn {
     milter_msg *msg;                  /* NULL between messages */
 } mconn;
 
-/* mconn_accept - (server) a new MTA connection on fd. */
+/* mconn_accept - (listener) a new MTA connection on fd, for the face arg. */
 void mconn_accept(void *arg, int fd, const char *peer);
+
+/*
+ * command_dispatch - (mconn.c) answer one packet of c: its reply (if any)
+ * goes into c->out.  False: close the connection (logged).
+ */
+bool command_dispatch(mconn *c, const mproto_packet *p);
 
 /* mconn_resume - (message.c) the end of message was answered: write and go on reading. */
 void mconn_resume(mconn *c);

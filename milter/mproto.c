@@ -36,8 +36,8 @@
 
 #include <libmilter/mfdef.h>
 
+#include "lib/panic.h"
 #include "mproto.h"
-#include "panic.h"
 
 /* mproto_u32 - the big-endian integer at p. */
 static uint32_t mproto_u32(const unsigned char *p)

@@ -30,11 +30,10 @@
  *	temperror_action; else any fail -> fail_action; else DUNNO.  At
  *	DATA: "PREPEND Authentication-Results: ..." with one dane result
  *	per identity that had a valid claimed name, in the order helo,
- *	mailfrom, ptr (smtp.helo, smtp.mailfrom, policy.ptr), unfolded
- *	because a policy reply is one line; if the field would pass 998
- *	octets it is written again without the reason comments.  With a
- *	milter writing the header, DATA answers DUNNO, and the milter asks
- *	decide_header_value() for the same field folded over lines.  Never
+ *	mailfrom, ptr (smtp.helo, smtp.mailfrom, policy.ptr), as
+ *	results_header_value() writes it on one line.  With a milter writing
+ *	the header, DATA answers DUNNO, and the milter asks
+ *	results_header_value() for the same field folded over lines.  Never
  *	an empty action.
  */
 #include <stdio.h>
@@ -42,36 +41,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "text.h"
+#include "lib/panic.h"
+#include "lib/text.h"
 #include "decide.h"
-#include "panic.h"
-
-#define DECIDE_AR_NAME "Authentication-Results"
-
-static const char *const decide_kind_names[DECIDE_KINDS] = { "helo", "mailfrom", "ptr" };
-
-/* decide_kind_name - "helo", "mailfrom", "ptr". */
-const char *decide_kind_name(decide_kind kind)
-{
-    if ((unsigned) kind >= DECIDE_KINDS)
-        DANCE_PANIC("unexpected: (unsigned) kind >= DECIDE_KINDS");
-    return decide_kind_names[kind];
-}
-
-/* decide_kind_bit - the CONFIG_IDENTITY_* bit of a kind. */
-unsigned decide_kind_bit(decide_kind kind)
-{
-    switch (kind) {
-    case DECIDE_HELO:
-        return CONFIG_IDENTITY_HELO;
-    case DECIDE_MAILFROM:
-        return CONFIG_IDENTITY_MAILFROM;
-    case DECIDE_PTR:
-        return CONFIG_IDENTITY_PTR;
-    default:
-        DANCE_PANIC("%s: unhandled case", __func__);
-    }
-}
 
 /* decide_state_of - classify a request by its request type and protocol_state. */
 decide_state decide_state_of(const policy_request *req)
@@ -88,43 +60,16 @@ decide_state decide_state_of(const policy_request *req)
     return DECIDE_STATE_OTHER;
 }
 
-/* decide_claimed_value - the name to check for kind given the raw SMTP value, or NULL when there is none. */
-const char *decide_claimed_value(decide_kind kind, const char *v, char buf[IDENTITY_NAME_MAX])
-{
-    const char *at;
-
-    if (v == NULL || *v == '\0')
-        return NULL;                            /* absent, or the null sender: no name */
-    switch (kind) {
-    case DECIDE_MAILFROM:
-        if (identity_mail_domain(v, buf) == IDENTITY_OK)
-            return buf;
-        at = strrchr(v, '@');
-        return at != NULL ? at + 1 : v;         /* invalid: check_start says why */
-    case DECIDE_PTR:
-        if (strcasecmp(v, "unknown") == 0)
-            return NULL;
-        break;
-    case DECIDE_HELO:
-        break;
-    default:
-        DANCE_PANIC("%s: unhandled case", __func__);
-    }
-    if (identity_normalize(v, buf) == IDENTITY_OK)
-        return buf;
-    return v;
-}
-
 /* decide_claimed - the claimed name for kind, or NULL when there is none to check. */
-const char *decide_claimed(const policy_request *req, decide_kind kind, char buf[IDENTITY_NAME_MAX])
+const char *decide_claimed(const policy_request *req, results_kind kind, char buf[IDENTITY_NAME_MAX])
 {
-    static const policy_attr attr[DECIDE_KINDS] = {
+    static const policy_attr attr[RESULTS_KINDS] = {
         POLICY_ATTR_HELO_NAME, POLICY_ATTR_SENDER, POLICY_ATTR_CLIENT_NAME
     };
 
-    if ((unsigned) kind >= DECIDE_KINDS)
-        DANCE_PANIC("unexpected: (unsigned) kind >= DECIDE_KINDS");
-    return decide_claimed_value(kind, policy_get_attr(req, attr[kind]), buf);
+    if ((unsigned) kind >= RESULTS_KINDS)
+        DANCE_PANIC("unexpected: (unsigned) kind >= RESULTS_KINDS");
+    return results_claimed_value(kind, policy_get_attr(req, attr[kind]), buf);
 }
 
 /* DECIDE_KEY_PARTS - the most buffers one key is made of (two per used attribute). */
@@ -258,15 +203,6 @@ void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_L
     decide_sha256(part, 4, key);
 }
 
-/* decide_result_from - fill r from a finished verdict. */
-void decide_result_from(decide_result *r, const verdict *v)
-{
-    r->present = true;
-    r->result = v->result;
-    text_copy(r->name, sizeof(r->name), v->name);
-    text_copy(r->reason, sizeof(r->reason), v->brief);
-}
-
 /* decide_action_word - the Postfix action of a configured action. */
 static const char *decide_action_word(config_action a)
 {
@@ -285,7 +221,7 @@ static const char *decide_action_word(config_action a)
 
 /* decide_configured - reply with a configured action; text gets a 4.7.x or 5.7.x code. */
 static void decide_configured(config_action a, const char *minor, const char *what,
-                              const decide_result *r, char *out, size_t outsize, size_t *len)
+                              const results_item *r, char *out, size_t outsize, size_t *len)
 {
     char text[512];
 
@@ -301,13 +237,13 @@ static void decide_configured(config_action a, const char *minor, const char *wh
 }
 
 /* decide_rcpt - the relay decision. */
-static void decide_rcpt(const snapshot *snap, const decide_result res[DECIDE_KINDS],
+static void decide_rcpt(const snapshot *snap, const results_item res[RESULTS_KINDS],
                         char *out, size_t outsize, size_t *len)
 {
-    const decide_result *temp = NULL, *fail = NULL;
+    const results_item *temp = NULL, *fail = NULL;
 
-    for (int k = 0; k < DECIDE_KINDS; k++) {
-        const decide_result *r = &res[k];
+    for (int k = 0; k < RESULTS_KINDS; k++) {
+        const results_item *r = &res[k];
 
         if (!r->present || r->name[0] == '\0'
             || !identity_in_list(r->name, (const char *const *) snap->cfg.authorized_clients.v,
@@ -333,78 +269,19 @@ static void decide_rcpt(const snapshot *snap, const decide_result res[DECIDE_KIN
         DANCE_PANIC("%s: unhandled case", __func__);
 }
 
-/* decide_unfold - replace each "\n\t" fold of authres_format() by one space. */
-static void decide_unfold(char *s)
-{
-    char *w = s;
-
-    for (const char *r = s; *r != '\0'; r++) {
-        if (r[0] == '\n' && r[1] == '\t') {
-            *w++ = ' ';
-            r++;
-        } else if (*r == '\n' || *r == '\r') {
-            DANCE_PANIC("authres_format folds only with \\n\\t");
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-}
-
-/* decide_field - the field value, folded with "\n\t" by authres_format(); with_reason = false drops the comments. */
-static void decide_field(const snapshot *snap, const decide_result res[DECIDE_KINDS],
-                         bool with_reason, char *value, size_t size)
-{
-    static const char *const ptype[DECIDE_KINDS] = { "smtp", "smtp", "policy" };
-    static const char *const property[DECIDE_KINDS] = { "helo", "mailfrom", "ptr" };
-    authres_item items[DECIDE_KINDS];
-    authres_status st;
-    size_t n = 0;
-
-    for (int k = 0; k < DECIDE_KINDS; k++) {
-        if (!res[k].present || res[k].name[0] == '\0')
-            continue;                   /* no name to name in the header */
-        items[n].result = verdict_result_word(res[k].result);
-        items[n].reason = with_reason ? res[k].reason : NULL;
-        items[n].ptype = ptype[k];
-        items[n].property = property[k];
-        items[n].value = res[k].name;
-        n++;
-    }
-    st = authres_format(snap->servid, items, n, 0, value, size);
-    if (st != AUTHRES_OK)
-        DANCE_PANIC("servid checked at load, names normalized: cannot happen");
-}
-
-/* decide_header_value - the Authentication-Results value for res, folded (milter) or on one line (policy). */
-void decide_header_value(const snapshot *snap, const decide_result res[DECIDE_KINDS], bool folded,
-                         char *value, size_t size)
-{
-    decide_field(snap, res, true, value, size);
-    if (folded)
-        return;                 /* authres_format keeps every folded line under 998 octets */
-    decide_unfold(value);
-    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE) {
-        decide_field(snap, res, false, value, size);
-        decide_unfold(value);
-    }
-    if (strlen(DECIDE_AR_NAME ": ") + strlen(value) > DECIDE_RFC5322_LINE)
-        DANCE_PANIC("CONFIG_AUTHSERV_ID_MAX and name limits guarantee a fit");
-}
-
 /* decide_data - the Authentication-Results header as a PREPEND action. */
-static void decide_data(const snapshot *snap, const decide_result res[DECIDE_KINDS],
+static void decide_data(const snapshot *snap, const results_item res[RESULTS_KINDS],
                         char *out, size_t outsize, size_t *len)
 {
     char value[AUTHRES_FIELD_MAX];
 
-    decide_header_value(snap, res, false, value, sizeof(value));
-    if (policy_reply_prepend(out, outsize, DECIDE_AR_NAME, value, len) != POLICY_OK)
-        DANCE_PANIC("unexpected: policy_reply_prepend(out, outsize, DECIDE_AR_NAME, value, len) != POLICY_OK");
+    results_header_value(snap, res, false, value, sizeof(value));
+    if (policy_reply_prepend(out, outsize, RESULTS_AR_FIELD, value, len) != POLICY_OK)
+        DANCE_PANIC("unexpected: policy_reply_prepend(out, outsize, RESULTS_AR_FIELD, value, len) != POLICY_OK");
 }
 
 /* decide_reply - the reply for the state given the identities' results. */
-void decide_reply(const snapshot *snap, decide_state state, const decide_result res[DECIDE_KINDS],
+void decide_reply(const snapshot *snap, decide_state state, const results_item res[RESULTS_KINDS],
                   bool milter, char *out, size_t outsize, size_t *len)
 {
     if (state == DECIDE_STATE_RCPT)

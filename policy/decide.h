@@ -12,24 +12,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "lib/evidence.h"
+#include "lib/identity.h"
+#include "lib/verdict.h"
+#include "danced/results.h"
+#include "danced/snapshot.h"
 #include "protocol.h"
-#include "snapshot.h"
-#include "evidence.h"
-#include "identity.h"
-#include "verdict.h"
 
 #define DECIDE_KEY_LEN 32            /* SHA-256 */
 /* Longest reply: "action=PREPEND " + the field + "\n\n" + NUL. */
 #define DECIDE_REPLY_MAX (AUTHRES_FIELD_MAX + 64)
-#define DECIDE_RFC5322_LINE 998      /* the prepended header must fit one line */
-
-/* The claimed identities, in header order. */
-typedef enum {
-    DECIDE_HELO = 0,
-    DECIDE_MAILFROM,
-    DECIDE_PTR,
-    DECIDE_KINDS
-} decide_kind;
 
 /* What the request asks for. */
 typedef enum {
@@ -53,38 +45,15 @@ typedef struct decide_ev_report {
 
 #define DECIDE_EV_ATTRS 3            /* ccert_pubkey_fingerprint, ccert_fingerprint, ccert_der */
 
-/* The result of one identity as the reply needs it. */
-typedef struct decide_result {
-    bool present;                    /* a claimed name was there to check */
-    verdict_result result;
-    char name[IDENTITY_NAME_MAX];    /* normalized, "" when the claimed name is invalid */
-    char reason[VERDICT_REASON_MAX];
-} decide_result;
-
-/* decide_kind_name - "helo", "mailfrom", "ptr". */
-const char *decide_kind_name(decide_kind kind);
-
-/* decide_kind_bit - the CONFIG_IDENTITY_* bit of a kind. */
-unsigned decide_kind_bit(decide_kind kind);
-
 /* decide_state_of - classify a request by its request type and protocol_state. */
 decide_state decide_state_of(const policy_request *req);
-
-/*
- * decide_claimed_value - the claimed name for kind given the value the
- * client sent (EHLO argument, envelope sender address, verified client host
- * name), or NULL when there is none to check (absent or empty, null sender,
- * "unknown").  A valid name is returned normalized in buf; an invalid one as
- * sent (check_start() turns it into none).
- */
-const char *decide_claimed_value(decide_kind kind, const char *value, char buf[IDENTITY_NAME_MAX]);
 
 /*
  * decide_claimed - the claimed name for kind, or NULL when there is none to
  * check (attribute absent or empty, null sender, client_name "unknown").
  * The result points into req or into buf.
  */
-const char *decide_claimed(const policy_request *req, decide_kind kind, char buf[IDENTITY_NAME_MAX]);
+const char *decide_claimed(const policy_request *req, results_kind kind, char buf[IDENTITY_NAME_MAX]);
 
 /*
  * decide_evidence - build evidence from the certificate attributes (never
@@ -102,24 +71,12 @@ evidence *decide_evidence(const policy_request *req, digest_alg alg,
 void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_LEN],
                      const void *scope, size_t scope_len, unsigned char key[DECIDE_KEY_LEN]);
 
-/* decide_result_from - fill r from a finished verdict. */
-void decide_result_from(decide_result *r, const verdict *v);
-
-/*
- * decide_header_value - the Authentication-Results field value (without the
- * name) for the identities' results: folded with "\n\t" under 78 columns
- * (a milter inserts it), or unfolded on one line of at most 998 octets with
- * the field name, dropping the reason comments if needed (a policy PREPEND).
- */
-void decide_header_value(const snapshot *snap, const decide_result res[DECIDE_KINDS], bool folded,
-                         char *value, size_t size);
-
 /*
  * decide_reply - the reply for the state given the identities' results
- * (indexed by decide_kind); milter: a milter writes the header, so DATA
+ * (indexed by results_kind); milter: a milter writes the header, so DATA
  * answers DUNNO.  Writes "action=...\n\n" into out (DECIDE_REPLY_MAX).
  */
-void decide_reply(const snapshot *snap, decide_state state, const decide_result res[DECIDE_KINDS],
+void decide_reply(const snapshot *snap, decide_state state, const results_item res[RESULTS_KINDS],
                   bool milter, char *out, size_t outsize, size_t *len);
 
 #endif

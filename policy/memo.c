@@ -23,9 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "lib/clock.h"
+#include "lib/panic.h"
 #include "memo.h"
-#include "panic.h"
 
 typedef struct memo_entry {
     unsigned char key[DECIDE_KEY_LEN];
@@ -44,7 +44,7 @@ struct memo {
 
 /* memo_lookup - copy a fresh result for key into *r. */
 bool memo_lookup(const memo *m, const unsigned char key[DECIDE_KEY_LEN], long long now_ms,
-                 decide_result *r)
+                 results_item *r)
 {
     if (m == NULL)
         return false;
@@ -67,7 +67,7 @@ bool memo_lookup(const memo *m, const unsigned char key[DECIDE_KEY_LEN], long lo
 }
 
 /* memo_store - remember r for key until expires_ms. */
-void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide_result *r,
+void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const results_item *r,
                 long long expires_ms)
 {
     memo *m = *mp;

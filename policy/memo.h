@@ -20,10 +20,10 @@ typedef struct memo memo;
 
 /* memo_lookup - copy a fresh result for key into *r; false when there is none. */
 bool memo_lookup(const memo *m, const unsigned char key[DECIDE_KEY_LEN], long long now_ms,
-                 decide_result *r);
+                 results_item *r);
 
 /* memo_store - remember r for key until expires_ms (monotonic); allocates *mp on first use. */
-void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const decide_result *r,
+void memo_store(memo **mp, const unsigned char key[DECIDE_KEY_LEN], const results_item *r,
                 long long expires_ms);
 
 /* memo_free - release the memo; NULL is fine. */

@@ -30,9 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "evidence.h"
+#include "lib/evidence.h"
+#include "lib/panic.h"
 #include "protocol.h"
-#include "panic.h"
 
 _Static_assert(POLICY_DER_MAX <= EVIDENCE_CERT_MAX, "ccert_der must fit the evidence bound");
 _Static_assert(POLICY_REQUEST_MAX <= UINT32_MAX, "arena offsets are stored in 32 bits");

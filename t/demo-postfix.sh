@@ -24,13 +24,13 @@
 #
 # Usage, as root, from the build directory (Postfix must start as root):
 #     ../t/demo-postfix.sh
-# DANCE and DANCED name the binaries (default ./cli/dance, ./policy/danced).
+# DANCE and DANCED name the binaries (default ./cli/dance, ./danced/danced).
 # Needs nsd, ldnsutils, openssl, python3, postfix, swaks, libnet-ssleay-perl
 # (python3-authres, when installed, parses the header back).
 # Exit status 0 when every outcome shown is the expected one, else 1.
 
 DANCE=${DANCE:-./cli/dance}
-DANCED=${DANCED:-./policy/danced}
+DANCED=${DANCED:-./danced/danced}
 case $DANCE in /*) ;; *) DANCE=$PWD/$DANCE ;; esac
 case $DANCED in /*) ;; *) DANCED=$PWD/$DANCED ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -20,10 +20,10 @@
 #
 # Environment: as for the scripts it runs (DANCED, DANCE, TESTDIR; set by
 # `make check`).  By hand, from a build directory:
-#     DANCED=$PWD/policy/danced DANCE=$PWD/cli/dance /path/to/t/valgrind.sh
+#     DANCED=$PWD/danced/danced DANCE=$PWD/cli/dance /path/to/t/valgrind.sh
 
 TESTDIR=${TESTDIR:-$(cd "$(dirname "$0")" && pwd)}
-DANCED=${DANCED:-$PWD/policy/danced}
+DANCED=${DANCED:-$PWD/danced/danced}
 DANCE=${DANCE:-$PWD/cli/dance}
 # shellcheck source=t/tap.sh
 . "$TESTDIR/tap.sh"

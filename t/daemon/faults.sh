@@ -38,10 +38,10 @@
 # 30 s.
 #
 # Environment (set by `make check`): DANCED, DANCE, TESTDIR.  By hand:
-#     DANCED=policy/danced DANCE=cli/dance /path/to/t/daemon/faults.sh
+#     DANCED=danced/danced DANCE=cli/dance /path/to/t/daemon/faults.sh
 
 TESTDIR=${TESTDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-DANCED=${DANCED:-$PWD/policy/danced}
+DANCED=${DANCED:-$PWD/danced/danced}
 DANCE=${DANCE:-$PWD/cli/dance}
 # shellcheck disable=SC2034  # read by testbed.sh: a broken bed prints "Bail out!"
 TB_TAP=1
@@ -273,7 +273,7 @@ else
     DP=$DANCED_PID
     $CLIENT "$EP" ask helo_name=mta1.ok.test "${GOOD[@]}" >"$TB_DIR/out" 2>&1
     j "j['replies'] == ['OK']"
-    grep -q "warning: open-file limit 600 (hard limit 600) is below the $NEED that max_connections 100, .*LimitNOFILE=.*ulimit -n.*at most 100 policy and 0 milter connections" \
+    grep -q "warning: open-file limit 600 (hard limit 600) is below the $NEED that max_connections 100, .*LimitNOFILE=.*ulimit -n.*at most 100 policy connections" \
         "$TB_DIR/fd.log" || why "no warning: $(grep -m1 'open-file' "$TB_DIR/fd.log")"
     report $? "a hard open-file limit of 600: a warning with the numbers and the fix, and danced serves"
     danced_end "$DP" "$TB_DIR/fd.log" TERM

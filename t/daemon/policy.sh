@@ -36,13 +36,13 @@
 # Environment (set by `make check`): DANCED = the danced binary, DANCE =
 # the dance binary (publishes the TLSA records), TESTDIR = the source t/
 # directory.  By hand, from a build directory:
-#     DANCED=policy/danced DANCE=cli/dance /work/main/t/daemon/policy.sh
+#     DANCED=danced/danced DANCE=cli/dance /work/main/t/daemon/policy.sh
 # (TB_KEEP=1 keeps the temporary directory and the daemon logs.)
 
 # "A && B || why MSG" is meant: why records the reason and fails.
 # shellcheck disable=SC2015
 TESTDIR=${TESTDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-DANCED=${DANCED:-$PWD/policy/danced}
+DANCED=${DANCED:-$PWD/danced/danced}
 DANCE=${DANCE:-$PWD/cli/dance}
 # shellcheck disable=SC2034  # read by testbed.sh: a broken bed prints "Bail out!"
 TB_TAP=1

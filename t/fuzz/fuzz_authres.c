@@ -24,9 +24,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "authres.h"
-#include "hygiene.h"
-#include "netaddr.h"
+#include "lib/authres.h"
+#include "lib/netaddr.h"
+#include "milter/hygiene.h"
 
 #define SERVID "mx.fuzz.test"
 #define TRUSTED "trusted.fuzz.test"

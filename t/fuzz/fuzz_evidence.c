@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "evidence.h"
-#include "hex.h"
-#include "protocol.h"
+#include "lib/evidence.h"
+#include "lib/hex.h"
+#include "policy/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identity.h"
-#include "join.h"
+#include "lib/identity.h"
+#include "danced/join.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,9 +18,9 @@
 
 #include <libmilter/mfdef.h>
 
-#include "hygiene.h"
-#include "mproto.h"
-#include "netaddr.h"
+#include "lib/netaddr.h"
+#include "milter/hygiene.h"
+#include "milter/mproto.h"
 
 #define SERVID "mx.fuzz.test"
 

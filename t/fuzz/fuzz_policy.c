@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "decide.h"
-#include "protocol.h"
-#include "snapshot.h"
+#include "danced/snapshot.h"
+#include "policy/decide.h"
+#include "policy/protocol.h"
 
 static snapshot *fuzz_snap;
 
@@ -68,7 +68,7 @@ static void fuzz_request(const policy_request *req, const uint8_t *data, size_t 
 {
     decide_ev_report rep[DECIDE_EV_ATTRS];
     unsigned char key1[DECIDE_KEY_LEN], key2[DECIDE_KEY_LEN];
-    decide_result res[DECIDE_KINDS];
+    results_item res[RESULTS_KINDS];
     char buf[IDENTITY_NAME_MAX], out[DECIDE_REPLY_MAX];
     size_t len;
 
@@ -83,8 +83,8 @@ static void fuzz_request(const policy_request *req, const uint8_t *data, size_t 
         evidence_free(ev2);
     }
     memset(res, 0, sizeof(res));
-    for (int k = 0; k < DECIDE_KINDS; k++) {
-        const char *c = decide_claimed(req, (decide_kind) k, buf);
+    for (int k = 0; k < RESULTS_KINDS; k++) {
+        const char *c = decide_claimed(req, (results_kind) k, buf);
         uint8_t b = size > (size_t) k ? data[k] : 0;
 
         if (c == NULL)

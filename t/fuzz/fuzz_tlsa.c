@@ -21,11 +21,11 @@
 
 #include <openssl/evp.h>
 
-#include "evidence.h"
-#include "resolver.h"
-#include "testcert.h"
-#include "tlsa.h"
-#include "verdict.h"
+#include "lib/evidence.h"
+#include "lib/resolver.h"
+#include "lib/tlsa.h"
+#include "lib/verdict.h"
+#include "t/unit/testcert.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

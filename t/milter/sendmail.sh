@@ -36,10 +36,10 @@
 #
 # Environment (set by `make check`): DANCED, DANCE, TESTDIR as for the
 # other tests.  By hand, from a build directory:
-#     DANCED=policy/danced DANCE=cli/dance /path/to/t/milter/sendmail.sh
+#     DANCED=danced/danced DANCE=cli/dance /path/to/t/milter/sendmail.sh
 
 TESTDIR=${TESTDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-DANCED=${DANCED:-$PWD/policy/danced}
+DANCED=${DANCED:-$PWD/danced/danced}
 DANCE=${DANCE:-$PWD/cli/dance}
 # shellcheck disable=SC2034  # read by testbed.sh: a broken bed prints "Bail out!"
 TB_TAP=1

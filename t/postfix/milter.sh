@@ -35,12 +35,12 @@
 #
 # Environment (set by `make check`): DANCED, DANCE, TESTDIR.  By hand, as
 # root, from a build directory:
-#     DANCED=$PWD/policy/danced DANCE=$PWD/cli/dance /path/to/t/postfix/milter.sh
+#     DANCED=$PWD/danced/danced DANCE=$PWD/cli/dance /path/to/t/postfix/milter.sh
 # (TB_KEEP=1 PB_KEEP=1 keep the temporary directories and logs.)
 
 TESTDIR=${TESTDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 DANCE=${DANCE:-$PWD/cli/dance}
-DANCED=${DANCED:-$(dirname "$DANCE")/../policy/danced}
+DANCED=${DANCED:-$(dirname "$DANCE")/../danced/danced}
 # shellcheck disable=SC2034  # read by testbed.sh: a broken bed prints "Bail out!"
 TB_TAP=1
 

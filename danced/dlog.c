@@ -1,0 +1,339 @@
+/*
+ * dlog.c - danced's log: syslog, or stderr in the foreground; text or JSON.
+ *
+ * USAGE
+ *	dlog log;
+ *	dlog_init(&log, foreground, LOG_MAIL, CONFIG_LOG_TEXT);
+ *	dlog_msg(&log, LOG_WARNING, "%s: request too big", peer);
+ *	dlog_verdict(&log, &info);
+ *
+ * DESCRIPTION
+ *	In the foreground a line goes to stderr as "danced: LEVEL: text";
+ *	otherwise to syslog with ident "danced", LOG_PID, the configured
+ *	facility.  A verdict line in text form is
+ *	    verdict result=pass dnssec=secure identity=helo client=192.0.2.1
+ *	        spki_sha256=... instance=... name=mta1.example
+ *	        owner=_smtp-client.mta1.example matched="3 1 1 ..."
+ *	        reason="..." claimed="mta1.example"
+ *	(the values of fixed form first; those a client or a zone chose -
+ *	the reason, the claimed name as sent - last, so that a naive
+ *	"result=pass" match meets the real result first)
+ *	(one line; quoted values escape '"' and '\', bytes outside printable
+ *	ASCII become '?').  In JSON form it is one object with the same keys
+ *	plus "event":"verdict"; bytes outside printable ASCII are written as
+ *	\u00XX, so the line is always valid JSON whatever the client sent.
+ *	Lines are cut at DLOG_LINE_MAX bytes (a JSON line is then dropped to
+ *	a short error object rather than written invalid).
+ *
+ *	Threads: the event loop thread and the milter's threads log
+ *	concurrently.  Each line is formatted in the caller's stack and
+ *	written with one write(2) or syslog() call, so lines never mix;
+ *	the format, which a reload may change, is read and written
+ *	atomically.
+ *
+ *	Batches: on stderr, the verdict lines of one policy request that
+ *	were decided at once (from the cache) are collected in the
+ *	caller's dlog_batch and written together with one write(2) when
+ *	the caller flushes it - the session does so right after the reply
+ *	went out, so that Postfix does not wait for the log.  Syslog gets
+ *	each line at once (one datagram a line anyway).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/panic.h"
+#include "dlog.h"
+
+typedef struct dlog_buf {
+    char s[DLOG_LINE_MAX];
+    size_t len;
+    bool full;
+} dlog_buf;
+
+/* dlog_put - append n bytes; what does not fit is cut off and the buffer marked full. */
+static void dlog_put(dlog_buf *b, const char *s, size_t n)
+{
+    if (b->full)
+        return;
+    if (n >= sizeof(b->s) - b->len) {
+        n = sizeof(b->s) - b->len - 1;
+        b->full = true;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void dlog_puts(dlog_buf *b, const char *s)
+{
+    dlog_put(b, s, strlen(s));
+}
+
+/* dlog_put_text - key=value, quoted when quote is set or the value needs it. */
+static void dlog_put_text(dlog_buf *b, const char *key, const char *value, bool quote)
+{
+    const char *v = value != NULL ? value : "";
+
+    if (*v == '\0' || strpbrk(v, " \"\\=") != NULL)
+        quote = true;
+    dlog_puts(b, " ");
+    dlog_puts(b, key);
+    dlog_puts(b, quote ? "=\"" : "=");
+    while (*v != '\0') {
+        size_t run = 0;
+        unsigned char c;
+
+        /* a run of bytes that need nothing, copied at once */
+        while ((c = (unsigned char) v[run]) >= 0x20 && c <= 0x7e && c != '"' && c != '\\')
+            run++;
+        dlog_put(b, v, run);
+        v += run;
+        if ((c = (unsigned char) *v) == '\0')
+            break;
+        if (c == '"' || c == '\\') {
+            char esc[2] = { '\\', (char) c };
+            dlog_put(b, esc, 2);
+        } else {
+            dlog_put(b, "?", 1);
+        }
+        v++;
+    }
+    if (quote)
+        dlog_puts(b, "\"");
+}
+
+/* dlog_put_json - "key":"value" with JSON escapes; first omits the comma. */
+static void dlog_put_json(dlog_buf *b, const char *key, const char *value, bool first)
+{
+    const char *v = value != NULL ? value : "";
+    char esc[8];
+
+    dlog_puts(b, first ? "\"" : ",\"");
+    dlog_puts(b, key);
+    dlog_puts(b, "\":\"");
+    for (; *v != '\0'; v++) {
+        unsigned char c = (unsigned char) *v;
+
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char) c;
+            dlog_put(b, esc, 2);
+        } else if (c < 0x20 || c > 0x7e) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            dlog_put(b, esc, 6);
+        } else {
+            dlog_put(b, (const char *) v, 1);
+        }
+    }
+    dlog_puts(b, "\"");
+}
+
+static const char *dlog_level(int prio)
+{
+    switch (prio) {
+    case LOG_EMERG:
+    case LOG_ALERT:
+    case LOG_CRIT:
+        return "fatal";
+    case LOG_ERR:
+        return "error";
+    case LOG_WARNING:
+        return "warning";
+    case LOG_DEBUG:
+        return "debug";
+    default:
+        return "info";
+    }
+}
+
+/* dlog_printable - copy src with every byte outside 0x20-0x7e as '?', cut to fit. */
+static void dlog_printable(char *dst, size_t size, const char *src)
+{
+    size_t i;
+
+    if (size == 0)
+        return;
+    for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char c = (unsigned char) src[i];
+
+        dst[i] = (c < 0x20 || c > 0x7e) ? '?' : (char) c;
+    }
+    dst[i] = '\0';
+}
+
+/* dlog_stderr_line - "danced: LEVEL: line\n" into out (cut to fit); returns its length. */
+static size_t dlog_stderr_line(char *out, size_t size, int prio, const char *line)
+{
+    const char *level = dlog_level(prio);
+    size_t ll = strlen(level), n = strlen(line);
+
+    if (size < sizeof("danced: : \n") + ll)
+        DANCE_PANIC("the callers' buffers are large");
+    memcpy(out, "danced: ", 8);
+    memcpy(out + 8, level, ll);
+    memcpy(out + 8 + ll, ": ", 2);
+    if (n > size - (8 + ll + 2) - 1)
+        n = size - (8 + ll + 2) - 1;
+    memcpy(out + 8 + ll + 2, line, n);
+    out[8 + ll + 2 + n] = '\n';
+    return 8 + ll + 2 + n + 1;
+}
+
+/* dlog_stderr - write bytes to stderr with one write(2) when it takes them (a failure is ignored: nowhere to say it). */
+static void dlog_stderr(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t) n;
+    }
+}
+
+/* dlog_write - send one finished line to its destination. */
+static void dlog_write(const dlog *log, int prio, const char *line)
+{
+    char out[DLOG_LINE_MAX + 32];
+
+    if (log->to_stderr || !log->opened)
+        dlog_stderr(out, dlog_stderr_line(out, sizeof(out), prio, line));
+    else
+        syslog(prio, "%s", line);
+}
+
+/* dlog_init - log to stderr (foreground) or to syslog with facility. */
+void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format)
+{
+    log->to_stderr = to_stderr;
+    log->facility = facility;
+    log->format = format;
+    log->opened = false;
+    if (!to_stderr) {
+        openlog("danced", LOG_PID | LOG_NDELAY, facility);
+        log->opened = true;
+    }
+}
+
+/* dlog_reconfigure - apply a reloaded facility and format (reopens syslog when needed). */
+void dlog_reconfigure(dlog *log, int facility, config_log_format format)
+{
+    __atomic_store_n(&log->format, format, __ATOMIC_RELAXED);
+    if (facility != log->facility && log->opened) {
+        closelog();
+        openlog("danced", LOG_PID | LOG_NDELAY, facility);
+    }
+    log->facility = facility;
+}
+
+/* dlog_msg - write one operational line at priority prio. */
+void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
+{
+    char line[DLOG_LINE_MAX], clean[DLOG_LINE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    dlog_printable(clean, sizeof(clean), line);
+    dlog_write(log, prio, clean);
+}
+
+/* dlog_batch_flush - write what the batch holds (one write(2)) and empty it. */
+void dlog_batch_flush(dlog_batch *batch)
+{
+    dlog_stderr(batch->s, batch->len);
+    batch->len = 0;
+}
+
+/* dlog_verdict - write the line for one computed verdict (into batch when given and on stderr). */
+void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *in)
+{
+    dlog_buf b;
+
+    b.len = 0;
+    b.full = false;
+    b.s[0] = '\0';
+    if (__atomic_load_n(&log->format, __ATOMIC_RELAXED) == CONFIG_LOG_JSON) {
+        dlog_puts(&b, "{");
+        dlog_put_json(&b, "event", "verdict", true);
+        dlog_put_json(&b, "result", in->result, false);
+        dlog_put_json(&b, "dnssec", in->dnssec, false);
+        dlog_put_json(&b, "identity", in->identity, false);
+        dlog_put_json(&b, "client", in->client, false);
+        dlog_put_json(&b, "spki_sha256", in->spki_sha256, false);
+        dlog_put_json(&b, "instance", in->instance, false);
+        dlog_put_json(&b, "name", in->name, false);
+        dlog_put_json(&b, "owner", in->owner, false);
+        dlog_put_json(&b, "matched", in->matched, false);
+        dlog_put_json(&b, "reason", in->reason, false);
+        dlog_put_json(&b, "claimed", in->claimed, false);
+        dlog_puts(&b, "}");
+        if (b.full)
+            snprintf(b.s, sizeof(b.s), "{\"event\":\"verdict\",\"error\":\"line too long\","
+                     "\"result\":\"%s\"}", in->result != NULL ? in->result : "");
+    } else {
+        dlog_puts(&b, "verdict");
+        /* fixed-form values first, text a client or a zone chose last: a
+           naive reader matching "result=pass" meets the real one first */
+        dlog_put_text(&b, "result", in->result, false);
+        dlog_put_text(&b, "dnssec", in->dnssec, false);
+        dlog_put_text(&b, "identity", in->identity, false);
+        dlog_put_text(&b, "client", in->client, false);
+        dlog_put_text(&b, "spki_sha256", in->spki_sha256, false);
+        dlog_put_text(&b, "instance", in->instance, false);
+        dlog_put_text(&b, "name", in->name, false);
+        dlog_put_text(&b, "owner", in->owner, false);
+        dlog_put_text(&b, "matched", in->matched, true);
+        dlog_put_text(&b, "reason", in->reason, true);
+        dlog_put_text(&b, "claimed", in->claimed, true);
+        /* a cut text line is still one readable line */
+    }
+    if (batch == NULL || !(log->to_stderr || !log->opened)) {
+        dlog_write(log, LOG_INFO, b.s);
+        return;
+    }
+    if (sizeof(batch->s) - batch->len < DLOG_LINE_MAX + 32)
+        dlog_batch_flush(batch);
+    batch->len += dlog_stderr_line(batch->s + batch->len, sizeof(batch->s) - batch->len, LOG_INFO, b.s);
+}
+
+/* dlog_verdict_of - the verdict line for v, from the owner that decided (else the first). */
+void dlog_verdict_of(const dlog *log, dlog_batch *batch, const verdict *v, const char *identity,
+                     const char *claimed, const char *client, const char *instance)
+{
+    const verdict_owner *o = NULL;
+    dlog_verdict_info info;
+
+    if (v->decisive >= 0 && (size_t) v->decisive < v->nowners)
+        o = &v->owners[v->decisive];
+    else if (v->nowners > 0)
+        o = &v->owners[0];
+    info.client = client;
+    info.identity = identity;
+    info.claimed = claimed;
+    info.name = v->name;
+    info.owner = o != NULL ? o->owner : "";
+    info.dnssec = o != NULL ? resolver_status_str(o->dnssec) : "";
+    info.result = verdict_result_word(v->result);
+    info.reason = v->reason;
+    info.matched = v->matched;
+    info.spki_sha256 = v->spki_sha256;
+    info.instance = instance;
+    dlog_verdict(log, batch, &info);
+}
+
+/* dlog_close - close syslog if it was opened. */
+void dlog_close(dlog *log)
+{
+    if (log->opened)
+        closelog();
+    log->opened = false;
+}

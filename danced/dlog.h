@@ -1,0 +1,76 @@
+/*
+ * dlog.h - danced's log: syslog, or stderr in the foreground; text or JSON.
+ *
+ * One dlog value lives in the daemon context; every function takes it, so
+ * there is no hidden logging state besides what syslog(3) itself keeps.
+ * dlog_msg() writes free-form operational lines; dlog_verdict() writes the
+ * one line per computed verdict, as "key=value" text or as one JSON object
+ * per line (log_format = json).  Every string that came from the network is
+ * made printable (text) or escaped (JSON) before it is written.
+ */
+#ifndef DANCE_DANCED_DLOG_H
+#define DANCE_DANCED_DLOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+#include "lib/config.h"
+#include "lib/verdict.h"
+
+#define DLOG_LINE_MAX 2048            /* longest line written; longer is cut */
+
+typedef struct dlog {
+    bool to_stderr;                   /* foreground: stderr, else syslog */
+    bool opened;                      /* openlog() has been called */
+    int facility;                     /* syslog facility (LOG_MAIL, ...) */
+    config_log_format format;         /* verdict line format */
+} dlog;
+
+/* The fields of one verdict line; NULL or "" fields are written as "". */
+typedef struct dlog_verdict_info {
+    const char *client;               /* SMTP client address (client_address) */
+    const char *identity;             /* "helo", "mailfrom", "ptr" (or "helo,mailfrom") */
+    const char *claimed;              /* claimed name as sent (hostile input) */
+    const char *name;                 /* normalized name, "" when invalid */
+    const char *owner;                /* TLSA owner name that decided, or "" */
+    const char *dnssec;               /* resolver_status_str() of that owner, or "" */
+    const char *result;               /* RFC 8601 result word */
+    const char *reason;
+    const char *matched;              /* matched record "3 1 1 ab...", or "" */
+    const char *spki_sha256;          /* client key SPKI SHA-256, or "" */
+    const char *instance;             /* Postfix's instance attribute, or "" */
+} dlog_verdict_info;
+
+/* Verdict lines held to be written together (stderr only); dlog_batch_flush() empties it. */
+typedef struct dlog_batch {
+    size_t len;
+    char s[3 * (DLOG_LINE_MAX + 32)];
+} dlog_batch;
+
+/* dlog_init - log to stderr (foreground) or to syslog with facility. */
+void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format);
+
+/* dlog_reconfigure - apply a reloaded facility and format (reopens syslog when needed). */
+void dlog_reconfigure(dlog *log, int facility, config_log_format format);
+
+/* dlog_msg - write one operational line at priority prio (LOG_INFO, LOG_WARNING, LOG_ERR, ...). */
+void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* dlog_verdict - write the line for one computed verdict; on stderr into batch when it is not NULL. */
+void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *info);
+
+/*
+ * dlog_verdict_of - the verdict line for v: identity ("helo", "helo,mailfrom"),
+ * the claimed name as sent, the SMTP client's address and Postfix's instance
+ * (either may be NULL); batch as for dlog_verdict().
+ */
+void dlog_verdict_of(const dlog *log, dlog_batch *batch, const verdict *v, const char *identity,
+                     const char *claimed, const char *client, const char *instance);
+
+/* dlog_batch_flush - write the batched lines with one write(2) and empty the batch. */
+void dlog_batch_flush(dlog_batch *batch);
+
+/* dlog_close - close syslog if it was opened. */
+void dlog_close(dlog *log);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * request.c - one policy request answered: evidence, a result per claimed
+ * identity, the reply, and the message's record in the join store.
+ *
+ * USAGE
+ *	request_dispatch(s);	(session.c, a complete request in the parser)
+ *	request_free(req);	(session.c, when the session closes first)
+ *
+ * DESCRIPTION
+ *	decide.h classifies the request.  For RCPT and DATA the evidence is
+ *	built once per request and each configured claimed name gets its
+ *	result from, in this order: another identity of the same request
+ *	with the same name; the connection's memo (emptied when a reload
+ *	brought new settings); a new check through the dnsloop (one verdict
+ *	allocated per check, freed when it is done, logged once).  When the
+ *	last result is in the reply is written.  Any check may finish inside
+ *	its start, so a "starting" flag keeps the reply until every check
+ *	was started; the verdict lines of checks that finished there are
+ *	batched and written right after the reply (one write(2), and Postfix
+ *	does not wait for it).
+ *
+ *	With a milter writing the header, a DATA request first opens its
+ *	message's record in the join store (queue id, client address and
+ *	port); the verdicts go there just before the DUNNO reply, and a
+ *	request abandoned before that marks the record abandoned, so the
+ *	milter never waits in vain.  A session owns at most one record
+ *	(Postfix's smtpd runs one transaction at a time on its policy
+ *	connection): the first request of another transaction - another
+ *	"instance" attribute, or the next DATA - drops it, since that
+ *	message has ended or was rejected after the policy answer, and
+ *	closing the connection releases it.  A record the store refuses
+ *	(written twice: a conflict; the store full) is logged: the milter
+ *	writes temperror for that message.
+ *
+ * DIAGNOSTICS
+ *	Evidence problems are logged with the SMTP client's address; a
+ *	fingerprint of the wrong length is logged once per daemon lifetime,
+ *	as an error, with the fix.
+ *
+ * SEE ALSO
+ *	decide.c (request to checks, results to reply), memo.c,
+ *	danced/join.c, danced/dnsloop.c
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <event2/event.h>
+
+#include "lib/clock.h"
+#include "lib/panic.h"
+#include "danced/snapshot.h"
+#include "policy_private.h"
+
+#define REQUEST_SCOPE_PART 63           /* bytes of client address or port in a memo key */
+
+static void request_answer(session *s);
+
+/* request_free - release a request; pending checks are aborted. */
+void request_free(request *req)
+{
+    for (int k = 0; k < RESULTS_KINDS; k++)
+        dnsloop_slot_abort(&req->item[k].check);
+    if (req->joined)                  /* never answered: the milter must not wait for it */
+        join_abandon(danced_join(req->s->d), &req->s->join.key, req->s->join.ticket);
+    evidence_free(req->ev);
+    snapshot_unref(req->snap);
+    free(req);
+}
+
+/* request_reply_dunno - answer DUNNO at once. */
+static void request_reply_dunno(session *s)
+{
+    char buf[64];
+    size_t len;
+
+    if (policy_reply(buf, sizeof(buf), "DUNNO", NULL, &len) != POLICY_OK)
+        DANCE_PANIC("unexpected: policy_reply(buf, sizeof(buf), \"DUNNO\", NULL, &len) != POLICY_OK");
+    session_send(s, buf, len);
+}
+
+/* request_kinds_text - "helo" or "helo,mailfrom" for the log. */
+static void request_kinds_text(unsigned kinds, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (int k = 0; k < RESULTS_KINDS; k++) {
+        const char *name = results_kind_name((results_kind) k);
+        size_t len = strlen(name);
+
+        if (!(kinds & results_kind_bit((results_kind) k)))
+            continue;
+        if (n + (n > 0) + len >= size)
+            DANCE_PANIC("the caller's buffer holds all three");
+        if (n > 0)
+            out[n++] = ',';
+        memcpy(out + n, name, len);
+        n += len;
+    }
+    out[n] = '\0';
+}
+
+/* request_log_verdict - the one line per computed verdict. */
+static void request_log_verdict(session *s, const request_item *it, const verdict *v)
+{
+    const policy_request *preq = policy_parser_request(&s->parser);
+    char kinds[32];
+
+    request_kinds_text(it->kinds, kinds, sizeof(kinds));
+    dlog_verdict_of(danced_log(s->d), it->req->batch, v, kinds, it->claimed,
+                    policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
+                    policy_get_attr(preq, POLICY_ATTR_INSTANCE));
+}
+
+/* request_memo_expiry - how long a verdict may be reused: its DNS TTL, capped by the cache settings. */
+static long long request_memo_expiry(const snapshot *snap, const verdict *v)
+{
+    long long life = v->result == VERDICT_TEMPERROR ? snap->cfg.cache_error_ttl : snap->cfg.cache_max_ttl;
+
+    for (size_t i = 0; i < v->nowners; i++) {
+        resolver_status st = v->owners[i].dnssec;
+        bool error = st == RESOLVER_TIMEOUT || st == RESOLVER_NETERR || st == RESOLVER_BOGUS
+                     || st == RESOLVER_SERVFAIL;     /* no TTL of their own: cache_error_ttl */
+
+        if (!error && (long long) v->owners[i].ttl < life)
+            life = v->owners[i].ttl;
+    }
+    return clock_now_ms() + life * 1000;
+}
+
+/* request_item_done - a check finished: log, remember, and answer when it was the last. */
+static void request_item_done(void *arg, verdict *v)
+{
+    request_item *it = arg;
+    request *req = it->req;
+    session *s = req->s;
+
+    request_log_verdict(s, it, v);
+    results_item_from(&req->res[it->kind], v);
+    memo_store(&s->memo, it->key, &req->res[it->kind], request_memo_expiry(req->snap, v));
+    dnsloop_slot_done(&it->check);
+    if (req->outstanding == 0)
+        DANCE_PANIC("more completions than checks");
+    if (--req->outstanding == 0 && !req->starting)
+        request_answer(s);
+}
+
+/* request_evidence_problems - log what was wrong with the certificate attributes. */
+static void request_evidence_problems(session *s, const policy_request *preq,
+                                      const decide_ev_report rep[DECIDE_EV_ATTRS])
+{
+    const char *client = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
+
+    for (int i = 0; i < DECIDE_EV_ATTRS; i++) {
+        if (rep[i].problem == DECIDE_EV_DIGEST_MISMATCH && danced_first_digest_warning(s->d)) {
+            dlog_msg(danced_log(s->d), LOG_ERR, "CONFIGURATION ERROR: %s from Postfix has %s; "
+                     "certificate fingerprints are ignored until this is fixed: set "
+                     "smtpd_tls_fingerprint_digest = sha256 in main.cf "
+                     "(or fingerprint_digest = ... in dance.conf to match Postfix) "
+                     "(logged once)", rep[i].attr, rep[i].detail);
+        } else if (rep[i].problem == DECIDE_EV_BAD) {
+            dlog_msg(danced_log(s->d), LOG_WARNING, "client %s: %s ignored: %s",
+                     client != NULL ? client : "?", rep[i].attr, rep[i].detail);
+        }
+    }
+}
+
+/* request_find_alias - link item k to an earlier item of the request with the same key. */
+static void request_find_alias(request *req, int k)
+{
+    request_item *it = &req->item[k];
+
+    for (int j = 0; j < k; j++) {
+        if (req->item[j].present && req->item[j].alias < 0
+            && memcmp(req->item[j].key, it->key, DECIDE_KEY_LEN) == 0) {
+            it->alias = j;
+            req->item[j].kinds |= results_kind_bit((results_kind) k);
+            return;
+        }
+    }
+}
+
+/*
+ * request_item_key - the memo key of an item: claimed name and evidence, scoped
+ * to the SMTP session (client address and port: Postfix reuses one policy
+ * connection for many SMTP sessions, and each session gets its own verdict
+ * and log line) and to the kind of name (a host name may also be checked at
+ * _25._tcp, a mail domain never).
+ */
+static void request_item_key(const policy_request *preq, const request *req, request_item *it)
+{
+    const char *addr = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
+    const char *port = policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT);
+    char scope[REQUEST_SCOPE_PART + 1 + REQUEST_SCOPE_PART + 1 + 1];
+    size_t n = 0, len;
+
+    /* "address\0port\0" (each cut at REQUEST_SCOPE_PART: longer is no address) and the kind */
+    if (addr != NULL) {
+        len = strnlen(addr, REQUEST_SCOPE_PART);
+        memcpy(scope + n, addr, len);
+        n += len;
+    }
+    scope[n++] = '\0';
+    if (port != NULL) {
+        len = strnlen(port, REQUEST_SCOPE_PART);
+        memcpy(scope + n, port, len);
+        n += len;
+    }
+    scope[n++] = '\0';
+    scope[n++] = it->kind == RESULTS_MAILFROM ? 'd' : 'h';
+    decide_memo_key(it->claimed, req->evkey, scope, n, it->key);
+}
+
+/* request_start_item - the result of one identity: from the memo, or a new check. */
+static void request_start_item(session *s, request *req, int k, long long now)
+{
+    request_item *it = &req->item[k];
+
+    if (memo_lookup(s->memo, it->key, now, &req->res[k]))
+        return;
+    req->outstanding++;
+    dnsloop_slot_start(&it->check, danced_dns(s->d), req->ev, it->claimed,
+                       it->kind == RESULTS_MAILFROM ? &req->snap->copt_domain : &req->snap->copt,
+                       request_item_done, it);
+}
+
+/* request_join_drop - the record's transaction is over (or the store is gone): let the record go. */
+static void request_join_drop(session *s)
+{
+    if (s->join.held)
+        join_drop(danced_join(s->d), &s->join.key, s->join.ticket);
+    s->join.held = false;
+}
+
+/*
+ * request_join_next - a request of another transaction than the record's
+ * (Postfix's instance differs) means the record's message has ended - or
+ * was rejected after the policy answer: drop it.
+ */
+static void request_join_next(session *s, const policy_request *preq)
+{
+    const char *instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
+
+    if (s->join.held && instance != NULL && instance[0] != '\0' && s->join.instance[0] != '\0'
+        && strcmp(instance, s->join.instance) != 0)
+        request_join_drop(s);
+}
+
+/*
+ * request_join_begin - a DATA request while a milter writes the header:
+ * open its record in the join store, under Postfix's queue id and the
+ * SMTP client's address and port (what the milter knows it by too).
+ */
+static void request_join_begin(session *s, request *req, const policy_request *preq, long long now)
+{
+    const char *instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
+    join_key key;
+    join_key_status st = join_make_key(policy_get_attr(preq, POLICY_ATTR_QUEUE_ID),
+                                       policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
+                                       policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT), &key);
+
+    request_join_drop(s);               /* one record per session: the last message has ended */
+    if (st != JOIN_KEY_OK) {
+        dlog_msg(danced_log(s->d), LOG_WARNING, "%s: DATA request with %s: the milter will find no verdict "
+                 "for this message", s->peer, join_key_status_str(st));
+        return;
+    }
+    switch (join_begin(danced_join(s->d), &key, now, &s->join.ticket)) {
+    case JOIN_BEGUN:
+        s->join.held = true;
+        s->join.key = key;
+        snprintf(s->join.instance, sizeof(s->join.instance), "%s", instance != NULL ? instance : "");
+        req->joined = true;
+        return;
+    case JOIN_CONFLICT_BEGIN:
+        dlog_msg(danced_log(s->d), LOG_WARNING, "%s: a second DATA request for message %s: the milter writes "
+                 "temperror for it (is another local process writing verdicts? see peer_users)",
+                 s->peer, key.s);
+        return;
+    case JOIN_FULL:
+        dlog_msg(danced_log(s->d), LOG_WARNING, "%s: the verdict store is full (every record belongs to an "
+                 "open policy connection): message %s gets temperror", s->peer, key.s);
+        return;
+    }
+}
+
+/* request_dispatch - a complete request is in the parser: answer it now or start its checks. */
+void request_dispatch(session *s)
+{
+    const policy_request *preq = policy_parser_request(&s->parser);
+    decide_ev_report rep[DECIDE_EV_ATTRS];
+    decide_state state = decide_state_of(preq);
+    request *req;
+    long long now = clock_now_ms();
+    dlog_batch batch;
+
+    if (danced_join(s->d) != NULL)
+        request_join_next(s, preq);
+    if (state == DECIDE_STATE_OTHER) {
+        request_reply_dunno(s);
+        return;
+    }
+    req = xcalloc(1, sizeof(*req));
+    s->req = req;
+    req->s = s;
+    req->snap = snapshot_ref(danced_snapshot(s->d));
+    req->state = state;
+    if (s->memo_generation != req->snap->generation) {   /* reloaded: forget old verdicts */
+        memo_free(s->memo);
+        s->memo = NULL;
+        s->memo_generation = req->snap->generation;
+    }
+    if (state == DECIDE_STATE_DATA && danced_join(s->d) != NULL)
+        request_join_begin(s, req, preq, now);
+    req->ev = decide_evidence(preq, req->snap->cfg.fingerprint_digest, rep, req->evkey);
+    request_evidence_problems(s, preq, rep);
+    batch.len = 0;
+    req->batch = &batch;
+    req->starting = true;
+    for (int k = 0; k < RESULTS_KINDS; k++) {
+        request_item *it = &req->item[k];
+
+        it->req = req;
+        it->kind = (results_kind) k;
+        it->alias = -1;
+        if (!(req->snap->cfg.identities & results_kind_bit((results_kind) k)))
+            continue;
+        if ((it->claimed = decide_claimed(preq, (results_kind) k, it->buf)) == NULL)
+            continue;
+        it->present = true;
+        it->kinds = results_kind_bit((results_kind) k);
+        request_item_key(preq, req, it);
+        request_find_alias(req, k);
+    }
+    for (int k = 0; k < RESULTS_KINDS; k++)      /* all aliases known before any check ends */
+        if (req->item[k].present && req->item[k].alias < 0)
+            request_start_item(s, req, k, now);
+    req->starting = false;
+    req->batch = NULL;
+    if (req->outstanding == 0)
+        request_answer(s);              /* s may be closed on return */
+    else
+        event_del(s->ev);               /* nothing more is read until the reply is out */
+    dlog_batch_flush(&batch);           /* right after the reply: Postfix need not wait for the log */
+}
+
+/* request_answer - every result is in: compose and send the reply. */
+static void request_answer(session *s)
+{
+    request *req = s->req;
+    char reply[DECIDE_REPLY_MAX];
+    size_t len;
+
+    for (int k = 0; k < RESULTS_KINDS; k++)
+        if (req->item[k].alias >= 0)
+            req->res[k] = req->res[req->item[k].alias];
+    if (req->joined) {
+        if (!join_put(danced_join(s->d), &s->join.key, s->join.ticket, req->res))
+            dlog_msg(danced_log(s->d), LOG_WARNING, "%s: verdicts for %s were not taken: the record is gone "
+                     "or was written twice (the milter writes temperror)", s->peer, s->join.key.s);
+        req->joined = false;
+    }
+    decide_reply(req->snap, req->state, req->res, danced_header_by_milter(s->d), reply, sizeof(reply), &len);
+    s->req = NULL;
+    session_send(s, reply, len);        /* may close s; req no longer needs it */
+    request_free(req);
+}
