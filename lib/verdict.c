@@ -101,6 +101,21 @@ static verdict_result owner_from_dns(verdict_owner *vo)
     return r;
 }
 
+/* evidence_gap - for a neutral verdict: which records the evidence could have matched, when that is narrow. */
+static const char *evidence_gap(const evidence *ev)
+{
+    const unsigned char *d;
+    size_t n;
+    bool cert = evidence_get(ev, 0, 1, &d, &n) || evidence_get(ev, 0, 2, &d, &n);
+    bool spki = evidence_get(ev, 1, 1, &d, &n) || evidence_get(ev, 1, 2, &d, &n);
+
+    if (cert && !spki)
+        return " (only a digest of the whole certificate is known: only 3 0 x records can match)";
+    if (spki && !cert)
+        return " (only a digest of the public key is known: only 3 1 x records can match)";
+    return "";
+}
+
 /* owner_from_match - per-owner result for a secure RRset. */
 static verdict_result owner_from_match(verdict_owner *vo, const evidence *ev, const char *name)
 {
@@ -121,7 +136,8 @@ static verdict_result owner_from_match(verdict_owner *vo, const evidence *ev, co
                  mr.detail[0] ? ": " : "", mr.detail);
         return (VERDICT_FAIL);
     case MATCH_NONE_USABLE:
-        text_copy(vo->reason, sizeof(vo->reason), "no TLSA record usable with this evidence");
+        snprintf(vo->reason, sizeof(vo->reason), "no TLSA record usable with this evidence%s",
+                 evidence_gap(ev));
         return (VERDICT_NEUTRAL);
     case MATCH_ALL_MALFORMED:
         text_copy(vo->reason, sizeof(vo->reason), "no well-formed TLSA record");

@@ -12,8 +12,8 @@
  *	macros, per stage (Postfix keeps its milter_*_macros for the
  *	stages not named):
  *	    connect   v {client_name} {client_resolve}
- *	    HELO      {tls_version} {cert_fp} {verify}
- *	    MAIL      i {tls_version} {cert_fp} {verify}
+ *	    HELO      {tls_version} {cert_fp} {cert_md5} {verify}
+ *	    MAIL      i {tls_version} {cert_fp} {cert_md5} {verify}
  *	    EOH, EOM  i
  *	Macro values are kept per name ("x" and "{x}" alike), with the
  *	stage they came with; CONNECT, HELO, MAIL and RCPT forget the
@@ -50,15 +50,15 @@
 /* The macro lists asked for, per SMFIM_* stage. */
 static const char *const command_lists[SMFIM_LAST + 1] = {
     [SMFIM_CONNECT] = "v {client_name} {client_resolve}",
-    [SMFIM_HELO] = "{tls_version} {cert_fp} {verify}",
-    [SMFIM_ENVFROM] = "i {tls_version} {cert_fp} {verify}",
+    [SMFIM_HELO] = "{tls_version} {cert_fp} {cert_md5} {verify}",
+    [SMFIM_ENVFROM] = "i {tls_version} {cert_fp} {cert_md5} {verify}",
     [SMFIM_EOH] = "i",
     [SMFIM_EOM] = "i",
 };
 
 /* The names of the kept macros, without braces, by milter_mac slot. */
 static const char *const command_macro_names[MILTER_MACS] = {
-    "v", "client_name", "client_resolve", "tls_version", "cert_fp", "verify", "i",
+    "v", "client_name", "client_resolve", "tls_version", "cert_fp", "cert_md5", "verify", "i",
 };
 
 /* ------------------------------------------------------------- macros */

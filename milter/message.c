@@ -28,8 +28,10 @@
  *	     abandoned, written twice or taken already - never "none",
  *	     which would let a sender launder its own "fail".
  *	  3. Otherwise dane=none with the reason: no TLS; no client
- *	     certificate ({verify} NO or NOT); or, with TLS, no {cert_fp}
- *	     (Sendmail mode; a configuration warning names the fix, at
+ *	     certificate ({verify} NO or NOT); {cert_md5} without
+ *	     {cert_fp} (Sendmail without CertFingerprintAlgorithm: one
+ *	     CONFIGURATION ERROR naming the setting); or, with TLS, no
+ *	     digest at all (a configuration warning names the fix, at
  *	     most once a minute).
  *	Waiting is bounded by dns_timeout + MILTER_WAIT_SLACK_MS; a
  *	verdict not ready by then is temperror, never a guess.  Then the
@@ -42,7 +44,7 @@
  *
  * DIAGNOSTICS
  *	Configuration problems (no verdict for a TLS message, a {cert_fp}
- *	of the wrong length) are logged as warnings or errors naming the
+ *	of the wrong length, {cert_md5} instead of {cert_fp}) are logged as warnings or errors naming the
  *	fix; a conflicting or twice-taken record as a warning naming the
  *	message (a sign of a forgery attempt on the policy socket).
  */
@@ -168,6 +170,18 @@ static void msg_digest_problem(const mconn *c, const milter_msg *m, evidence_sta
                  "(or set fingerprint_digest in dance.conf to match) (logged once)", hex / 2,
                  alg == DIGEST_SHA512 ? "sha512" : "sha256", evidence_digest_len(alg),
                  alg == DIGEST_SHA512 ? "sha512" : "sha256");
+}
+
+/* msg_md5_only - log, once, that Sendmail passes {cert_md5} because CertFingerprintAlgorithm is unset. */
+static void msg_md5_only(const mconn *c)
+{
+    if (danced_first_digest_warning(c->mf->d))
+        dlog_msg(msg_log(c), LOG_ERR, "CONFIGURATION ERROR: the MTA (%s) passed {cert_md5} and no "
+                 "{cert_fp}: Sendmail does so when CertFingerprintAlgorithm is unset, and an MD5 digest "
+                 "matches no TLSA record; in sendmail.mc, define(`confCERT_FINGERPRINT_ALGORITHM', "
+                 "`sha256') (see contrib/sendmail/dance.mc); certificates are ignored until then "
+                 "(logged once)", milter_macro_value(c, MILTER_MAC_V) != NULL
+                 ? milter_macro_value(c, MILTER_MAC_V) : "?");
 }
 
 /* msg_start_checks - Sendmail mode: start the checks of the claimed names on the loop's resolver. */
@@ -372,14 +386,18 @@ static bool msg_verdicts(mconn *c, milter_msg *m, bool late, const char **source
     } else if (verify != NULL && strcasecmp(verify, "NOT") == 0) {
         *source = "{verify} NOT";
         msg_results_all(c, m, VERDICT_NONE, "client certificate not requested");
+    } else if (milter_macro_value(c, MILTER_MAC_CERT_MD5) != NULL) {
+        *source = "{cert_md5} only";
+        msg_md5_only(c);
+        msg_results_all(c, m, VERDICT_NONE, "the MTA passed only an MD5 digest of the certificate");
     } else if (danced_join(c->mf->d) != NULL) {
         *source = "no usable queue id or client";
         msg_warn_missing(c, true);
         msg_results_all(c, m, VERDICT_TEMPERROR, "no verdict from the policy service");
     } else {
-        *source = "no verdict (configuration)";
+        *source = "no certificate digest (configuration)";
         msg_warn_missing(c, false);
-        msg_results_all(c, m, VERDICT_NONE, "no verdict from the policy service");
+        msg_results_all(c, m, VERDICT_NONE, "the MTA passed no certificate digest");
     }
     return true;
 }

@@ -51,6 +51,7 @@ typedef enum {
     MILTER_MAC_CLIENT_RESOLVE,        /* {client_resolve}: OK when verified */
     MILTER_MAC_TLS_VERSION,           /* {tls_version}: TLS is on */
     MILTER_MAC_CERT_FP,               /* {cert_fp}: Sendmail's certificate digest */
+    MILTER_MAC_CERT_MD5,              /* {cert_md5}: what Sendmail passes without CertFingerprintAlgorithm */
     MILTER_MAC_VERIFY,                /* {verify}: NO, NOT, OK, FAIL ... */
     MILTER_MAC_QUEUE_ID,              /* i */
     MILTER_MACS

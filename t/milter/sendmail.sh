@@ -3,8 +3,8 @@
 #
 # Sendmail passes milters the client certificate's digest ({cert_fp}, in
 # CertFingerprintAlgorithm) and {verify}; with them danced's milter verifies
-# by itself.  Sendmail cannot be installed beside Postfix, so OpenDKIM's
-# miltertest plays the MTA (t/milter/case.lua: negotiation, connect, HELO
+# by itself.  Here OpenDKIM's miltertest plays the MTA (a real Sendmail
+# daemon runs in t/sendmail/sendmail.sh) (t/milter/case.lua: negotiation, connect, HELO
 # with the TLS macros, MAIL FROM, header fields, end of message) against
 # danced running with milter_socket only (policy_socket = none), on the
 # DNSSEC bed of t/dns/testbed.sh.  Covered, each on the field danced inserts
@@ -209,13 +209,13 @@ MT_NO_ARCHECK=1 mt TLS=1 FP="$GOOD" HELO=ee301.ok.test MANY=1001 EXPECT=reject \
 report $? "1001 fields claiming our authserv-id: the message is refused with a reply code (smfi_setreply 550 5.7.1), nothing inserted, logged"
 
 # --- configuration problems ----------------------------------------------------
-mt TLS=1 MTA="Postfix 3.7.11" HELO=ee301.ok.test WANT="dane=none (no verdict from the policy service)" && \
+mt TLS=1 MTA="Postfix 3.7.11" HELO=ee301.ok.test WANT="dane=none (the MTA passed no certificate digest)" && \
     log_has "CONFIGURATION: queue id 4F2B1A7214F .*came over TLS but danced's policy face is off.*smtpd_data_restrictions"
-report $? "Postfix without the policy face: dane=none (no verdict) and a warning naming smtpd_data_restrictions"
+report $? "Postfix without the policy face: dane=none (no certificate digest) and a warning naming smtpd_data_restrictions"
 
 mt TLS=1 FP="$MD5" HELO=ee301.ok.test WANT="dane=none" && \
     log_has "CONFIGURATION ERROR: \{cert_fp\} from the MTA has 16 octets.*confCERT_FINGERPRINT_ALGORITHM"
-report $? "an MD5 {cert_fp} (CertFingerprintAlgorithm unset): dane=none and one error naming the fix"
+report $? "an MD5-length {cert_fp}: dane=none and one error naming the fix"
 mt TLS=1 FP="$MD5" HELO=ee301.ok.test WANT="dane=none"
 n=$(grep -c 'CONFIGURATION ERROR' "$DLOG")
 [ "$n" = 1 ] || why "$n CONFIGURATION ERROR lines, want 1"
@@ -289,7 +289,7 @@ if command -v m4 >/dev/null 2>&1 && [ -f "$CF" ]; then
     if m4 "$CF" "$TB_DIR/test.mc" > "$TB_DIR/sendmail.cf" 2>"$TB_DIR/m4.err"; then
         for want in 'O CertFingerprintAlgorithm=sha256' 'O InputMailFilters=danced' \
             'Xdanced, S=inet:10041@127.0.0.1, F=T, T=C:10s;S:30s;R:30s;E:5m' \
-            'O Milter.macros.helo={tls_version}, {cipher}, {cipher_bits}, {cert_subject}, {cert_issuer}, {cert_fp}, {verify}'; do
+            'O Milter.macros.helo={tls_version}, {cipher}, {cipher_bits}, {cert_subject}, {cert_issuer}, {cert_fp}, {cert_md5}, {verify}'; do
             grep -qxF "$want" "$TB_DIR/sendmail.cf" || why "sendmail.cf lacks: $want"
         done
     else

@@ -105,7 +105,8 @@ def one_message(smtp, i, args):
         except smtplib.SMTPException:
             pass
         return False
-    m = re.search(r"queued as (\S+)", text)
+    # Postfix: "2.0.0 Ok: queued as QID"; Sendmail: "2.0.0 QID Message accepted for delivery"
+    m = re.search(r"queued as (\S+)", text) or re.search(r"^(?:2\.0\.0 )?(\S+) Message accepted", text)
     print("msg %d queued %s" % (i, m.group(1) if m else "?"))
     return accepted == len(args.to)
 

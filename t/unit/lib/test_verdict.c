@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,41 @@ static void test_neutral_pkix_only(void **state)
     add_rdata(&a, 0, 1, 1, md, n);
     assert_int_equal(evaluate(&v, f->ev, &a), VERDICT_NEUTRAL);
     verdict_clear(&v);
+}
+
+/* hex - colon-separated upper-case hex of n octets (Sendmail's and Postfix's form). */
+static void hex(const unsigned char *d, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 3 * i, "%02X%s", d[i], i + 1 < n ? ":" : "");
+}
+
+/* A certificate digest alone (Sendmail's {cert_fp}) against 3 1 1 only: neutral, saying why. */
+static void test_neutral_names_the_gap(void **state)
+{
+    fixture *f = *state;
+    resolver_answer a;
+    verdict v;
+    unsigned char md[DIGEST_MAX], cmd[DIGEST_MAX];
+    char text[3 * DIGEST_MAX + 1];
+    size_t n = evidence_digest(DIGEST_SHA256, f->good->spki, f->good->spkilen, md);
+    size_t cn = evidence_digest(DIGEST_SHA256, f->good->der, f->good->derlen, cmd);
+    evidence *certonly = evidence_new();
+
+    hex(cmd, cn, text);
+    assert_int_equal(evidence_add_digest(certonly, 0, DIGEST_SHA256, text), EVIDENCE_OK);
+    answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
+    add_rdata(&a, 3, 1, 1, md, n);
+    assert_int_equal(evaluate(&v, certonly, &a), VERDICT_NEUTRAL);
+    assert_non_null(strstr(v.owners[0].reason, "only 3 0 x records can match"));
+    verdict_clear(&v);
+    /* the whole certificate known: nothing narrow to say */
+    answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
+    add_rdata(&a, 0, 1, 1, md, n);
+    assert_int_equal(evaluate(&v, f->ev, &a), VERDICT_NEUTRAL);
+    assert_string_equal(v.owners[0].reason, "no TLSA record usable with this evidence");
+    verdict_clear(&v);
+    evidence_free(certonly);
 }
 
 static void test_permerror_malformed(void **state)
@@ -286,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_pass_names_record),
         cmocka_unit_test(test_fail_rogue),
         cmocka_unit_test(test_neutral_pkix_only),
+        cmocka_unit_test(test_neutral_names_the_gap),
         cmocka_unit_test(test_permerror_malformed),
         cmocka_unit_test(test_dns_statuses),
         cmocka_unit_test(test_combine),
