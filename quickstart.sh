@@ -14,7 +14,8 @@ PACKAGES="build-essential autoconf automake pkg-config libssl-dev libunbound-dev
 libevent-dev nettle-dev libmilter-dev libcmocka-dev dns-root-data nsd ldnsutils
 openssl python3 procps postfix swaks libnet-ssleay-perl python3-authres
 libmail-authenticationresults-perl miltertest spamassassin m4 sendmail-cf clang
-libclang-rt-14-dev valgrind liblockfile1 libwrap0"
+libclang-rt-14-dev valgrind liblockfile1 libwrap0 libidn12 libsystemd-dev systemd
+util-linux iproute2"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing build dependencies"

@@ -15,6 +15,13 @@
 #         || { echo "1..0 # SKIP $DP_WHY"; exit 0; }
 #     "$DIR/root/usr/sbin/exim4" -bV
 #
+# dp_private_etc, dp_private_user and dp_run run the unpacked MTA in a
+# private mount namespace whose /etc is a directory of the caller's laid
+# over the system's (read-only overlayfs; bind mounts of single files when
+# overlayfs is missing): resolv.conf pointing at 127.0.0.1 only, hosts,
+# nsswitch.conf, passwd/group with the MTA's own user added, and whatever
+# else the caller puts there (e.g. exim4/trusted_configs).
+#
 # Knobs: DANCE_DEB_CACHE, the cache directory (default
 # /var/cache/dance-tests/debs).  Sets DP_WHY (why it failed, one line) and
 # DP_VERSIONS (the packages' versions, "name version" a line).

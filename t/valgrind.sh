@@ -2,7 +2,7 @@
 # valgrind.sh - the daemon tests again, with every danced under valgrind memcheck.
 #
 # Runs t/daemon/policy.sh, t/daemon/faults.sh, t/milter/sendmail.sh,
-# the t/postfix/ tests and t/sendmail/sendmail.sh (or the scripts named as
+# the t/postfix/ tests, t/sendmail/sendmail.sh and t/exim/exim.sh (or the scripts named as
 # arguments, relative to t/) with DANCED pointing at a wrapper that starts
 # the real danced under `valgrind --tool=memcheck --leak-check=full`, one
 # log file per process.  Two TAP lines per script:
@@ -53,7 +53,7 @@ if [ $# -gt 0 ]; then
     SCRIPTS=("$@")
 else
     SCRIPTS=(daemon/policy.sh daemon/faults.sh milter/sendmail.sh postfix/e2e.sh postfix/milter.sh
-             postfix/integrity.sh postfix/hygiene.sh sendmail/sendmail.sh)
+             postfix/integrity.sh postfix/hygiene.sh sendmail/sendmail.sh exim/exim.sh)
 fi
 
 for t in "${SCRIPTS[@]}"; do
