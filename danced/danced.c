@@ -43,8 +43,10 @@
 #include "dnsloop.h"
 #include "join.h"
 #include "listen.h"
+#include "notify.h"
 #include "peer.h"
 #include "snapshot.h"
+#include "stats.h"
 
 #define DANCED_GRACE_S 5            /* shutdown: dns_timeout plus this, then close anyway */
 #define DANCED_JOIN_REPORT_S 300    /* how often uncollected DATA verdicts are looked for */
@@ -78,6 +80,11 @@ join *danced_join(const danced *d)
 bool danced_header_by_milter(const danced *d)
 {
     return d->header_by_milter;
+}
+
+metrics *danced_metrics(danced *d)
+{
+    return &d->metrics;
 }
 
 bool danced_draining(const danced *d)
@@ -159,6 +166,18 @@ static void danced_busy_text(const danced *d, char *out, size_t size)
 
         n += w > 0 ? (size_t) w : 0;
     }
+}
+
+/* danced_notify_ready - READY=1 for systemd, with a status line counting the open connections. */
+void danced_notify_ready(const danced *d, const char *what)
+{
+    char status[300], busy[128];
+
+    if (!notify_enabled())
+        return;
+    danced_busy_text(d, busy, sizeof(busy));
+    snprintf(status, sizeof(status), "%s; %s connections open", what, busy);
+    notify_ready(status);
 }
 
 static void danced_on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -307,6 +326,8 @@ void danced_shutdown(danced *d)
         d->faces[i].ops->free(d->faces[i].face);
     }
     d->nfaces = 0;
+    stats_free(d->stats);           /* its connections and listener, before the loop goes */
+    d->stats = NULL;
     if (d->join_report != NULL)
         event_free(d->join_report);
     join_free(d->join);

@@ -13,8 +13,10 @@
 #include "danced.h"
 #include "dlog.h"
 #include "face.h"
+#include "metrics.h"
 
 struct event;
+typedef struct stats stats;
 
 /* One registered face and its listener. */
 typedef struct danced_face {
@@ -40,6 +42,8 @@ struct danced {
     bool warned_digest;           /* the fingerprint length warning was logged */
     size_t conn_budget;           /* descriptors left for the faces' connections by the open-file
                                      limit; 0: the configured limits fit */
+    metrics metrics;              /* the counters: the life of the process, across reloads */
+    stats *stats;                 /* the metrics endpoint (stats_socket), or NULL */
 };
 
 /*
@@ -68,8 +72,11 @@ void danced_warn_unsafe(const danced *d);
 /* danced_stop - signal sig (SIGTERM, SIGINT): stop accepting on every face and drain; a second call stops at once. */
 void danced_stop(danced *d, int sig);
 
-/* danced_reload - SIGHUP: swap in a new snapshot (and resolver), or keep the old one on any error. */
-void danced_reload(danced *d);
+/* danced_reload - SIGHUP: swap in a new snapshot (and resolver), or keep the old one on any error (false). */
+bool danced_reload(danced *d);
+
+/* danced_notify_ready - tell systemd that danced serves (what: "ready", "reloaded" ...), with its connections. */
+void danced_notify_ready(const danced *d, const char *what);
 
 /* danced_shutdown - the loop ended: close what is left and free the faces and services. */
 void danced_shutdown(danced *d);

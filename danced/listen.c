@@ -25,6 +25,10 @@
  *	is never reachable with wider permissions than configured.  The
  *	file is removed by listen_free() (if the process still may).
  *
+ *	A socket systemd passes for the same address (activation.h) is
+ *	used instead of binding one; its file's mode and group are the
+ *	.socket unit's, and it is never removed.
+ *
  *	Accepting: up to LISTEN_ACCEPT_BURST connections per wake-up, each
  *	made non-blocking and handed to the face's accept callback (a
  *	policy session, a milter connection).  At the face's connection
@@ -51,6 +55,7 @@
 #include "lib/config.h"
 #include "lib/endpoint.h"
 #include "lib/panic.h"
+#include "activation.h"
 #include "listen.h"
 
 #define LISTEN_BACKLOG 511
@@ -70,6 +75,8 @@ struct listener {
     char endpoint[LISTEN_ENDPOINT_MAX];
     char unix_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
     bool is_unix;
+    bool unix_inherited;              /* systemd's socket file: never ours to remove */
+    size_t ninherited;                /* sockets systemd passed, taken here */
     bool paused;
     bool stopped;
     bool drained_told;              /* the face's drained callback ran */
@@ -132,7 +139,9 @@ static listen_status listen_open_inet(listener *srv, const endpoint *ep, char *e
         char what[LISTEN_ENDPOINT_MAX + 40];
 
         snprintf(what, sizeof(what), "%s: %s", srv->key, srv->endpoint);
-        if ((fd = listen_listen_fd(ai->ai_addr, ai->ai_addrlen, what, err, errsize)) < 0) {
+        if ((fd = activation_take_sockaddr(ai->ai_addr, ai->ai_addrlen)) >= 0)
+            srv->ninherited++;
+        else if ((fd = listen_listen_fd(ai->ai_addr, ai->ai_addrlen, what, err, errsize)) < 0) {
             freeaddrinfo(res);
             return LISTEN_ENVIRONMENT;
         }
@@ -206,6 +215,14 @@ static listen_status listen_open_unix(listener *srv, const char *path, unsigned 
 
     if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path))
         DANCE_PANIC("endpoint_parse() checked it");
+    if ((fd = activation_take_unix(path)) >= 0) {
+        /* systemd's: its SocketMode= and SocketGroup= stand, and the file stays */
+        srv->fd[srv->nfd++] = fd;
+        srv->is_unix = srv->unix_inherited = true;
+        srv->ninherited++;
+        memcpy(srv->unix_path, path, strlen(path) + 1);
+        return LISTEN_OK;
+    }
     if (group != NULL && *group != '\0' && getgrnam(group) == NULL)
         return listen_fail(LISTEN_ENVIRONMENT, err, errsize, "socket_group: no group \"%s\"", group);
     memset(&sun, 0, sizeof(sun));
@@ -458,6 +475,12 @@ const char *listen_endpoint(const listener *srv)
     return srv->endpoint;
 }
 
+/* listen_inherited - how many of its sockets systemd passed. */
+size_t listen_inherited(const listener *srv)
+{
+    return srv->ninherited;
+}
+
 /* listen_free - close listeners and remove a unix socket file we created. */
 void listen_free(listener *srv)
 {
@@ -473,7 +496,17 @@ void listen_free(listener *srv)
     }
     if (srv->resume != NULL)
         event_free(srv->resume);
-    if (srv->is_unix)
+    if (srv->is_unix && !srv->unix_inherited)
         (void) unlink(srv->unix_path);
     free(srv);
+}
+
+/* listen_fds - the bound sockets, for a server that accepts on them itself. */
+size_t listen_fds(const listener *srv, int *fds, size_t max)
+{
+    size_t n = 0;
+
+    for (; n < srv->nfd && n < max; n++)
+        fds[n] = srv->fd[n];
+    return n;
 }

@@ -77,6 +77,9 @@ void listen_drain(listener *srv);
 /* listen_conn_add - a connection opened (called by the face's accept), with its ops. */
 void listen_conn_add(listener *srv, listen_conn *c, const listen_conn_ops *ops);
 
+/* listen_inherited - how many of its listening sockets systemd passed (activation.h). */
+size_t listen_inherited(const listener *srv);
+
 /* listen_conn_gone - a connection closed (called by the face). */
 void listen_conn_gone(listener *srv, listen_conn *c);
 
@@ -94,5 +97,12 @@ void listen_free(listener *srv);
 
 /* listen_endpoint - the endpoint as bound, for logs. */
 const char *listen_endpoint(const listener *srv);
+
+/*
+ * listen_fds - the bound sockets (at most max into fds), for a server that
+ * accepts on them itself instead of listen_start (the stats endpoint's
+ * evhttp); they stay the listener's to close.  Returns how many.
+ */
+size_t listen_fds(const listener *srv, int *fds, size_t max);
 
 #endif

@@ -39,7 +39,8 @@
  *
  *	Start-up order, each step for a reason:
  *	  1. read the configuration (errors on the terminal);
- *	  2. look up user/group, bind policy_socket and milter_socket
+ *	  2. look up user/group, bind policy_socket, milter_socket and
+ *	     stats_socket (danced/stats.c, the metrics endpoint)
  *	     (needs root for low ports and socket directories; errors
  *	     still on the terminal); make room for the faces' connections
  *	     and the resolver's queries in flight in the open-file limit;
@@ -50,7 +51,9 @@
  *	  6. create the event base and the resolver - after the fork,
  *	     because the resolver starts a thread and libevent's backend
  *	     does not survive fork();
- *	  7. accept connections on both faces.
+ *	  7. accept connections on both faces; tell systemd READY=1
+ *	     (notify.h).  A socket systemd passed (activation.h) was
+ *	     taken in step 2 instead of being bound.
  *
  *	Stopping (danced.c): both faces stop accepting; idle connections
  *	close, the others once their request or message is done, or at
@@ -78,11 +81,14 @@
 #include "lib/panic.h"
 #include "milter/milter.h"
 #include "policy/policy.h"
+#include "activation.h"
 #include "danced_private.h"
 #include "dnsloop.h"
+#include "listen.h"
 #include "signals.h"
 #include "snapshot.h"
 #include "startup.h"
+#include "stats.h"
 
 static void main_usage(FILE *fp)
 {
@@ -99,11 +105,19 @@ static void main_open_faces(danced *d, const startup *st)
     const dance_config *cfg = &d->snap->cfg;
     bool policy = cfg->policy_socket != NULL && cfg->policy_socket[0] != '\0';
     bool milter = cfg->milter_socket != NULL && cfg->milter_socket[0] != '\0';
+    size_t taken = 0;
     char err[1024];
 
     if (policy && policy_open(d, cfg, err, sizeof(err)) != POLICY_FACE_OK)
         startup_fatal(d, st, "%s", err);
     if (milter && milter_open(d, cfg, err, sizeof(err)) != MILTER_OK)
+        startup_fatal(d, st, "%s", err);
+    if (stats_open(d, err, sizeof(err)) != STATS_OK)
+        startup_fatal(d, st, "%s", err);
+    for (size_t i = 0; i < d->nfaces; i++)
+        taken += listen_inherited(d->faces[i].srv);
+    taken += stats_inherited(d->stats);
+    if (!activation_check(taken, err, sizeof(err)))
         startup_fatal(d, st, "%s", err);
     d->header_by_milter = milter;
 }
@@ -119,16 +133,20 @@ static void main_serve(danced *d, startup *st)
         startup_fatal(d, st, "cannot create the event loop");
     if ((d->dns = dnsloop_new(d->base, &d->log, &d->snap->rc, err, sizeof(err))) == NULL)
         startup_fatal(d, st, "%s", err);
+    dnsloop_count_into(d->dns, metrics_dns(&d->metrics));
     if (!signals_install(d, &sig_ev))
         startup_fatal(d, st, "cannot install signal handlers: %s", strerror(errno));
     if (d->nfaces == 2)                 /* policy and milter: the policy face's verdicts go to the milter */
         danced_open_join(d, cfg->milter_socket);
     danced_start_faces(d);
+    if (stats_start(d, err, sizeof(err)) != STATS_OK)
+        startup_fatal(d, st, "%s", err);
     danced_warn_unsafe(d);
     danced_faces_text(d, faces, sizeof(faces));
     dlog_msg(&d->log, LOG_INFO, "danced %s ready on %s (authserv-id %s)", PACKAGE_VERSION, faces,
              d->snap->servid);
     startup_ready(st);
+    danced_notify_ready(d, "ready");
     event_base_dispatch(d->base);
     event_free(sig_ev);
 }

@@ -36,13 +36,14 @@ static bool reload_changed(const char *a, const char *b)
 static bool reload_startup_only(const dance_config *o, const dance_config *n)
 {
     return reload_changed(o->policy_socket, n->policy_socket)
-        || reload_changed(o->milter_socket, n->milter_socket) || o->socket_mode != n->socket_mode
+        || reload_changed(o->milter_socket, n->milter_socket)
+        || reload_changed(o->stats_socket, n->stats_socket) || o->socket_mode != n->socket_mode
         || reload_changed(o->socket_group, n->socket_group) || reload_changed(o->user, n->user)
         || reload_changed(o->group, n->group) || reload_changed(o->pid_file, n->pid_file);
 }
 
-/* danced_reload - swap in a new snapshot (and resolver), or keep the old one on any error. */
-void danced_reload(danced *d)
+/* danced_reload - swap in a new snapshot (and resolver), or keep the old one on any error (false). */
+bool danced_reload(danced *d)
 {
     size_t max[DANCED_FACES_MAX];
     snapshot *n;
@@ -51,19 +52,20 @@ void danced_reload(danced *d)
 
     if (snapshot_load(d->config_path, NULL, &n, err, sizeof(err)) != SNAPSHOT_OK) {
         dlog_msg(&d->log, LOG_ERR, "reload refused, keeping the running configuration: %s", err);
-        return;
+        return false;
     }
     if (!snapshot_same_resolver(d->snap, n)) {
         if ((dns = dnsloop_new(d->base, &d->log, &n->rc, err, sizeof(err))) == NULL) {
             dlog_msg(&d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
                      err);
             snapshot_unref(n);
-            return;
+            return false;
         }
+        dnsloop_count_into(dns, metrics_dns(&d->metrics));   /* the counters go on across reloads */
     }
     n->generation = d->snap->generation + 1;
     if (reload_startup_only(&d->snap->cfg, &n->cfg))
-        dlog_msg(&d->log, LOG_WARNING, "reload: policy_socket, milter_socket, socket_mode, "
+        dlog_msg(&d->log, LOG_WARNING, "reload: policy_socket, milter_socket, stats_socket, socket_mode, "
                  "socket_group, user, group and pid_file keep their start-up values until danced "
                  "is restarted");
     if (dns != NULL) {
@@ -79,4 +81,5 @@ void danced_reload(danced *d)
     danced_warn_unsafe(d);
     dlog_msg(&d->log, LOG_INFO, "configuration reloaded from %s%s", d->config_path,
              dns != NULL ? " (new resolver)" : "");
+    return true;
 }

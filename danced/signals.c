@@ -11,7 +11,9 @@
  *	mask, so no burst of signals finds one blocked.  On the loop, any
  *	number of SIGHUPs in one read reloads once (reload.c); SIGTERM or
  *	SIGINT stops (danced_stop: drain, then exit; a second one stops at
- *	once).  A stop wins over a reload in the same read.
+ *	once).  A stop wins over a reload in the same read.  systemd hears
+ *	of each (notify.h): STOPPING=1; RELOADING=1, then READY=1 whether
+ *	the new configuration took or the old one was kept.
  *
  *	A signal handler gets no context: the pipe's write end is the one
  *	global, set once.
@@ -24,6 +26,7 @@
 #include <event2/event.h>
 
 #include "danced_private.h"
+#include "notify.h"
 #include "signals.h"
 
 static int signals_fd = -1;
@@ -56,10 +59,14 @@ static void signals_on_pipe(evutil_socket_t fd, short what, void *arg)
                 stop = buf[i];
         }
     }
-    if (stop != 0)
+    if (stop != 0) {
+        notify_stopping();
         danced_stop(d, stop);
-    else if (hup && !d->draining)
-        danced_reload(d);
+    } else if (hup && !d->draining) {
+        notify_reloading();
+        danced_notify_ready(d, danced_reload(d) ? "configuration reloaded"
+                                                : "reload refused, running configuration kept");
+    }
 }
 
 /* signals_install - install the handlers and the pipe's event. */
