@@ -31,4 +31,7 @@ int cli_check(int argc, char **argv);
 /* cli_tlsa - "dance tlsa": argv[0] is "tlsa"; returns the exit status. */
 int cli_tlsa(int argc, char **argv);
 
+/* cli_stats - "dance stats": argv[0] is "stats"; returns the exit status. */
+int cli_stats(int argc, char **argv);
+
 #endif

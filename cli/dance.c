@@ -1,10 +1,12 @@
 /*
  * dance.c - the dance command: check a client certificate against a name's
- * TLSA records, and print the TLSA records to publish for a certificate.
+ * TLSA records, print the TLSA records to publish for a certificate, and
+ * show a running danced's counters.
  *
  * SYNOPSIS
  *	dance check [options] NAME
  *	dance tlsa [--usage U] [--selector S] [--mtype M] [--name NAME | --owner OWNER] FILE
+ *	dance stats [-c FILE | --stats-socket ENDPOINT] [--timeout SECONDS]
  *	dance --help | --version
  *
  * DESCRIPTION
@@ -20,8 +22,11 @@
  *
  *	Errors go to stderr as one line naming the problem.
  *
- *	This file dispatches and holds what both commands use; each command
- *	is a file of its own (cmd_check.c, cmd_tlsa.c).  The tool uses only
+ *	"stats" shows the counters of a running danced, read from its
+ *	stats_socket (exit status: cmd_stats.c).
+ *
+ *	This file dispatches and holds what the commands use; each command
+ *	is a file of its own (cmd_check.c, cmd_tlsa.c, cmd_stats.c).  The tool uses only
  *	lib/.
  */
 
@@ -115,6 +120,7 @@ static const char main_usage[] =
     "Commands:\n"
     "  check [options] NAME   verify a client certificate against NAME's TLSA records\n"
     "  tlsa [options] FILE    print the TLSA record to publish for a certificate or key\n"
+    "  stats [options]        show danced's counters (from its stats_socket)\n"
     "\n"
     "  dance COMMAND --help   options of a command\n"
     "  dance --version        print the version\n";
@@ -138,5 +144,7 @@ int main(int argc, char **argv)
         return cli_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "tlsa") == 0)
         return cli_tlsa(argc - 1, argv + 1);
+    if (strcmp(argv[1], "stats") == 0)
+        return cli_stats(argc - 1, argv + 1);
     return cli_usage_error(NULL, "unknown command (try dance --help)", argv[1]);
 }

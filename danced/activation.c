@@ -69,7 +69,7 @@ bool activation_check(size_t taken, char *err, size_t errsize)
     if (n <= 0 || (size_t) n == taken)
         return true;
     snprintf(err, errsize, "systemd passed %d listening socket%s, and %zu of them match%s no "
-             "policy_socket or milter_socket of the configuration: make the .socket unit's "
+             "policy_socket, milter_socket or stats_socket of the configuration: make the .socket unit's "
              "ListenStream= and dance.conf name the same addresses", n, n == 1 ? "" : "s",
              (size_t) n - taken, (size_t) n - taken == 1 ? "es" : "");
     return false;

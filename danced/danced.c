@@ -49,6 +49,7 @@
 #include "stats.h"
 
 #define DANCED_GRACE_S 5            /* shutdown: dns_timeout plus this, then close anyway */
+#define DANCED_STATUS_S 30          /* under systemd: the STATUS= line is refreshed this often */
 #define DANCED_JOIN_REPORT_S 300    /* how often uncollected DATA verdicts are looked for */
 #define DANCED_JOIN_STALE_MS (600 * 1000LL) /* a verdict this old was not collected */
 
@@ -168,16 +169,49 @@ static void danced_busy_text(const danced *d, char *out, size_t size)
     }
 }
 
-/* danced_notify_ready - READY=1 for systemd, with a status line counting the open connections. */
+/* danced_status_text - "WHAT; 3 policy and 1 milter connections open, 120 verdicts" for systemd. */
+static void danced_status_text(const danced *d, const char *what, char *out, size_t size)
+{
+    char busy[128];
+
+    danced_busy_text(d, busy, sizeof(busy));
+    snprintf(out, size, "%s; %s connections open, %llu verdicts", what, busy,
+             d->metrics.duration_count);
+}
+
+/* danced_notify_ready - READY=1 for systemd, with the status line. */
 void danced_notify_ready(const danced *d, const char *what)
 {
-    char status[300], busy[128];
+    char status[300];
 
     if (!notify_enabled())
         return;
-    danced_busy_text(d, busy, sizeof(busy));
-    snprintf(status, sizeof(status), "%s; %s connections open", what, busy);
+    danced_status_text(d, what, status, sizeof(status));
     notify_ready(status);
+}
+
+/* danced_on_status - (timer) a fresh STATUS= line. */
+static void danced_on_status(evutil_socket_t fd, short what, void *arg)
+{
+    danced *d = arg;
+    char status[300];
+
+    (void) fd;
+    (void) what;
+    danced_status_text(d, d->draining ? "stopping" : "serving", status, sizeof(status));
+    notify_status(status);
+}
+
+/* danced_notify_start - under systemd: refresh the STATUS= line every DANCED_STATUS_S. */
+void danced_notify_start(danced *d)
+{
+    struct timeval tv = { DANCED_STATUS_S, 0 };
+
+    if (!notify_enabled())
+        return;
+    if ((d->status_ev = event_new(d->base, -1, EV_PERSIST, danced_on_status, d)) == NULL)
+        DANCE_PANIC("event_new failed");
+    event_add(d->status_ev, &tv);
 }
 
 static void danced_on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -330,6 +364,8 @@ void danced_shutdown(danced *d)
     d->stats = NULL;
     if (d->join_report != NULL)
         event_free(d->join_report);
+    if (d->status_ev != NULL)
+        event_free(d->status_ev);
     join_free(d->join);
     dnsloop_free(d->dns);
     event_base_free(d->base);

@@ -1,6 +1,6 @@
 /*
  * danced.h - what the daemon offers its faces: the event loop, the log,
- * the current configuration, the resolver, the verdict store, and the
+ * the current configuration, the resolver, the verdict store, the counters, and the
  * questions a face must ask the process (may this peer connect? are we
  * stopping?).
  *
@@ -12,7 +12,7 @@
  * Threads: one.  Every function here is for the event loop's thread.
  *
  * SEE ALSO
- *	face.h (the face interface), snapshot.h, dnsloop.h, join.h, dlog.h
+ *	face.h (the face interface), snapshot.h, dnsloop.h, join.h, dlog.h, metrics.h
  */
 #ifndef DANCE_DANCED_DANCED_H
 #define DANCE_DANCED_DANCED_H
@@ -25,6 +25,7 @@ typedef struct dlog dlog;
 typedef struct snapshot snapshot;
 typedef struct dnsloop dnsloop;
 typedef struct join join;
+typedef struct metrics metrics;
 
 /* danced_base - the event loop every face's events go on. */
 struct event_base *danced_base(const danced *d);
@@ -53,6 +54,9 @@ join *danced_join(const danced *d);
  * Authentication-Results field (the policy face's DATA answer is then DUNNO).
  */
 bool danced_header_by_milter(const danced *d);
+
+/* danced_metrics - the daemon's counters (metrics.h), for the faces to count into. */
+metrics *danced_metrics(danced *d);
 
 /* danced_draining - true once SIGTERM/SIGINT came: finish what is in progress, take nothing new. */
 bool danced_draining(const danced *d);

@@ -44,6 +44,7 @@ struct danced {
                                      limit; 0: the configured limits fit */
     metrics metrics;              /* the counters: the life of the process, across reloads */
     stats *stats;                 /* the metrics endpoint (stats_socket), or NULL */
+    struct event *status_ev;      /* the periodic STATUS= for systemd, or NULL */
 };
 
 /*
@@ -77,6 +78,9 @@ bool danced_reload(danced *d);
 
 /* danced_notify_ready - tell systemd that danced serves (what: "ready", "reloaded" ...), with its connections. */
 void danced_notify_ready(const danced *d, const char *what);
+
+/* danced_notify_start - under systemd: refresh the STATUS= line every DANCED_STATUS_S. */
+void danced_notify_start(danced *d);
 
 /* danced_shutdown - the loop ended: close what is left and free the faces and services. */
 void danced_shutdown(danced *d);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lib/clock.h"
 #include "lib/panic.h"
 #include "dnsloop.h"
 
@@ -138,6 +139,7 @@ void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const c
     if ((s->v = malloc(sizeof(*s->v))) == NULL)     /* check_start() initializes it first */
         DANCE_PANIC("out of memory");
     s->dns = d;                 /* before the check: done may run inside it */
+    s->started_us = clock_now_us();
     s->job = dnsloop_check(d, ev, claimed, opt, s->v, done, arg);
 }
 
@@ -150,6 +152,12 @@ void dnsloop_slot_done(dnsloop_slot *s)
     s->v = NULL;
     dnsloop_release(s->dns);
     s->dns = NULL;
+}
+
+/* dnsloop_slot_elapsed_us - microseconds since the slot's check started. */
+long long dnsloop_slot_elapsed_us(const dnsloop_slot *s)
+{
+    return clock_now_us() - s->started_us;
 }
 
 /* dnsloop_slot_abort - cancel a check still running and clear the slot. */
@@ -203,4 +211,16 @@ void dnsloop_free(dnsloop *d)
         event_free(d->reap);
     resolver_free(d->res);
     free(d);
+}
+
+/* dnsloop_count_into - the resolver counts into *stats. */
+void dnsloop_count_into(dnsloop *d, resolver_stats *stats)
+{
+    resolver_count_into(d->res, stats);
+}
+
+/* dnsloop_cache_entries - answers held in the resolver's cache. */
+size_t dnsloop_cache_entries(const dnsloop *d)
+{
+    return resolver_cache_entries(d->res);
 }

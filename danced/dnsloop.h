@@ -34,6 +34,7 @@ typedef struct dnsloop_slot {
     verdict *v;                       /* while checking */
     check_job *job;                   /* while checking asynchronously */
     dnsloop *dns;                     /* the hold taken for the check */
+    long long started_us;             /* when the check started (clock_now_us) */
 } dnsloop_slot;
 
 /*
@@ -46,6 +47,9 @@ void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const c
 
 /* dnsloop_slot_done - (from done) the check is over: free the verdict, drop the hold. */
 void dnsloop_slot_done(dnsloop_slot *s);
+
+/* dnsloop_slot_elapsed_us - (from done) microseconds since the slot's check started. */
+long long dnsloop_slot_elapsed_us(const dnsloop_slot *s);
 
 /* dnsloop_slot_abort - cancel a check still running (its done never runs) and clear the slot; an idle slot is fine. */
 void dnsloop_slot_abort(dnsloop_slot *s);
@@ -61,5 +65,11 @@ void dnsloop_retire(dnsloop *d);
 
 /* dnsloop_free - free now (pending look-ups are cancelled, their callbacks never run). */
 void dnsloop_free(dnsloop *d);
+
+/* dnsloop_count_into - the resolver counts its look-ups and cache use into *stats (resolver_count_into). */
+void dnsloop_count_into(dnsloop *d, resolver_stats *stats);
+
+/* dnsloop_cache_entries - answers held in the resolver's cache. */
+size_t dnsloop_cache_entries(const dnsloop *d);
 
 #endif

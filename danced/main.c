@@ -147,6 +147,7 @@ static void main_serve(danced *d, startup *st)
              d->snap->servid);
     startup_ready(st);
     danced_notify_ready(d, "ready");
+    danced_notify_start(d);
     event_base_dispatch(d->base);
     event_free(sig_ev);
 }

@@ -31,7 +31,8 @@
  *	verdicts the milter trusts); "any" beside user names in
  *	peer_users; user = root; an inet socket on an address that is not
  *	loopback without remote_sockets = yes (the milter face and an
- *	unchecked policy face serve whoever connects).
+ *	unchecked policy face serve whoever connects; the stats socket
+ *	tells them what danced sees).
  *
  *	The content of a snapshot never changes after snapshot_load().
  *	Everything runs on the loop's thread; the reference count is kept
@@ -149,8 +150,8 @@ static bool snapshot_peers(snapshot *s, const char *path, char *err, size_t errs
 static bool snapshot_validate(const snapshot *s, const char *path, char *err, size_t errsize)
 {
     const dance_config *c = &s->cfg;
-    const char *sockets[2] = { "policy_socket", "milter_socket" };
-    const char *values[2] = { c->policy_socket, c->milter_socket };
+    const char *sockets[3] = { "policy_socket", "milter_socket", "stats_socket" };
+    const char *values[3] = { c->policy_socket, c->milter_socket, c->stats_socket };
 
     if (snapshot_empty(c->policy_socket) && snapshot_empty(c->milter_socket))
         return snapshot_fail(s, path, "policy_socket", err, errsize,
@@ -180,7 +181,7 @@ static bool snapshot_validate(const snapshot *s, const char *path, char *err, si
         return snapshot_fail(s, path, "user", err, errsize,
                              "danced must not run as root: name an unprivileged user (it binds its "
                              "sockets before switching)");
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (!c->remote_sockets && !snapshot_local_endpoint(values[i]))
             return snapshot_fail(s, path, sockets[i], err, errsize,
                                  "\"%s\" is not a loopback address: any host that reaches it could "

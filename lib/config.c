@@ -138,6 +138,7 @@ void config_init(dance_config *cfg)
     cfg->authserv_id = xstrdup("");          /* the host's FQDN, found by danced */
     cfg->policy_socket = xstrdup("inet:127.0.0.1:10040");
     cfg->milter_socket = xstrdup("");        /* "" is "none": no milter */
+    cfg->stats_socket = xstrdup("");         /* "" is "none": no metrics endpoint */
     cfg->socket_mode = 0660;
     cfg->socket_group = xstrdup("");
     cfg->identities = CONFIG_IDENTITY_HELO | CONFIG_IDENTITY_MAILFROM;

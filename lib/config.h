@@ -75,6 +75,8 @@ typedef struct dance_config {
     char *policy_socket;             /* policy_socket: inet:HOST:PORT, inet:[V6]:PORT, unix:/path,
                                         or "" (none: no policy service) (default inet:127.0.0.1:10040) */
     char *milter_socket;             /* milter_socket: the same syntax; "" (default): no milter */
+    char *stats_socket;              /* stats_socket: the same syntax, HTTP GET /metrics (Prometheus
+                                        text); "" (default): none */
     config_list trusted_authserv_ids; /* trusted_authserv_ids: "id@network" - Authentication-Results
                                         fields of that id are kept when the message came from that
                                         network; id lower case, no trailing dot (default none) */

@@ -74,6 +74,8 @@ const config_key config_keys[] = {
       NULL },
     { "milter_socket", CONFIG_T_STRING, CONFIG_FIELD(milter_socket), 0, 0, config_check_optional_endpoint,
       NULL },
+    { "stats_socket", CONFIG_T_STRING, CONFIG_FIELD(stats_socket), 0, 0, config_check_optional_endpoint,
+      NULL },
     { "trusted_authserv_ids", CONFIG_T_LIST, CONFIG_FIELD(trusted_authserv_ids), 0, CONFIG_LIST_MAX,
       config_check_trusted_entry, NULL },
     { "remove_authserv_ids", CONFIG_T_LIST, CONFIG_FIELD(remove_authserv_ids), 0, CONFIG_LIST_MAX,

@@ -46,6 +46,9 @@
  *	RESOLVER_TIMEOUT.  Every completed answer (errors and timeouts
  *	included) goes into the cache; answers served from it carry
  *	from_cache = true and the seconds of lifetime left as TTL.
+ *	With resolver_count_into() the resolver counts, into its user's
+ *	struct, every cache hit and miss of a submitted look-up and every
+ *	answer that came from the DNS (or timed out) by status.
  *
  *	libunbound works in a background thread (ub_ctx_async(ctx, 1)),
  *	not a forked process: a forked worker would be a copy of the whole
@@ -132,6 +135,7 @@ struct resolver {
     resolver_query *expired;
     resolver_query *expired_tail;
     size_t nexpired;
+    resolver_stats *stats; /* the user's counters, or NULL */
 };
 
 
@@ -197,6 +201,8 @@ static int resolver_new_id(resolver *res)
 static void resolver_deliver(resolver *res, resolver_query *q, resolver_answer *ans)
 {
     cache_put(res->cache, ans, clock_now_ms());
+    if (res->stats != NULL && (unsigned) ans->status < RESOLVER_STATUSES)
+        res->stats->lookups[ans->status]++;
     q->cb(q->arg, ans);
     resolver_answer_clear(ans);
     free(q);
@@ -291,9 +297,13 @@ int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void
         return (-1);
     }
     if (cache_peek(res->cache, owner, clock_now_ms(), &ans)) {
+        if (res->stats != NULL)
+            res->stats->cache_hits++;
         cb(arg, &ans);          /* borrowed RDATA: callbacks copy what they keep (see above) */
         return (0);
     }
+    if (res->stats != NULL)
+        res->stats->cache_misses++;
     if (res->npending >= RESOLVER_MAX_PENDING) {
         resolver_answer_init(&ans, owner);
         resolver_answer_fail(&ans, RESOLVER_NETERR, "too many queries (%d in flight)",
@@ -440,6 +450,18 @@ int resolver_expire(resolver *res)
 size_t resolver_pending(const resolver *res)
 {
     return (res->npending + res->nexpired);
+}
+
+/* resolver_count_into - count look-ups into *stats from now on (NULL: stop). */
+void resolver_count_into(resolver *res, resolver_stats *stats)
+{
+    res->stats = stats;
+}
+
+/* resolver_cache_entries - answers held in the cache. */
+size_t resolver_cache_entries(const resolver *res)
+{
+    return (cache_size(res->cache));
 }
 
 /* The state of one synchronous look-up. */

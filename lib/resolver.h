@@ -47,6 +47,18 @@ typedef struct resolver_config {
 
 typedef struct resolver resolver;
 
+#define RESOLVER_STATUSES (RESOLVER_NETERR + 1)
+
+/*
+ * What a resolver counts, into a struct its user owns (resolver_count_into),
+ * so that the figures outlive the resolver (danced replaces it on reload).
+ */
+typedef struct resolver_stats {
+    unsigned long long lookups[RESOLVER_STATUSES]; /* DNS answers (and timeouts) by status; cache hits not */
+    unsigned long long cache_hits;                 /* look-ups answered from the cache */
+    unsigned long long cache_misses;               /* look-ups the cache could not answer */
+} resolver_stats;
+
 /* resolver_config_init - fill a config with the documented defaults. */
 void resolver_config_init(resolver_config *cfg);
 
@@ -86,6 +98,12 @@ int resolver_expire(resolver *res);
 
 /* resolver_pending - number of queries in flight. */
 size_t resolver_pending(const resolver *res);
+
+/* resolver_count_into - count look-ups into *stats from now on (NULL: stop counting); stats outlives res. */
+void resolver_count_into(resolver *res, resolver_stats *stats);
+
+/* resolver_cache_entries - answers held in the resolver's cache (expired ones until evicted). */
+size_t resolver_cache_entries(const resolver *res);
 
 /*
  * resolver_map_result - libunbound's err and result for owner as an answer

@@ -41,6 +41,8 @@
  *	the reply follows in the same write, and one log line sums up the
  *	message.  More than HYGIENE_REMOVE_MAX fields to remove make the
  *	message rejected (550 5.7.1): nobody writes that many legitimately.
+ *	The daemon's metrics count each verdict computed here, each message
+ *	answered and the fields removed from it.
  *
  * DIAGNOSTICS
  *	Configuration problems (no verdict for a TLS message, a {cert_fp}
@@ -57,6 +59,7 @@
 
 #include "lib/clock.h"
 #include "lib/panic.h"
+#include "danced/metrics.h"
 #include "milter_private.h"
 
 /* ---------------------------------------------------------- utilities */
@@ -141,6 +144,8 @@ static void msg_check_done(void *arg, verdict *v)
     mconn *c = m->conn;
 
     dlog_verdict_of(msg_log(c), NULL, v, results_kind_name(ck->kind), ck->claimed, c->addr, NULL);
+    metrics_verdict(danced_metrics(c->mf->d), METRICS_MILTER, ck->kind, v->result,
+                    dnsloop_slot_elapsed_us(&ck->slot));
     results_item_from(&m->res[ck->kind], v);
     dnsloop_slot_done(&ck->slot);
     if (m->outstanding == 0)
@@ -478,6 +483,7 @@ bool milter_msg_eom(mconn *c)
     late = now >= m->deadline_ms;
     if (m->hyg.too_many) {
         msg_reject_too_many(c, m);
+        metrics_milter_message(danced_metrics(c->mf->d), 0);
         milter_msg_end(c);
         return true;
     }
@@ -491,6 +497,7 @@ bool milter_msg_eom(mconn *c)
         return false;
     }
     removed = msg_rewrite(c, m);
+    metrics_milter_message(danced_metrics(c->mf->d), removed);
     msg_summary(m->res, summary, sizeof(summary));
     dlog_msg(msg_log(c), LOG_INFO, "milter: queue id %s client %s: %s (%s); removed %zu "
              "Authentication-Results field%s (%zu ours, %zu under ours, %zu listed, %zu unparseable), "

@@ -15,7 +15,8 @@
  *	allocated per check, freed when it is done, logged once).  When the
  *	last result is in the reply is written.  Any check may finish inside
  *	its start, so a "starting" flag keeps the reply until every check
- *	was started; the verdict lines of checks that finished there are
+ *	was started (each request, and each verdict computed with its time,
+ *	is counted in the daemon's metrics; a memo hit is not a verdict); the verdict lines of checks that finished there are
  *	batched and written right after the reply (one write(2), and Postfix
  *	does not wait for it).
  *
@@ -49,6 +50,7 @@
 
 #include "lib/clock.h"
 #include "lib/panic.h"
+#include "danced/metrics.h"
 #include "danced/snapshot.h"
 #include "policy_private.h"
 
@@ -136,6 +138,8 @@ static void request_item_done(void *arg, verdict *v)
     session *s = req->s;
 
     request_log_verdict(s, it, v);
+    metrics_verdict(danced_metrics(s->d), METRICS_POLICY, it->kind, v->result,
+                    dnsloop_slot_elapsed_us(&it->check));
     results_item_from(&req->res[it->kind], v);
     memo_store(&s->memo, it->key, &req->res[it->kind], request_memo_expiry(req->snap, v));
     dnsloop_slot_done(&it->check);
@@ -294,6 +298,8 @@ void request_dispatch(session *s)
     long long now = clock_now_ms();
     dlog_batch batch;
 
+    metrics_policy_request(danced_metrics(s->d), state == DECIDE_STATE_RCPT ? METRICS_RCPT
+                           : state == DECIDE_STATE_DATA ? METRICS_DATA : METRICS_OTHER);
     if (danced_join(s->d) != NULL)
         request_join_next(s, preq);
     if (state == DECIDE_STATE_OTHER) {

@@ -52,7 +52,7 @@ chmod +x "$VG_DIR/danced"
 if [ $# -gt 0 ]; then
     SCRIPTS=("$@")
 else
-    SCRIPTS=(daemon/policy.sh daemon/faults.sh milter/sendmail.sh postfix/e2e.sh postfix/milter.sh
+    SCRIPTS=(daemon/policy.sh daemon/faults.sh daemon/metrics.sh milter/sendmail.sh postfix/e2e.sh postfix/milter.sh
              postfix/integrity.sh postfix/hygiene.sh sendmail/sendmail.sh exim/exim.sh)
 fi
 

@@ -112,7 +112,7 @@ wait_note 'READY=1'
 rc=$?
 [ "$rc" = 0 ] && { notes | grep 'READY=1' | grep -q "uid=$NOBODY " || why "READY=1 not sent as nobody: $(notes | grep READY)"; }
 [ "$rc" = 0 ] && { notes | grep 'READY=1' | grep -q 'accepting=yes' || why "the policy socket did not accept at READY=1"; }
-[ "$rc" = 0 ] && { notes | grep 'READY=1' | grep -q 'STATUS=ready; 0 policy connections open' \
+[ "$rc" = 0 ] && { notes | grep 'READY=1' | grep -q 'STATUS=ready; 0 policy connections open, 0 verdicts' \
     || why "STATUS: $(notes | grep -o 'STATUS=[^|]*' | head -n 1)"; }
 [ "$(notes | grep -c 'READY=1')" = 1 ] || why "$(notes | grep -c 'READY=1') READY=1, want 1"
 report $? "READY=1 once, after privileges are dropped (uid nobody) and while the policy socket accepts, with a STATUS line"
@@ -184,7 +184,7 @@ TB_PIDS="$TB_PIDS $SA_PID"
 sleep 0.3
 $CLIENT "inet:127.0.0.1:$OTHER" ask "${GOOD[@]}" --timeout 3 >"$D/out" 2>&1 </dev/null
 for _ in $(seq 1 100); do grep -q 'matches no policy_socket' "$D/m.log" && break; sleep 0.05; done
-grep -q "systemd passed 1 listening socket, and 1 of them .*matches no policy_socket or milter_socket" "$D/m.log" \
+grep -q "systemd passed 1 listening socket, and 1 of them .*matches no policy_socket, milter_socket or stats_socket" "$D/m.log" \
     || why "log: $(tail -n 2 "$D/m.log" | tr '\n' ' ')"
 if pgrep -f -- "^$DANCED -f -c $D/m.conf" >/dev/null; then why "danced runs"; fi
 report $? "a passed socket that dance.conf does not name: danced refuses to start and says so"

@@ -81,6 +81,7 @@ static void assert_defaults(const dance_config *cfg)
     assert_string_equal(cfg->authserv_id, "");
     assert_string_equal(cfg->policy_socket, "inet:127.0.0.1:10040");
     assert_string_equal(cfg->milter_socket, "");     /* none */
+    assert_string_equal(cfg->stats_socket, "");      /* none */
     assert_int_equal(cfg->trusted_authserv_ids.n, 0);
     assert_int_equal(cfg->socket_mode, 0660);
     assert_string_equal(cfg->socket_group, "");
@@ -431,6 +432,9 @@ static const struct string_case string_cases[] = {
       "unix:/var/spool/postfix/dance/milter" },
     { "milter_socket = none", FIELD(milter_socket), "" },
     { "milter_socket = \"\"", FIELD(milter_socket), "" },
+    { "stats_socket = inet:127.0.0.1:9477", FIELD(stats_socket), "inet:127.0.0.1:9477" },
+    { "stats_socket = unix:/run/dance/stats", FIELD(stats_socket), "unix:/run/dance/stats" },
+    { "stats_socket = none", FIELD(stats_socket), "" },
     { "socket_group = postfix", FIELD(socket_group), "postfix" },
     { "socket_group = _dance-1.x", FIELD(socket_group), "_dance-1.x" },
     { "socket_group =", FIELD(socket_group), "" },
@@ -705,6 +709,8 @@ static const struct bad_case bad_cases[] = {
     { "milter_socket = local:/run/dance.sock\n",
       "1: milter_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"local:/run/dance.sock\"" },
     { "milter_socket = unix:dance/milter\n", "1: milter_socket: unix: needs an absolute path: \"dance/milter\"" },
+    { "stats_socket = local:/run/dance.sock\n",
+      "1: stats_socket: expected inet:HOST:PORT, inet:[IPv6]:PORT or unix:/path, not \"local:/run/dance.sock\"" },
     /* trusted_authserv_ids */
     { "trusted_authserv_ids = mx1.example@192.0.2.1, ,mx2.example@192.0.2.2\n",
       "1: trusted_authserv_ids: empty list entry" },
@@ -1103,7 +1109,7 @@ static void test_sample(void **state)
     static const char *const keys[] = {
         "trust_anchor_file", "resolver_config", "forwarders", "dns_timeout", "cache_max_ttl",
         "cache_error_ttl", "cache_entries", "server_tlsa", "lookup_domains", "authserv_id",
-        "policy_socket", "milter_socket", "trusted_authserv_ids", "socket_mode", "socket_group",
+        "policy_socket", "milter_socket", "stats_socket", "trusted_authserv_ids", "socket_mode", "socket_group",
         "identities", "authorized_clients",
         "fingerprint_digest", "user", "group", "pid_file", "log_facility", "log_format",
         "temperror_action", "fail_action", "idle_timeout", "request_timeout", "max_connections",
