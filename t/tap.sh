@@ -18,7 +18,8 @@
 #   pb_tap_diag        for tap_diag in the Postfix tests: the last SMTP client
 #                      transcript ($PB_LAST_OUT) and danced's log ($DLOG)
 #   danced_run CONF LOG    start "$DANCED -f -c CONF" (log on stderr into LOG),
-#                      wait until it says it is ready; sets DANCED_PID, adds it
+#                      wait until it says it is ready (a new "ready on" line:
+#                      LOG may hold an earlier danced's); sets DANCED_PID, adds it
 #                      to TB_PIDS (testbed.sh's trap stops it); fails with WHY
 #   danced_end PID LOG SIGNAL   send SIGNAL (default TERM), wait up to 15 s;
 #                      fails unless it exited 0 with no sanitizer report in LOG
@@ -115,12 +116,15 @@ sanitizer_clean() {
 }
 
 danced_run() {
-    local conf=$1 log=$2 i
+    local conf=$1 log=$2 i before n
+    # the log may hold an earlier danced's "ready on": wait for a new one
+    before=$(grep -c 'ready on' "$log" 2>/dev/null)
     "$DANCED" -f -c "$conf" </dev/null >>"$log" 2>&1 &
     DANCED_PID=$!
     TB_PIDS="$TB_PIDS $DANCED_PID"
     for i in $(seq 1 300); do
-        grep -q 'ready on' "$log" 2>/dev/null && return 0
+        n=$(grep -c 'ready on' "$log" 2>/dev/null)
+        [ "${n:-0}" -gt "${before:-0}" ] && return 0
         tb_running "$DANCED_PID" || break
         sleep 0.02
     done

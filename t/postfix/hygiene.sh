@@ -52,6 +52,8 @@ TB_TAP=1
 . "$TESTDIR/postfix/postfixbed.sh"
 # shellcheck source=t/tap.sh
 . "$TESTDIR/tap.sh"
+# shellcheck source=t/archeck.sh
+. "$TESTDIR/archeck.sh"
 
 tap_need_beds postfix
 tap_need_parsers
@@ -59,20 +61,6 @@ tap_need_binaries
 
 tap_diag() {
     pb_tap_diag
-}
-
-# ar FILE ARCHECK-OPTIONS... - t/archeck.py on a delivered message, ours on top of Received
-# (--clean: every other field parses too and none is ours; AR_CLEAN= leaves that out for
-# messages whose kept foreign fields are garbage after their authserv-id).
-ar() {
-    local f=$1 out
-    shift
-    if ! out=$("$PB_PYTHON" "$TESTDIR/archeck.py" --servid "$SERVID" --top-names authentication-results,received \
-               --ours 1 ${AR_CLEAN---clean} "$@" "$f" 2>&1); then
-        why "$(basename "$f"): $out"
-        return 1
-    fi
-    return 0
 }
 
 # log_has REGEX - danced's log has a line matching REGEX (waits up to 3 s).

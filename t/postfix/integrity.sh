@@ -50,6 +50,8 @@ TB_TAP=1
 . "$TESTDIR/postfix/postfixbed.sh"
 # shellcheck source=t/tap.sh
 . "$TESTDIR/tap.sh"
+# shellcheck source=t/archeck.sh
+. "$TESTDIR/archeck.sh"
 
 tap_need_beds postfix
 tap_need_parsers
@@ -57,18 +59,6 @@ tap_need_binaries
 
 tap_diag() {
     pb_tap_diag
-}
-
-# ar FILE ARCHECK-OPTIONS... - t/archeck.py on a delivered message, ours on top of Received.
-ar() {
-    local f=$1 out
-    shift
-    if ! out=$("$PB_PYTHON" "$TESTDIR/archeck.py" --servid "$SERVID" \
-               --top-names authentication-results,received --ours 1 --clean "$@" "$f" 2>&1); then
-        why "$(basename "$f"): $out"
-        return 1
-    fi
-    return 0
 }
 
 # log_has REGEX [SECONDS] - danced's log has a line matching REGEX (waits up to SECONDS, default 3).
@@ -120,11 +110,6 @@ release() {
         sleep 0.05
     done
     why "transaction $1 did not finish: $(tail -n 2 "$PB_DIR/$1.out" | tr '\n' ' ')"
-}
-
-# copy_of QID - the delivered file of queue id QID.
-copy_of() {
-    find "$PB_MAILDIR" -maxdepth 1 -name "*.$1.*.eml" | sort | head -n 1
 }
 
 # delivered_copy QID - wait (10 s) for QID's delivery; sets COPY.

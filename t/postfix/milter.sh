@@ -50,6 +50,8 @@ TB_TAP=1
 . "$TESTDIR/postfix/postfixbed.sh"
 # shellcheck source=t/tap.sh
 . "$TESTDIR/tap.sh"
+# shellcheck source=t/archeck.sh
+. "$TESTDIR/archeck.sh"
 
 tap_need_beds postfix
 tap_need_parsers
@@ -60,32 +62,9 @@ tap_diag() {
     pb_tap_diag
 }
 
-# ar FILE ARCHECK-OPTIONS... - t/archeck.py on a delivered message, ours on top of Received.
-ar() {
-    local f=$1 out
-    shift
-    if ! out=$("$PB_PYTHON" "$TESTDIR/archeck.py" --servid "$SERVID" \
-               --top-names authentication-results,received --ours 1 --clean \
-               --trusted "$TRUSTED" "$@" "$f" 2>&1); then
-        why "$(basename "$f"): $out"
-        return 1
-    fi
-    return 0
-}
-
 # delivered N - N copies arrived since pb_mail_mark.
 delivered() {
     pb_wait_mail "$1" 20 || why "fewer than $1 deliveries (see the maillog)"
-}
-
-# copy_of QID - the delivered file of queue id QID (the first, when several recipients).
-copy_of() {
-    find "$PB_MAILDIR" -maxdepth 1 -name "*.$1.*.eml" | sort | head -n 1
-}
-
-# qids OUTFILE - the queue ids an smtpclient.py transcript reports, in order.
-qids() {
-    sed -n 's/^msg [0-9]* queued \([0-9A-Za-z]*\)$/\1/p' "$1"
 }
 
 # ---------------------------------------------------------------------------
@@ -97,6 +76,7 @@ C=$TB_CERTS
 DOM=$PB_DOMAIN
 SERVID=mx.$DOM
 TRUSTED=filter.$DOM
+AR_OPTS=(--trusted "$TRUSTED")
 FOREIGN=elsewhere.example
 DLOG=$PB_DIR/danced.log
 DCONF=$PB_DIR/danced.conf

@@ -53,6 +53,8 @@ TB_TAP=1
 . "$TESTDIR/sendmail/sendmailbed.sh"
 # shellcheck source=t/tap.sh
 . "$TESTDIR/tap.sh"
+# shellcheck source=t/archeck.sh
+. "$TESTDIR/archeck.sh"
 
 tap_need_beds postfix
 tap_need_parsers
@@ -69,31 +71,9 @@ tap_diag() {
     return 0
 }
 
-# ar FILE ARCHECK-OPTIONS... - t/archeck.py on a delivered message: ours on top, above Received:.
-ar() {
-    local f=$1 out
-    shift
-    if ! out=$("$PB_PYTHON" "$TESTDIR/archeck.py" --servid "$SERVID" \
-               --top-names authentication-results,received --ours 1 --clean "$@" "$f" 2>&1); then
-        why "$(basename "$f"): $out"
-        return 1
-    fi
-    return 0
-}
-
 # delivered N - N copies arrived since pb_mail_mark.
 delivered() {
     pb_wait_mail "$1" "${2:-20}" || why "fewer than $1 deliveries (see Sendmail's log)"
-}
-
-# qids OUTFILE - the queue ids an smtpclient.py transcript reports, in order.
-qids() {
-    sed -n 's/^msg [0-9]* queued \([0-9A-Za-z]*\)$/\1/p' "$1"
-}
-
-# copy_of QID - the delivered file of queue id QID.
-copy_of() {
-    find "$PB_MAILDIR" -maxdepth 1 -name "*.$1.*.eml" | sort | head -n 1
 }
 
 # both RESULT NAME - the --want pair for one name claimed at EHLO and in MAIL FROM.
