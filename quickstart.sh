@@ -15,7 +15,7 @@ libevent-dev nettle-dev libmilter-dev libcmocka-dev dns-root-data nsd ldnsutils
 openssl python3 procps postfix swaks libnet-ssleay-perl python3-authres
 libmail-authenticationresults-perl miltertest spamassassin m4 sendmail-cf clang
 libclang-rt-14-dev valgrind liblockfile1 libwrap0 libidn12 libsystemd-dev systemd
-util-linux iproute2 dpkg-dev debhelper lintian fakeroot"
+util-linux iproute2 dpkg-dev debhelper lintian fakeroot mandoc prometheus"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing build dependencies"

@@ -46,9 +46,10 @@
  *
  * DIAGNOSTICS
  *	Configuration problems (no verdict for a TLS message, a {cert_fp}
- *	of the wrong length, {cert_md5} instead of {cert_fp}) are logged as warnings or errors naming the
- *	fix; a conflicting or twice-taken record as a warning naming the
- *	message (a sign of a forgery attempt on the policy socket).
+ *	of the wrong length, {cert_md5} instead of {cert_fp}) are logged as
+ *	warnings or errors naming the fix; a conflicting or twice-taken
+ *	record as a warning naming the message (a sign of a forgery attempt
+ *	on the policy socket).
  */
 #include <stdio.h>
 #include <stdlib.h>

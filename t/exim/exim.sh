@@ -203,19 +203,7 @@ done
 report "$rc" "three messages on one connection, MAIL FROM mta1 / nx / mta1: each has its own message's verdict"
 
 # --- forged fields ----------------------------------------------------------------
-FORGED=(
-    "Authentication-Results: $SERVID; dane=pass smtp.helo=mta1.ok.test"
-    "Authentication-Results: $SERVID; dane=pass smtp.helo=mta1.ok.test"
-    "Authentication-Results: $SERVID; dane=pass smtp.helo=mta1.ok.test"
-    "AUTHENTICATION-RESULTS: MX.DEST.TEST.; dane=pass"
-    "Authentication-Results: relay.$SERVID; dane=pass smtp.helo=mta1.ok.test"
-    $'Authentication-Results:\r\n\t'"$SERVID"$'\r\n\t; dane=pass\r\n\tsmtp.helo=mta1.ok.test'
-    "Authentication-Results: (trust me) $SERVID (really); dane=pass"
-    "Authentication-Results: \"$SERVID\"; dane=pass"
-    "Authentication-Results: (unterminated $SERVID; dane=pass"
-    "Authentication-Results: other.example; spf=pass smtp.mailfrom=x.test"
-    "Authentication-Results: filter.$DOM; dkim=pass header.d=$DOM"
-)
+forged_fields mta1.ok.test "filter.$DOM"
 args=()
 for h in "${FORGED[@]}"; do
     args+=(--header "$h")
@@ -264,19 +252,7 @@ if grep -q 'action=' "$EB_DIR/nobody.out"; then
 fi
 report 0 "peer_users = mail: a process of user nobody gets no answer from danced (Exim's, as Debian-exim with mail's ids, do)"
 
-LOOKALIKE=(
-    "Authentication-Results: \"$SERVID \"; dane=pass smtp.helo=mta1.ok.test"
-    "Authentication-Results: \" $SERVID\"; dane=pass smtp.helo=mta1.ok.test"
-    "Authentication-Results: $SERVID..; dane=pass smtp.helo=mta1.ok.test"
-    "Authentication-Results: \"$SERVID; dane=pass\"; dane=pass"
-    "Authentication-Results: =?utf-8?Q?$SERVID?=; dane=pass"
-    "authentication-results: $SERVID; dane=pass"
-    "Authentication-Results : $SERVID; dane=pass"
-    "X-Authentication-Results: $SERVID; dane=pass"
-    "X-Authentication-Results: sub.$SERVID; dkim=pass"
-    "X-Authentication-Results: other.example; spf=pass"
-    "Authentication-Results: other.example; spf=pass smtp.mailfrom=x.test"
-)
+lookalike_fields
 printf '%s\n' "${LOOKALIKE[@]}" > "$EB_DIR/lookalike.hdr"
 eb_mail_mark
 eb_smtp --ehlo mta1.ok.test --cert "$ROGUE" --key "$RKEY" --from sender@mta1.ok.test --to "rcpt@$DOM" \

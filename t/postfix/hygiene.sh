@@ -136,18 +136,8 @@ pb_start
 report $? "Postfix starts with danced in smtpd_milters and non_smtpd_milters"
 
 # --- look-alikes and X-Authentication-Results ----------------------------------------
-headers_file lookalike \
-    "Authentication-Results: \"$SERVID \"; dane=pass smtp.helo=mta1.ok.test" \
-    "Authentication-Results: \" $SERVID\"; dane=pass smtp.helo=mta1.ok.test" \
-    "Authentication-Results: $SERVID..; dane=pass smtp.helo=mta1.ok.test" \
-    "Authentication-Results: \"$SERVID; dane=pass\"; dane=pass" \
-    "Authentication-Results: =?utf-8?Q?$SERVID?=; dane=pass" \
-    "authentication-results: $SERVID; dane=pass" \
-    "Authentication-Results : $SERVID; dane=pass" \
-    "X-Authentication-Results: $SERVID; dane=pass" \
-    "X-Authentication-Results: sub.$SERVID; dkim=pass" \
-    "X-Authentication-Results: other.example; spf=pass" \
-    "Authentication-Results: other.example; spf=pass smtp.mailfrom=x.test"
+lookalike_fields
+headers_file lookalike "${LOOKALIKE[@]}"
 pb_mail_mark
 pb_smtp --ehlo mta1.ok.test --cert "$ROGUE" --key "$RKEY" --from sender@mta1.ok.test --to "rcpt@$DOM" \
     --headers-file "$HFILE" || why "smtpclient.py failed"

@@ -141,19 +141,7 @@ delivered 1 && ar "$PB_MAIL" --want "dane=temperror smtp.helo=mta1.bogus.test" \
 report $? "temperror: a bogus zone -> one dane=temperror field on top"
 
 # --- forged fields ----------------------------------------------------------------
-FORGED=(
-    "Authentication-Results: $SERVID; dane=pass smtp.helo=mta1.ok.test"
-    "Authentication-Results: $SERVID; dane=pass smtp.helo=mta1.ok.test"
-    "Authentication-Results: $SERVID; dane=pass smtp.helo=mta1.ok.test"
-    "AUTHENTICATION-RESULTS: MX.DEST.TEST.; dane=pass"
-    "Authentication-Results: relay.$SERVID; dane=pass smtp.helo=mta1.ok.test"
-    $'Authentication-Results:\r\n\t'"$SERVID"$'\r\n\t; dane=pass\r\n\tsmtp.helo=mta1.ok.test'
-    "Authentication-Results: (trust me) $SERVID (really); dane=pass"
-    "Authentication-Results: \"$SERVID\"; dane=pass"
-    "Authentication-Results: (unterminated $SERVID; dane=pass"
-    "Authentication-Results: other.example; spf=pass smtp.mailfrom=x.test"
-    "Authentication-Results: $TRUSTED; dkim=pass header.d=dest.test"
-)
+forged_fields mta1.ok.test "$TRUSTED"
 args=()
 for h in "${FORGED[@]}"; do
     args+=(--header "$h")
