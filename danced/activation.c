@@ -7,10 +7,9 @@
  * owns it, chose its mode and group, and keeps it open while danced
  * restarts, so connections queue in its backlog instead of being
  * refused.  The listeners count what they took (listen_inherited), and a
- * passed socket that no configured endpoint matches is a start-up
- * error: it means the .socket
- * unit and dance.conf disagree, and silently serving on one of them would
- * leave the MTA talking to nobody.
+ * passed socket that no configured endpoint matches is a start-up error:
+ * it means the .socket unit and dance.conf disagree, and silently serving
+ * on one of them would leave the MTA talking to nobody.
  *
  * Built without libsystemd, nothing is ever taken, and a LISTEN_FDS
  * meant for this process is a start-up error saying so.
@@ -25,6 +24,8 @@
 #include "activation.h"
 
 #ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+
 /* activation_claim - a taken socket: non-blocking like the ones danced binds. */
 static int activation_claim(int fd)
 {
@@ -34,10 +35,6 @@ static int activation_claim(int fd)
         (void) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     return fd;
 }
-#endif
-
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
 
 /* activation_take_unix - the inherited socket bound to path, or -1. */
 int activation_take_unix(const char *path)

@@ -120,6 +120,15 @@ static int listen_listen_fd(const struct sockaddr *sa, socklen_t salen, const ch
     return fd;
 }
 
+/* listen_has_fd - true when the listener holds fd already. */
+static bool listen_has_fd(const listener *srv, int fd)
+{
+    for (size_t i = 0; i < srv->nfd; i++)
+        if (srv->fd[i] == fd)
+            return true;
+    return false;
+}
+
 /* listen_open_inet - bind every address of a parsed inet endpoint. */
 static listen_status listen_open_inet(listener *srv, const endpoint *ep, char *err, size_t errsize)
 {
@@ -139,9 +148,11 @@ static listen_status listen_open_inet(listener *srv, const endpoint *ep, char *e
         char what[LISTEN_ENDPOINT_MAX + 40];
 
         snprintf(what, sizeof(what), "%s: %s", srv->key, srv->endpoint);
-        if ((fd = activation_take_sockaddr(ai->ai_addr, ai->ai_addrlen)) >= 0)
+        if ((fd = activation_take_sockaddr(ai->ai_addr, ai->ai_addrlen)) >= 0) {
+            if (listen_has_fd(srv, fd))
+                continue;               /* a name that resolved to one address twice */
             srv->ninherited++;
-        else if ((fd = listen_listen_fd(ai->ai_addr, ai->ai_addrlen, what, err, errsize)) < 0) {
+        } else if ((fd = listen_listen_fd(ai->ai_addr, ai->ai_addrlen, what, err, errsize)) < 0) {
             freeaddrinfo(res);
             return LISTEN_ENVIRONMENT;
         }
