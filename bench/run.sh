@@ -37,7 +37,7 @@
 #   N  instructions per request, counted by valgrind's callgrind (2,000
 #      warm-up requests, then 20,000 counted, on 100 connections and on 1):
 #      the figure to compare two builds by on a noisy machine (not in the
-#      default set; needs valgrind)
+#      default set; needs valgrind; N_KEEP=DIR keeps the two profiles)
 # and danced's VmRSS (/proc/PID/status): just started; after the runs;
 # holding 100 and 2000 idle connections that have each had one request
 # answered, and 2000 that never sent a byte - each on a freshly started
@@ -597,7 +597,7 @@ if want N; then
         danced_stop
         write_conf "$CONF"
         DANCED_REAL=$DANCED
-        printf '#!/bin/sh\nexec valgrind -q --tool=callgrind --callgrind-out-file=%s/callgrind.%%p "%s" "$@"\n' \
+        printf '#!/bin/sh\nexec valgrind -q --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file=%s/callgrind.%%p "%s" "$@"\n' \
             "$TB_DIR" "$DANCED_REAL" > "$TB_DIR/danced-callgrind"
         chmod +x "$TB_DIR/danced-callgrind"
         DANCED=$TB_DIR/danced-callgrind
@@ -614,7 +614,10 @@ if want N; then
                 || NERR=$((NERR + 1))
             callgrind_control -d "c$c" "$DPID" > /dev/null 2>&1
             sleep 1
-            N_IR=$(awk '/^(summary|totals):/ { print $2 }' "$(ls -t "$TB_DIR"/callgrind.* | head -n 1)" | tail -n 1)
+            N_FILE=$(ls -t "$TB_DIR"/callgrind.* | head -n 1)
+            N_IR=$(awk '/^(summary|totals):/ { print $2 }' "$N_FILE" | tail -n 1)
+            # N_KEEP=DIR keeps the profile for callgrind_annotate
+            [ -z "${N_KEEP:-}" ] || cp "$N_FILE" "$N_KEEP/callgrind.c$c"
             say "| $c | ${N_IR:-?} | $(( ${N_IR:-0} / 20000 )) |"
         done
         danced_stop

@@ -53,7 +53,7 @@ typedef struct stats_figures {
     double connections[2];            /* policy, milter */
     double messages, forged;
     double dns[4];
-    double hits, misses, entries;
+    double hits, misses, entries, reused;
     double checks, check_seconds;
     char version[STATS_LABEL_MAX];
     size_t series;                    /* dance_ lines read */
@@ -188,6 +188,8 @@ static void stats_add(stats_figures *f, const stats_line *l)
         f->misses = l->value;
     } else if (strcmp(n, "dance_cache_entries") == 0) {
         f->entries = l->value;
+    } else if (strcmp(n, "dance_verdict_cache_hits_total") == 0) {
+        f->reused = l->value;
     } else if (strcmp(n, "dance_check_duration_seconds_count") == 0) {
         f->checks = l->value;
     } else if (strcmp(n, "dance_check_duration_seconds_sum") == 0) {
@@ -261,6 +263,7 @@ static void stats_print(const stats_figures *f, const char *endpoint)
            stats_u(f->dns[1]), stats_u(f->dns[2]), stats_u(f->dns[3]));
     printf("cache             hits %llu, misses %llu, entries %llu\n", stats_u(f->hits), stats_u(f->misses),
            stats_u(f->entries));
+    printf("verdict cache     hits %llu\n", stats_u(f->reused));
     printf("checks            %llu, average %.3f s\n", stats_u(f->checks),
            f->checks > 0 ? f->check_seconds / f->checks : 0.0);
 }

@@ -47,6 +47,7 @@
 #include "peer.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "vcache.h"
 
 #define DANCED_GRACE_S 5            /* shutdown: dns_timeout plus this, then close anyway */
 #define DANCED_STATUS_S 30          /* under systemd: the STATUS= line is refreshed this often */
@@ -71,6 +72,11 @@ snapshot *danced_snapshot(const danced *d)
 dnsloop *danced_dns(const danced *d)
 {
     return d->dns;
+}
+
+vcache *danced_vcache(const danced *d)
+{
+    return d->vcache;
 }
 
 join *danced_join(const danced *d)
@@ -367,6 +373,7 @@ void danced_shutdown(danced *d)
     if (d->status_ev != NULL)
         event_free(d->status_ev);
     join_free(d->join);
+    vcache_free(d->vcache);
     dnsloop_free(d->dns);
     event_base_free(d->base);
 }

@@ -1,6 +1,6 @@
 /*
  * danced.h - what the daemon offers its faces: the event loop, the log,
- * the current configuration, the resolver, the verdict store, the counters, and the
+ * the current configuration, the resolver, the verdict cache, the verdict store, the counters, and the
  * questions a face must ask the process (may this peer connect? are we
  * stopping?).
  *
@@ -12,7 +12,7 @@
  * Threads: one.  Every function here is for the event loop's thread.
  *
  * SEE ALSO
- *	face.h (the face interface), snapshot.h, dnsloop.h, join.h, dlog.h, metrics.h
+ *	face.h (the face interface), snapshot.h, dnsloop.h, vcache.h, join.h, dlog.h, metrics.h
  */
 #ifndef DANCE_DANCED_DANCED_H
 #define DANCE_DANCED_DANCED_H
@@ -25,6 +25,7 @@ typedef struct dlog dlog;
 typedef struct snapshot snapshot;
 typedef struct dnsloop dnsloop;
 typedef struct join join;
+typedef struct vcache vcache;
 typedef struct metrics metrics;
 
 /* danced_base - the event loop every face's events go on. */
@@ -42,6 +43,9 @@ snapshot *danced_snapshot(const danced *d);
 
 /* danced_dns - the current resolver on the loop (a reload may replace it; look-ups in flight keep theirs). */
 dnsloop *danced_dns(const danced *d);
+
+/* danced_vcache - the verdicts already computed (vcache.h), shared by every connection. */
+vcache *danced_vcache(const danced *d);
 
 /*
  * danced_join - the per-message verdict store the policy face writes and

@@ -30,6 +30,7 @@ struct danced {
     dlog log;
     snapshot *snap;               /* current configuration */
     dnsloop *dns;                 /* current resolver */
+    vcache *vcache;               /* the verdicts already computed, shared by all connections */
     join *join;                   /* DATA verdicts for the milter (both faces on), else NULL */
     struct event *join_report;    /* the periodic report of uncollected verdicts */
     char join_reader[320];        /* the milter's endpoint, for that report */

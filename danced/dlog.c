@@ -6,6 +6,8 @@
  *	dlog_init(&log, foreground, LOG_MAIL, CONFIG_LOG_TEXT);
  *	dlog_msg(&log, LOG_WARNING, "%s: request too big", peer);
  *	dlog_verdict(&log, &info);
+ *	dlog_vparts_of(&log, v, &buf, &parts);	(once per verdict)
+ *	dlog_verdict_join(&log, batch, &parts, identity, client, instance, claimed);
  *
  * DESCRIPTION
  *	In the foreground a line goes to stderr as "danced: LEVEL: text";
@@ -31,6 +33,13 @@
  *	the format, which a reload may change, is read and written
  *	atomically.
  *
+ *	Parts: a verdict's own fields (result, dnssec, spki_sha256, name,
+ *	owner, matched, reason) are formatted once, by dlog_vparts_of(),
+ *	into three runs of text; dlog_verdict_join() writes the line from
+ *	them and one request's fields (identity, client, instance, claimed)
+ *	in the order above.  The verdict cache keeps the parts, so a
+ *	verdict reused by many SMTP sessions is formatted once.
+ *
  *	Batches: on stderr, the verdict lines of one policy request that
  *	were decided at once (from the cache) are collected in the
  *	caller's dlog_batch and written together with one write(2) when
@@ -47,12 +56,6 @@
 
 #include "lib/panic.h"
 #include "dlog.h"
-
-typedef struct dlog_buf {
-    char s[DLOG_LINE_MAX];
-    size_t len;
-    bool full;
-} dlog_buf;
 
 /* dlog_put - append n bytes; what does not fit is cut off and the buffer marked full. */
 static void dlog_put(dlog_buf *b, const char *s, size_t n)
@@ -73,16 +76,27 @@ static void dlog_puts(dlog_buf *b, const char *s)
     dlog_put(b, s, strlen(s));
 }
 
+/* dlog_plain - bytes a text value may hold without quotes: printable ASCII but space, '"', '\\', '='. */
+static bool dlog_plain(unsigned char c)
+{
+    return c > 0x20 && c <= 0x7e && c != '"' && c != '\\' && c != '=';
+}
+
 /* dlog_put_text - key=value, quoted when quote is set or the value needs it. */
 static void dlog_put_text(dlog_buf *b, const char *key, const char *value, bool quote)
 {
     const char *v = value != NULL ? value : "";
+    size_t plain = 0;
 
-    if (*v == '\0' || strpbrk(v, " \"\\=") != NULL)
+    while (dlog_plain((unsigned char) v[plain]))
+        plain++;
+    if (plain == 0 || (v[plain] != '\0' && strpbrk(v + plain, " \"\\=") != NULL))
         quote = true;
-    dlog_puts(b, " ");
+    dlog_put(b, " ", 1);
     dlog_puts(b, key);
-    dlog_puts(b, quote ? "=\"" : "=");
+    dlog_put(b, "=\"", quote ? 2 : 1);
+    dlog_put(b, v, plain);
+    v += plain;
     while (*v != '\0') {
         size_t run = 0;
         unsigned char c;
@@ -103,16 +117,16 @@ static void dlog_put_text(dlog_buf *b, const char *key, const char *value, bool 
         v++;
     }
     if (quote)
-        dlog_puts(b, "\"");
+        dlog_put(b, "\"", 1);
 }
 
-/* dlog_put_json - "key":"value" with JSON escapes; first omits the comma. */
-static void dlog_put_json(dlog_buf *b, const char *key, const char *value, bool first)
+/* dlog_put_json - ,"key":"value" with JSON escapes. */
+static void dlog_put_json(dlog_buf *b, const char *key, const char *value)
 {
     const char *v = value != NULL ? value : "";
     char esc[8];
 
-    dlog_puts(b, first ? "\"" : ",\"");
+    dlog_puts(b, ",\"");
     dlog_puts(b, key);
     dlog_puts(b, "\":\"");
     for (; *v != '\0'; v++) {
@@ -253,49 +267,77 @@ void dlog_batch_flush(dlog_batch *batch)
     batch->len = 0;
 }
 
-/* dlog_verdict - write the line for one computed verdict (into batch when given and on stderr). */
-void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *in)
+/* dlog_buf_init - an empty line. */
+static void dlog_buf_init(dlog_buf *b)
+{
+    b->len = 0;
+    b->full = false;
+    b->s[0] = '\0';
+}
+
+/* dlog_put_field - one field in the line's format; quote applies to text only. */
+static void dlog_put_field(dlog_buf *b, config_log_format format, const char *key, const char *value,
+                           bool quote)
+{
+    if (format == CONFIG_LOG_JSON)
+        dlog_put_json(b, key, value);
+    else
+        dlog_put_text(b, key, value, quote);
+}
+
+/*
+ * dlog_vparts_make - the verdict's own fields, in three runs between
+ * which dlog_verdict_join() puts the request's: result and dnssec |
+ * (identity, client) | spki_sha256 | (instance) | name, owner, matched,
+ * reason | (claimed).  The text of the parts goes into buf.
+ */
+static void dlog_vparts_make(const dlog *log, const dlog_verdict_info *in, dlog_buf *buf, dlog_vparts *p)
+{
+    config_log_format format = __atomic_load_n(&log->format, __ATOMIC_RELAXED);
+
+    dlog_buf_init(buf);
+    p->format = format;
+    p->result = in->result != NULL ? in->result : "";
+    dlog_put_field(buf, format, "result", in->result, false);
+    dlog_put_field(buf, format, "dnssec", in->dnssec, false);
+    p->cut[0] = (unsigned short) buf->len;
+    dlog_put_field(buf, format, "spki_sha256", in->spki_sha256, false);
+    p->cut[1] = (unsigned short) buf->len;
+    dlog_put_field(buf, format, "name", in->name, false);
+    dlog_put_field(buf, format, "owner", in->owner, false);
+    dlog_put_field(buf, format, "matched", in->matched, true);
+    dlog_put_field(buf, format, "reason", in->reason, true);
+    p->len = (unsigned short) buf->len;
+    p->s = buf->s;
+}
+
+/* dlog_verdict_join - write a verdict line: the verdict's parts p and the request's own fields. */
+void dlog_verdict_join(const dlog *log, dlog_batch *batch, const dlog_vparts *p, const char *identity,
+                       const char *client, const char *instance, const char *claimed)
 {
     dlog_buf b;
 
-    b.len = 0;
-    b.full = false;
-    b.s[0] = '\0';
-    if (__atomic_load_n(&log->format, __ATOMIC_RELAXED) == CONFIG_LOG_JSON) {
-        dlog_puts(&b, "{");
-        dlog_put_json(&b, "event", "verdict", true);
-        dlog_put_json(&b, "result", in->result, false);
-        dlog_put_json(&b, "dnssec", in->dnssec, false);
-        dlog_put_json(&b, "identity", in->identity, false);
-        dlog_put_json(&b, "client", in->client, false);
-        dlog_put_json(&b, "spki_sha256", in->spki_sha256, false);
-        dlog_put_json(&b, "instance", in->instance, false);
-        dlog_put_json(&b, "name", in->name, false);
-        dlog_put_json(&b, "owner", in->owner, false);
-        dlog_put_json(&b, "matched", in->matched, false);
-        dlog_put_json(&b, "reason", in->reason, false);
-        dlog_put_json(&b, "claimed", in->claimed, false);
+    _Static_assert(DLOG_LINE_MAX <= 65535, "dlog_vparts holds offsets in 16 bits");
+    if (p->cut[0] > p->cut[1] || p->cut[1] > p->len || p->len >= DLOG_LINE_MAX)
+        DANCE_PANIC("verdict parts out of order");
+    dlog_buf_init(&b);
+    dlog_puts(&b, p->format == CONFIG_LOG_JSON ? "{\"event\":\"verdict\"" : "verdict");
+    /* fixed-form values first, text a client or a zone chose last: a
+       naive reader matching "result=pass" meets the real one first */
+    dlog_put(&b, p->s, p->cut[0]);
+    dlog_put_field(&b, p->format, "identity", identity, false);
+    dlog_put_field(&b, p->format, "client", client, false);
+    dlog_put(&b, p->s + p->cut[0], p->cut[1] - p->cut[0]);
+    dlog_put_field(&b, p->format, "instance", instance, false);
+    dlog_put(&b, p->s + p->cut[1], p->len - p->cut[1]);
+    dlog_put_field(&b, p->format, "claimed", claimed, true);
+    if (p->format == CONFIG_LOG_JSON) {
         dlog_puts(&b, "}");
         if (b.full)
             snprintf(b.s, sizeof(b.s), "{\"event\":\"verdict\",\"error\":\"line too long\","
-                     "\"result\":\"%s\"}", in->result != NULL ? in->result : "");
-    } else {
-        dlog_puts(&b, "verdict");
-        /* fixed-form values first, text a client or a zone chose last: a
-           naive reader matching "result=pass" meets the real one first */
-        dlog_put_text(&b, "result", in->result, false);
-        dlog_put_text(&b, "dnssec", in->dnssec, false);
-        dlog_put_text(&b, "identity", in->identity, false);
-        dlog_put_text(&b, "client", in->client, false);
-        dlog_put_text(&b, "spki_sha256", in->spki_sha256, false);
-        dlog_put_text(&b, "instance", in->instance, false);
-        dlog_put_text(&b, "name", in->name, false);
-        dlog_put_text(&b, "owner", in->owner, false);
-        dlog_put_text(&b, "matched", in->matched, true);
-        dlog_put_text(&b, "reason", in->reason, true);
-        dlog_put_text(&b, "claimed", in->claimed, true);
-        /* a cut text line is still one readable line */
+                     "\"result\":\"%s\"}", p->result);
     }
+    /* a cut text line is still one readable line */
     if (batch == NULL || !(log->to_stderr || !log->opened)) {
         dlog_write(log, LOG_INFO, b.s);
         return;
@@ -305,29 +347,53 @@ void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *i
     batch->len += dlog_stderr_line(batch->s + batch->len, sizeof(batch->s) - batch->len, LOG_INFO, b.s);
 }
 
-/* dlog_verdict_of - the verdict line for v, from the owner that decided (else the first). */
-void dlog_verdict_of(const dlog *log, dlog_batch *batch, const verdict *v, const char *identity,
-                     const char *claimed, const char *client, const char *instance)
+/* dlog_verdict - write the line for one computed verdict (into batch when given and on stderr). */
+void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *in)
+{
+    dlog_buf parts;
+    dlog_vparts p;
+
+    dlog_vparts_make(log, in, &parts, &p);
+    dlog_verdict_join(log, batch, &p, in->identity, in->client, in->instance, in->claimed);
+}
+
+/* dlog_verdict_info_of - the verdict's fields, from the owner that decided (else the first). */
+static void dlog_verdict_info_of(const verdict *v, dlog_verdict_info *info)
 {
     const verdict_owner *o = NULL;
-    dlog_verdict_info info;
 
     if (v->decisive >= 0 && (size_t) v->decisive < v->nowners)
         o = &v->owners[v->decisive];
     else if (v->nowners > 0)
         o = &v->owners[0];
-    info.client = client;
-    info.identity = identity;
-    info.claimed = claimed;
-    info.name = v->name;
-    info.owner = o != NULL ? o->owner : "";
-    info.dnssec = o != NULL ? resolver_status_str(o->dnssec) : "";
-    info.result = verdict_result_word(v->result);
-    info.reason = v->reason;
-    info.matched = v->matched;
-    info.spki_sha256 = v->spki_sha256;
-    info.instance = instance;
-    dlog_verdict(log, batch, &info);
+    memset(info, 0, sizeof(*info));
+    info->name = v->name;
+    info->owner = o != NULL ? o->owner : "";
+    info->dnssec = o != NULL ? resolver_status_str(o->dnssec) : "";
+    info->result = verdict_result_word(v->result);
+    info->reason = v->reason;
+    info->matched = v->matched;
+    info->spki_sha256 = v->spki_sha256;
+}
+
+/* dlog_vparts_of - the parts of v's line, their text in buf (valid while buf is). */
+void dlog_vparts_of(const dlog *log, const verdict *v, dlog_buf *buf, dlog_vparts *p)
+{
+    dlog_verdict_info info;
+
+    dlog_verdict_info_of(v, &info);
+    dlog_vparts_make(log, &info, buf, p);
+}
+
+/* dlog_verdict_of - the verdict line for v, from the owner that decided (else the first). */
+void dlog_verdict_of(const dlog *log, dlog_batch *batch, const verdict *v, const char *identity,
+                     const char *claimed, const char *client, const char *instance)
+{
+    dlog_buf buf;
+    dlog_vparts p;
+
+    dlog_vparts_of(log, v, &buf, &p);
+    dlog_verdict_join(log, batch, &p, identity, client, instance, claimed);
 }
 
 /* dlog_close - close syslog if it was opened. */

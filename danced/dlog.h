@@ -40,6 +40,27 @@ typedef struct dlog_verdict_info {
     const char *instance;             /* Postfix's instance attribute, or "" */
 } dlog_verdict_info;
 
+/* A line being built (its fields are dlog.c's). */
+typedef struct dlog_buf {
+    char s[DLOG_LINE_MAX];
+    size_t len;
+    bool full;
+} dlog_buf;
+
+/*
+ * The fields of a verdict line that depend on the verdict alone, formatted
+ * once: three runs of text (s, not NUL-terminated, cut at cut[0] and
+ * cut[1]) that dlog_verdict_join() interleaves with each request's own
+ * fields.  A cache may copy them (s then points at its copy).
+ */
+typedef struct dlog_vparts {
+    config_log_format format;         /* the log format they were written in */
+    const char *result;               /* the result word (a static string) */
+    unsigned short cut[2];
+    unsigned short len;
+    const char *s;
+} dlog_vparts;
+
 /* Verdict lines held to be written together (stderr only); dlog_batch_flush() empties it. */
 typedef struct dlog_batch {
     size_t len;
@@ -55,6 +76,13 @@ void dlog_reconfigure(dlog *log, int facility, config_log_format format);
 /* dlog_msg - write one operational line at priority prio (LOG_INFO, LOG_WARNING, LOG_ERR, ...). */
 void dlog_msg(const dlog *log, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* dlog_vparts_of - the verdict-only parts of v's line, written into buf (p->s points into it). */
+void dlog_vparts_of(const dlog *log, const verdict *v, dlog_buf *buf, dlog_vparts *p);
+
+/* dlog_verdict_join - write a verdict line from p and the request's fields; on stderr into batch when not NULL. */
+void dlog_verdict_join(const dlog *log, dlog_batch *batch, const dlog_vparts *p, const char *identity,
+                       const char *client, const char *instance, const char *claimed);
 
 /* dlog_verdict - write the line for one computed verdict; on stderr into batch when it is not NULL. */
 void dlog_verdict(const dlog *log, dlog_batch *batch, const dlog_verdict_info *info);

@@ -89,6 +89,7 @@
 #include "snapshot.h"
 #include "startup.h"
 #include "stats.h"
+#include "vcache.h"
 
 static void main_usage(FILE *fp)
 {
@@ -134,6 +135,8 @@ static void main_serve(danced *d, startup *st)
     if ((d->dns = dnsloop_new(d->base, &d->log, &d->snap->rc, err, sizeof(err))) == NULL)
         startup_fatal(d, st, "%s", err);
     dnsloop_count_into(d->dns, metrics_dns(&d->metrics));
+    if ((d->vcache = vcache_new()) == NULL)
+        startup_fatal(d, st, "cannot draw the verdict cache's random key: %s", strerror(errno));
     if (!signals_install(d, &sig_ev))
         startup_fatal(d, st, "cannot install signal handlers: %s", strerror(errno));
     if (d->nfaces == 2)                 /* policy and milter: the policy face's verdicts go to the milter */

@@ -22,6 +22,7 @@
  *	    dance_dns_lookups_total{status}			counter
  *	    dance_cache_hits_total, dance_cache_misses_total	counter
  *	    dance_cache_entries				gauge
+ *	    dance_verdict_cache_hits_total			counter
  *	    dance_check_duration_seconds			histogram
  *	    dance_build_info{version} 1			gauge
  *	DNS statuses are folded to four: secure (an RRset, or a secure
@@ -137,6 +138,12 @@ void metrics_verdict(metrics *m, metrics_face face, results_kind identity, verdi
     m->duration_sum_us += (unsigned long long) elapsed_us;
 }
 
+/* metrics_verdict_reused - the last verdict counted came from the verdict cache. */
+void metrics_verdict_reused(metrics *m)
+{
+    m->verdicts_reused++;
+}
+
 /* metrics_policy_request - one policy request of kind. */
 void metrics_policy_request(metrics *m, metrics_request kind)
 {
@@ -217,6 +224,10 @@ static void metrics_render_dns(metrics_out *o, const metrics *m, const metrics_g
     metrics_put(o, "dance_cache_misses_total %llu\n", m->dns.cache_misses);
     metrics_head(o, "dance_cache_entries", "gauge", "Answers held in the current resolver's cache.");
     metrics_put(o, "dance_cache_entries %zu\n", g->cache_entries);
+    metrics_head(o, "dance_verdict_cache_hits_total", "counter",
+                 "Verdicts taken from those already computed for the same name and certificate "
+                 "(no look-up at all; still logged and counted in dance_verdicts_total).");
+    metrics_put(o, "dance_verdict_cache_hits_total %llu\n", m->verdicts_reused);
 }
 
 /* metrics_render_duration - the histogram of one verdict's time. */

@@ -48,6 +48,7 @@ typedef struct metrics {
     unsigned long long requests[METRICS_REQUESTS];
     unsigned long long milter_messages;   /* answered at end of message */
     unsigned long long forged_removed;    /* Authentication-Results fields deleted */
+    unsigned long long verdicts_reused;   /* taken from the verdict cache (vcache.h) */
     unsigned long long duration_in[METRICS_BUCKETS + 1]; /* per bucket, not cumulative; last: +Inf */
     unsigned long long duration_count;
     unsigned long long duration_sum_us;
@@ -67,6 +68,9 @@ void metrics_init(metrics *m);
 /* metrics_verdict - (a face) one verdict computed for identity, which took elapsed_us, DNS included. */
 void metrics_verdict(metrics *m, metrics_face face, results_kind identity, verdict_result result,
                      long long elapsed_us);
+
+/* metrics_verdict_reused - (a face) the last verdict counted came from the verdict cache. */
+void metrics_verdict_reused(metrics *m);
 
 /* metrics_policy_request - (the policy face) one request of kind answered or started. */
 void metrics_policy_request(metrics *m, metrics_request kind);

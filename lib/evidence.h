@@ -79,6 +79,16 @@ size_t evidence_digest(digest_alg alg, const unsigned char *buf, size_t len, uns
 size_t evidence_digest_parts(digest_alg alg, const struct iovec *part, size_t n,
                              unsigned char out[DIGEST_MAX]);
 
+/* Longest evidence_id(): a tag and a digest for each selector and algorithm. */
+#define EVIDENCE_ID_MAX (2 * (2 + 32) + 2 * (2 + 64))
+
+/*
+ * evidence_id - bytes that name the evidence, for keys: each known digest
+ * with its selector and algorithm (a certificate is named by its digests).
+ * Returns the length, at most EVIDENCE_ID_MAX; 0 for empty evidence.
+ */
+size_t evidence_id(const evidence *ev, unsigned char out[EVIDENCE_ID_MAX]);
+
 /* evidence_is_empty - true when nothing at all is known. */
 bool evidence_is_empty(const evidence *ev);
 

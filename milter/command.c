@@ -7,8 +7,14 @@
  * DESCRIPTION
  *	Negotiation asks for header changes and additions (and for macro
  *	lists per stage, when the MTA allows it: smfi_setsymlist's form),
- *	never for bits the MTA did not offer (Sendmail refuses that):
- *	no body, no unknown commands, no reply per header field.  The
+ *	never for bits the MTA did not offer (Sendmail refuses that): no
+ *	body, recipients, DATA, end of headers or unknown commands, and no
+ *	reply to CONNECT, HELO or a header field - with all of them agreed
+ *	MAIL and the end of message are the two round trips a message
+ *	costs.  MAIL keeps its reply: without one Postfix holds the command
+ *	back until it next waits for an answer (the end of message), and a
+ *	message must start with the configuration of its MAIL FROM (and, in
+ *	Sendmail mode, start its look-ups there).  The
  *	macros, per stage (Postfix keeps its milter_*_macros for the
  *	stages not named):
  *	    connect   v {client_name} {client_resolve}
@@ -27,7 +33,8 @@
  *	was agreed (then never: Postfix would read a stray reply as the
  *	answer to its next command); MACRO, ABORT and QUIT never do.
  *	While danced stops, CONNECT, HELO and MAIL are answered tempfail
- *	(the MTA retries later; nothing slips through unchecked).  At end
+ *	(the MTA retries later; nothing slips through unchecked; where the
+ *	no-reply bit of CONNECT or HELO was agreed, MAIL does it).  At end
  *	of message the reply may wait for verdicts: nothing more is
  *	dispatched meanwhile (the MTA sends nothing until it has it).
  *
@@ -148,7 +155,9 @@ static void command_reply(mconn *c, char code, uint32_t noreply_bit)
 static bool command_negotiate(mconn *c, const mproto_packet *p)
 {
     const uint32_t need = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-    const uint32_t want = SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NR_HDR;
+    /* no stage danced does not read; no reply where danced has nothing to say */
+    const uint32_t want = SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NORCPT | SMFIP_NODATA | SMFIP_NOEOH
+                          | SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
     mproto_optneg mta, reply;
     bool lists;
 

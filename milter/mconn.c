@@ -282,6 +282,24 @@ static void mconn_grow(mconn *c)
     c->in_size = want;
 }
 
+/*
+ * mconn_quickack - acknowledge what was read at once.  Commands agreed
+ * without a reply leave the kernel nothing to carry its ACK, so it would
+ * wait (delayed ACK, up to 40 ms), and the MTA's next small write waits
+ * for that ACK (Nagle's algorithm, on the MTA's side of the socket).
+ * Linux turns quick ACKs off again by itself, so this is set per read.
+ */
+static void mconn_quickack(mconn *c)
+{
+#ifdef TCP_QUICKACK
+    int on = 1;
+
+    (void) setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+#else
+    (void) c;
+#endif
+}
+
 static void mconn_on_read(evutil_socket_t fd, short what, void *arg)
 {
     mconn *c = arg;
@@ -319,5 +337,7 @@ static void mconn_on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     c->in_len += (size_t) n;
+    if (c->mf->inet)
+        mconn_quickack(c);
     mconn_process(c);
 }

@@ -3,10 +3,10 @@
  *
  * USAGE
  *	state = decide_state_of(req);
- *	ev = decide_evidence(req, alg, rep, evkey);	(rep: log problems)
+ *	ev = decide_evidence(req, alg, rep);		(rep: log problems)
  *	for each configured kind:
  *	    if ((name = decide_claimed(req, kind, buf)) != NULL)
- *	        decide_memo_key(name, evkey, key); ... check or reuse ...
+ *	        ... check or reuse ...
  *	decide_reply(snap, state, results, milter, out, sizeof(out), &len);
  *
  * DESCRIPTION
@@ -22,8 +22,7 @@
  *	Evidence: ccert_der (base64 DER) first, then
  *	ccert_pubkey_fingerprint (selector 1) and ccert_fingerprint
  *	(selector 0) in fingerprint_digest.  An attribute that cannot be
- *	used is reported and left out; the rest still counts.  The
- *	evidence key is SHA-256 over the attributes that were used.
+ *	used is reported and left out; the rest still counts.
  *
  *	Replies at RCPT look only at identities whose normalized name is
  *	in authorized_clients: any pass -> OK; else any temperror ->
@@ -72,28 +71,6 @@ const char *decide_claimed(const policy_request *req, results_kind kind, char bu
     return results_claimed_value(kind, policy_get_attr(req, attr[kind]), buf);
 }
 
-/* DECIDE_KEY_PARTS - the most buffers one key is made of (two per used attribute). */
-#define DECIDE_KEY_PARTS (2 * DECIDE_EV_ATTRS)
-
-/* decide_sha256 - SHA-256 of the n parts into key. */
-static void decide_sha256(const struct iovec *part, size_t n, unsigned char key[DECIDE_KEY_LEN])
-{
-    unsigned char md[DIGEST_MAX];
-
-    if (evidence_digest_parts(DIGEST_SHA256, part, n, md) != DECIDE_KEY_LEN)
-        DANCE_PANIC("unexpected: evidence_digest_parts(DIGEST_SHA256, part, n, md) != DECIDE_KEY_LEN");
-    memcpy(key, md, DECIDE_KEY_LEN);
-}
-
-/* decide_key_attr - add "name\0value\0" of a used attribute to the key's parts. */
-static void decide_key_attr(struct iovec *part, size_t *n, const char *name, const char *value)
-{
-    if (*n + 2 > DECIDE_KEY_PARTS)
-        DANCE_PANIC("more attributes than DECIDE_EV_ATTRS");
-    part[(*n)++] = (struct iovec) { (void *) name, strlen(name) + 1 };
-    part[(*n)++] = (struct iovec) { (void *) value, strlen(value) + 1 };
-}
-
 /* decide_report - record a problem with one attribute. */
 static void decide_report(decide_ev_report *r, decide_ev_problem p, const char *attr,
                           const char *detail)
@@ -109,7 +86,7 @@ static void decide_report(decide_ev_report *r, decide_ev_problem p, const char *
 }
 
 /* decide_fingerprint - add one fingerprint attribute; reports its problem in r. */
-static bool decide_fingerprint(evidence *ev, const policy_request *req, policy_attr attr,
+static void decide_fingerprint(evidence *ev, const policy_request *req, policy_attr attr,
                                int selector, digest_alg alg, decide_ev_report *r)
 {
     const char *v = policy_get_attr(req, attr);
@@ -118,10 +95,10 @@ static bool decide_fingerprint(evidence *ev, const policy_request *req, policy_a
     size_t hex = 0;
 
     if (v == NULL || *v == '\0')
-        return false;
+        return;
     st = evidence_add_digest(ev, selector, alg, v);
     if (st == EVIDENCE_OK)
-        return true;
+        return;
     if (st == EVIDENCE_BAD_LENGTH || st == EVIDENCE_WEAK_DIGEST) {
         for (const char *p = v; *p != '\0'; p++)
             if (*p != ':')
@@ -132,11 +109,10 @@ static bool decide_fingerprint(evidence *ev, const policy_request *req, policy_a
     } else {
         decide_report(r, DECIDE_EV_BAD, policy_attr_name(attr), evidence_status_str(st));
     }
-    return false;
 }
 
 /* decide_der - add the ccert_der certificate; reports its problem in r. */
-static bool decide_der(evidence *ev, const policy_request *req, decide_ev_report *r)
+static void decide_der(evidence *ev, const policy_request *req, decide_ev_report *r)
 {
     const char *v = policy_get_attr(req, POLICY_ATTR_CCERT_DER);
     unsigned char *der;
@@ -145,62 +121,31 @@ static bool decide_der(evidence *ev, const policy_request *req, decide_ev_report
     evidence_status est;
 
     if (v == NULL || *v == '\0')
-        return false;
+        return;
     der = xmalloc(POLICY_DER_MAX);
     pst = policy_base64_decode(v, der, POLICY_DER_MAX, &len);
     if (pst != POLICY_OK) {
         decide_report(r, DECIDE_EV_BAD, "ccert_der", policy_status_str(pst));
         free(der);
-        return false;
+        return;
     }
     est = evidence_add_der(ev, der, len);
     free(der);
-    if (est != EVIDENCE_OK) {
+    if (est != EVIDENCE_OK)
         decide_report(r, DECIDE_EV_BAD, "ccert_der", evidence_status_str(est));
-        return false;
-    }
-    return true;
 }
 
 /* decide_evidence - build evidence from the certificate attributes. */
-evidence *decide_evidence(const policy_request *req, digest_alg alg,
-                          decide_ev_report rep[DECIDE_EV_ATTRS], unsigned char key[DECIDE_KEY_LEN])
+evidence *decide_evidence(const policy_request *req, digest_alg alg, decide_ev_report rep[DECIDE_EV_ATTRS])
 {
     evidence *ev = evidence_new();
-    struct iovec part[DECIDE_KEY_PARTS];
-    size_t n = 0;
 
     for (size_t i = 0; i < DECIDE_EV_ATTRS; i++)
         decide_report(&rep[i], DECIDE_EV_OK, "", "");
-    /* the key: SHA-256 over "name\0value\0" of each used attribute, in this order */
-    if (decide_der(ev, req, &rep[0]))
-        decide_key_attr(part, &n, "ccert_der", policy_get_attr(req, POLICY_ATTR_CCERT_DER));
-    if (decide_fingerprint(ev, req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT, 1, alg, &rep[1]))
-        decide_key_attr(part, &n, "ccert_pubkey_fingerprint",
-                        policy_get_attr(req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT));
-    if (decide_fingerprint(ev, req, POLICY_ATTR_CCERT_FINGERPRINT, 0, alg, &rep[2]))
-        decide_key_attr(part, &n, "ccert_fingerprint", policy_get_attr(req, POLICY_ATTR_CCERT_FINGERPRINT));
-    decide_sha256(part, n, key);
+    decide_der(ev, req, &rep[0]);
+    decide_fingerprint(ev, req, POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT, 1, alg, &rep[1]);
+    decide_fingerprint(ev, req, POLICY_ATTR_CCERT_FINGERPRINT, 0, alg, &rep[2]);
     return ev;
-}
-
-/* decide_memo_key - key of the verdict for claimed with the evidence named by evkey, within scope. */
-void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_LEN],
-                     const void *scope, size_t scope_len, unsigned char key[DECIDE_KEY_LEN])
-{
-    unsigned char len16[2];
-    struct iovec part[4];
-
-    if (scope_len > 0xffff)
-        DANCE_PANIC("the callers' scopes are short");
-    len16[0] = (unsigned char) (scope_len >> 8);
-    len16[1] = (unsigned char) (scope_len & 0xff);
-    /* SHA-256(evkey || scope length (2 octets) || scope || claimed): one digest, unambiguous */
-    part[0] = (struct iovec) { (void *) evkey, DECIDE_KEY_LEN };
-    part[1] = (struct iovec) { len16, sizeof(len16) };
-    part[2] = (struct iovec) { (void *) scope, scope_len };
-    part[3] = (struct iovec) { (void *) claimed, strlen(claimed) };
-    decide_sha256(part, 4, key);
 }
 
 /* decide_action_word - the Postfix action of a configured action. */

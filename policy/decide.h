@@ -3,7 +3,7 @@
  *
  * No I/O and no DNS here: decide_evidence() turns the certificate
  * attributes into evidence, decide_claimed() picks each configured claimed
- * name, decide_memo_key() names a (claimed name, evidence) pair, and
+ * name, and
  * decide_reply() composes the action for the protocol state from the
  * identities' results.  The session module runs the checks in between.
  */
@@ -19,7 +19,6 @@
 #include "danced/snapshot.h"
 #include "protocol.h"
 
-#define DECIDE_KEY_LEN 32            /* SHA-256 */
 /* Longest reply: "action=PREPEND " + the field + "\n\n" + NUL. */
 #define DECIDE_REPLY_MAX (AUTHRES_FIELD_MAX + 64)
 
@@ -58,18 +57,9 @@ const char *decide_claimed(const policy_request *req, results_kind kind, char bu
 /*
  * decide_evidence - build evidence from the certificate attributes (never
  * NULL; empty when there is none).  rep[i] says what went wrong with each
- * attribute (ignored then); *key names the usable evidence.
+ * attribute (ignored then); evidence_id() names what was used.
  */
-evidence *decide_evidence(const policy_request *req, digest_alg alg,
-                          decide_ev_report rep[DECIDE_EV_ATTRS], unsigned char key[DECIDE_KEY_LEN]);
-
-/*
- * decide_memo_key - key of the verdict for claimed with the evidence named
- * by evkey, within scope (the caller's bytes: what else the verdict may
- * not be shared across; scope_len 0 for none).
- */
-void decide_memo_key(const char *claimed, const unsigned char evkey[DECIDE_KEY_LEN],
-                     const void *scope, size_t scope_len, unsigned char key[DECIDE_KEY_LEN]);
+evidence *decide_evidence(const policy_request *req, digest_alg alg, decide_ev_report rep[DECIDE_EV_ATTRS]);
 
 /*
  * decide_reply - the reply for the state given the identities' results

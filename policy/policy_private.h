@@ -47,7 +47,6 @@ typedef struct request_item {
     unsigned kinds;                   /* CONFIG_IDENTITY_* bits sharing this verdict (for the log) */
     const char *claimed;              /* into the parser's request or into buf */
     char buf[IDENTITY_NAME_MAX];
-    unsigned char key[DECIDE_KEY_LEN];
     dnsloop_slot check;               /* the look-up in progress */
 } request_item;
 
@@ -57,7 +56,8 @@ struct request {
     snapshot *snap;                   /* settings as when the request came */
     decide_state state;
     evidence *ev;
-    unsigned char evkey[DECIDE_KEY_LEN];
+    unsigned char evid[EVIDENCE_ID_MAX];  /* evidence_id(ev): names the certificate in keys */
+    size_t evid_len;
     request_item item[RESULTS_KINDS];
     results_item res[RESULTS_KINDS];
     size_t outstanding;

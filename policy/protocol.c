@@ -20,8 +20,10 @@
  * so that lookups and duplicate checks for them take constant time; other
  * names are found by a scan of at most POLICY_ATTRS_MAX short names, and
  * the duplicate check for them scans only when the name's bit in a
- * 128-bit hash filter was already set (a Postfix request has about ten
- * such names, so the scan is rare).
+ * POLICY_SEEN_BITS hash filter was already set (a Postfix request has
+ * about twenty such names, so the scan is rare).  A name is checked and
+ * hashed in one pass over a table of the bytes it may hold, and compared
+ * only with the known names of its length.
  *
  * Replies are built by copying into the caller's buffer; bytes of the
  * free text outside printable ASCII become "?", so nothing a client sent
@@ -97,40 +99,114 @@ static void policy_arena_reserve(policy_request *req, size_t need)
     req->size = size;
 }
 
-/* policy_valid_name - an attribute name: 1..POLICY_NAME_MAX of [A-Za-z0-9_-]. */
-static bool policy_valid_name(const char *name, size_t len)
+/* policy_name_char - true for a byte an attribute name may hold: [A-Za-z0-9_-]. */
+static bool policy_name_char(unsigned char c)
 {
+    static const bool ok[256] = {
+        ['-'] = true, ['_'] = true,
+        ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
+        ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+        ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true, ['f'] = true,
+        ['g'] = true, ['h'] = true, ['i'] = true, ['j'] = true, ['k'] = true, ['l'] = true,
+        ['m'] = true, ['n'] = true, ['o'] = true, ['p'] = true, ['q'] = true, ['r'] = true,
+        ['s'] = true, ['t'] = true, ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true,
+        ['y'] = true, ['z'] = true,
+        ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true, ['E'] = true, ['F'] = true,
+        ['G'] = true, ['H'] = true, ['I'] = true, ['J'] = true, ['K'] = true, ['L'] = true,
+        ['M'] = true, ['N'] = true, ['O'] = true, ['P'] = true, ['Q'] = true, ['R'] = true,
+        ['S'] = true, ['T'] = true, ['U'] = true, ['V'] = true, ['W'] = true, ['X'] = true,
+        ['Y'] = true, ['Z'] = true,
+    };
+
+    return ok[c];
+}
+
+/*
+ * policy_name_check - an attribute name is 1..POLICY_NAME_MAX of
+ * [A-Za-z0-9_-]; *hash gets its FNV-1a (the unknown-name filter's bit).
+ */
+static bool policy_name_check(const char *name, size_t len, uint32_t *hash)
+{
+    uint32_t h = 2166136261u;
+
     if (len == 0 || len > POLICY_NAME_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_' || c == '-'))
+        unsigned char c = (unsigned char) name[i];
+
+        if (!policy_name_char(c))
             return false;
+        h = (h ^ c) * 16777619u;
     }
+    *hash = h;
     return true;
 }
 
-/* policy_attr_find - the known attribute spelled by name[0..len), by length first. */
+/* policy_attr_is - name[0..len) spells attr. */
+static bool policy_attr_is(const char *name, size_t len, policy_attr attr)
+{
+    return policy_attr_names[attr].len == len && memcmp(name, policy_attr_names[attr].s, len) == 0;
+}
+
+/* policy_attr_find - the known attribute spelled by name[0..len): only those of its length are compared. */
 static bool policy_attr_find(const char *name, size_t len, policy_attr *attr)
 {
-    for (int i = 0; i < POLICY_ATTR_COUNT; i++) {
-        if (policy_attr_names[i].len == len && memcmp(name, policy_attr_names[i].s, len) == 0) {
-            *attr = (policy_attr)i;
+    policy_attr cand[3];
+    int n = 0;
+
+    switch (len) {
+    case 6:
+        cand[n++] = POLICY_ATTR_SENDER;
+        break;
+    case 7:
+        cand[n++] = POLICY_ATTR_REQUEST;
+        break;
+    case 8:
+        cand[n++] = POLICY_ATTR_QUEUE_ID;
+        cand[n++] = POLICY_ATTR_INSTANCE;
+        break;
+    case 9:
+        cand[n++] = POLICY_ATTR_HELO_NAME;
+        cand[n++] = POLICY_ATTR_RECIPIENT;
+        cand[n++] = POLICY_ATTR_CCERT_DER;
+        break;
+    case 11:
+        cand[n++] = POLICY_ATTR_CLIENT_NAME;
+        cand[n++] = POLICY_ATTR_CLIENT_PORT;
+        cand[n++] = POLICY_ATTR_SERVER_PORT;
+        break;
+    case 13:
+        cand[n++] = POLICY_ATTR_PROTOCOL_NAME;
+        cand[n++] = POLICY_ATTR_CCERT_SUBJECT;
+        break;
+    case 14:
+        cand[n++] = POLICY_ATTR_PROTOCOL_STATE;
+        cand[n++] = POLICY_ATTR_CLIENT_ADDRESS;
+        cand[n++] = POLICY_ATTR_SERVER_ADDRESS;
+        break;
+    case 15:
+        cand[n++] = POLICY_ATTR_RECIPIENT_COUNT;
+        break;
+    case 17:
+        cand[n++] = POLICY_ATTR_CCERT_FINGERPRINT;
+        break;
+    case 19:
+        cand[n++] = POLICY_ATTR_REVERSE_CLIENT_NAME;
+        cand[n++] = POLICY_ATTR_ENCRYPTION_PROTOCOL;
+        break;
+    case 24:
+        cand[n++] = POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT;
+        break;
+    default:
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (policy_attr_is(name, len, cand[i])) {
+            *attr = cand[i];
             return true;
         }
     }
     return false;
-}
-
-/* policy_name_bit - which bit of policy_request.unknown_seen an unknown name sets (FNV-1a). */
-static unsigned policy_name_bit(const char *name, size_t len)
-{
-    uint32_t h = 2166136261u;
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 16777619u;
-    return h % POLICY_SEEN_BITS;
 }
 
 /* policy_scan - the value of name among the complete attributes, by a linear scan. */
@@ -159,6 +235,7 @@ static policy_status policy_end_line(policy_parser *p)
     size_t len = p->line_len;
     const char *eq;
     size_t name_len;
+    uint32_t hash = 0;
     policy_attr attr;
 
     if (len > 0 && line[len - 1] == '\r')
@@ -172,7 +249,7 @@ static policy_status policy_end_line(policy_parser *p)
     if ((eq = memchr(line, '=', len)) == NULL)
         return POLICY_ERR_SYNTAX;
     name_len = (size_t)(eq - line);
-    if (!policy_valid_name(line, name_len))
+    if (!policy_name_check(line, name_len, &hash))
         return POLICY_ERR_SYNTAX;
 
     line[name_len] = '\0';
@@ -183,7 +260,7 @@ static policy_status policy_end_line(policy_parser *p)
         req->known[attr] = (uint32_t)(req->len + name_len + 1);
     } else {
         /* a name danced does not use: scan the earlier ones only when its bit was seen */
-        unsigned bit = policy_name_bit(line, name_len);
+        unsigned bit = hash % POLICY_SEEN_BITS;
         uint64_t mask = (uint64_t)1 << (bit % 64);
 
         if ((req->unknown_seen[bit / 64] & mask) != 0 && policy_scan(req, line) != NULL)

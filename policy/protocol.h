@@ -33,7 +33,7 @@
  * the offending byte, anything else at the end of its line, so at most
  * POLICY_REQUEST_MAX bytes are ever held.
  *
- * Memory: sizeof(policy_parser) is about 170 bytes on LP64 and nothing
+ * Memory: sizeof(policy_parser) is about 220 bytes on LP64 and nothing
  * more is allocated until the first byte arrives.  The attributes then
  * live in one arena, allocated at POLICY_ARENA_INITIAL bytes (a Postfix
  * request with fingerprints is under 1 KiB) and doubled as needed up to
@@ -110,7 +110,7 @@ typedef enum {
     POLICY_ATTR_COUNT
 } policy_attr;
 
-#define POLICY_SEEN_BITS 128       /* bits of the unknown-name filter */
+#define POLICY_SEEN_BITS 512       /* bits of the unknown-name filter */
 
 /* A parsed request.  Read it only through the functions below. */
 typedef struct policy_request {

@@ -50,11 +50,15 @@
 
 #include "lib/clock.h"
 #include "lib/panic.h"
+#include "lib/text.h"
 #include "danced/metrics.h"
 #include "danced/snapshot.h"
+#include "danced/vcache.h"
 #include "policy_private.h"
 
-#define REQUEST_SCOPE_PART 63           /* bytes of client address or port in a memo key */
+#define REQUEST_SCOPE_PART 63           /* bytes of client address or port in a memo scope */
+/* A verdict's key: kind, claimed name, NUL, evidence id (longer names are not kept). */
+#define REQUEST_KEY_MAX (1 + IDENTITY_NAME_MAX + 1 + EVIDENCE_ID_MAX)
 
 static void request_answer(session *s);
 
@@ -102,16 +106,55 @@ static void request_kinds_text(unsigned kinds, char *out, size_t size)
     out[n] = '\0';
 }
 
-/* request_log_verdict - the one line per computed verdict. */
-static void request_log_verdict(session *s, const request_item *it, const verdict *v)
+/* request_log_verdict - the one line per verdict, from the verdict's log parts. */
+static void request_log_verdict(session *s, const request_item *it, const dlog_vparts *parts)
 {
     const policy_request *preq = policy_parser_request(&s->parser);
     char kinds[32];
 
     request_kinds_text(it->kinds, kinds, sizeof(kinds));
-    dlog_verdict_of(danced_log(s->d), it->req->batch, v, kinds, it->claimed,
-                    policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
-                    policy_get_attr(preq, POLICY_ATTR_INSTANCE));
+    dlog_verdict_join(danced_log(s->d), it->req->batch, parts, kinds,
+                      policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
+                      policy_get_attr(preq, POLICY_ATTR_INSTANCE), it->claimed);
+}
+
+/*
+ * request_item_key - an item's key in *key: its kind ("d" for a mail
+ * domain, "h" for a host name: only a host name may also be checked at
+ * _25._tcp), the claimed name, a NUL and the evidence id.  The memo's key
+ * is the first *memo_len bytes (the memo's scope holds the evidence); the
+ * verdict cache's is the whole.  Returns 0 for a claimed name too long to
+ * be a name (checked every time, never kept).
+ */
+static size_t request_item_key(const request *req, const request_item *it, unsigned char key[REQUEST_KEY_MAX],
+                               size_t *memo_len)
+{
+    size_t n = strlen(it->claimed);
+
+    if (n >= IDENTITY_NAME_MAX)
+        return 0;
+    key[0] = it->kind == RESULTS_MAILFROM ? 'd' : 'h';
+    memcpy(key + 1, it->claimed, n);
+    *memo_len = 1 + n;
+    key[1 + n] = '\0';
+    memcpy(key + 2 + n, req->evid, req->evid_len);
+    return 2 + n + req->evid_len;
+}
+
+/*
+ * request_shareable - may v be kept for other connections?  Not when an
+ * owner's answer was an error (timeout, network, bogus, SERVFAIL): those
+ * are asked again rather than shared.
+ */
+static bool request_shareable(const verdict *v)
+{
+    for (size_t i = 0; i < v->nowners; i++) {
+        resolver_status st = v->owners[i].dnssec;
+
+        if (st == RESOLVER_TIMEOUT || st == RESOLVER_NETERR || st == RESOLVER_BOGUS || st == RESOLVER_SERVFAIL)
+            return false;
+    }
+    return v->result != VERDICT_TEMPERROR;
 }
 
 /* request_memo_expiry - how long a verdict may be reused: its DNS TTL, capped by the cache settings. */
@@ -136,12 +179,26 @@ static void request_item_done(void *arg, verdict *v)
     request_item *it = arg;
     request *req = it->req;
     session *s = req->s;
+    unsigned char key[REQUEST_KEY_MAX];
+    size_t memo_len = 0, key_len = request_item_key(req, it, key, &memo_len);
+    long long expires = request_memo_expiry(req->snap, v);
+    dlog_buf text;
+    vcache_value cv;
 
-    request_log_verdict(s, it, v);
+    dlog_vparts_of(danced_log(s->d), v, &text, &cv.log);
+    request_log_verdict(s, it, &cv.log);
     metrics_verdict(danced_metrics(s->d), METRICS_POLICY, it->kind, v->result,
                     dnsloop_slot_elapsed_us(&it->check));
     results_item_from(&req->res[it->kind], v);
-    memo_store(&s->memo, it->key, &req->res[it->kind], request_memo_expiry(req->snap, v));
+    if (key_len > 0) {
+        memo_store(&s->memo, key, memo_len, &req->res[it->kind], expires);
+        if (request_shareable(v)) {
+            cv.result = v->result;
+            cv.name = v->name;
+            cv.brief = v->brief;
+            vcache_put(danced_vcache(s->d), key, key_len, req->snap->generation, clock_now_ms(), expires, &cv);
+        }
+    }
     dnsloop_slot_done(&it->check);
     if (req->outstanding == 0)
         DANCE_PANIC("more completions than checks");
@@ -169,14 +226,15 @@ static void request_evidence_problems(session *s, const policy_request *preq,
     }
 }
 
-/* request_find_alias - link item k to an earlier item of the request with the same key. */
+/* request_find_alias - link item k to an earlier item of the request with the same name and kind of name. */
 static void request_find_alias(request *req, int k)
 {
     request_item *it = &req->item[k];
 
     for (int j = 0; j < k; j++) {
         if (req->item[j].present && req->item[j].alias < 0
-            && memcmp(req->item[j].key, it->key, DECIDE_KEY_LEN) == 0) {
+            && (req->item[j].kind == RESULTS_MAILFROM) == (it->kind == RESULTS_MAILFROM)
+            && strcmp(req->item[j].claimed, it->claimed) == 0) {
             it->alias = j;
             req->item[j].kinds |= results_kind_bit((results_kind) k);
             return;
@@ -185,20 +243,18 @@ static void request_find_alias(request *req, int k)
 }
 
 /*
- * request_item_key - the memo key of an item: claimed name and evidence, scoped
- * to the SMTP session (client address and port: Postfix reuses one policy
- * connection for many SMTP sessions, and each session gets its own verdict
- * and log line) and to the kind of name (a host name may also be checked at
- * _25._tcp, a mail domain never).
+ * request_scope - the memo's scope: the SMTP session (client address and
+ * port: Postfix reuses one policy connection for many SMTP sessions, and
+ * each session gets its own verdict and log line) and the evidence.
  */
-static void request_item_key(const policy_request *preq, const request *req, request_item *it)
+static void request_scope(session *s, const policy_request *preq, const request *req)
 {
     const char *addr = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
     const char *port = policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT);
-    char scope[REQUEST_SCOPE_PART + 1 + REQUEST_SCOPE_PART + 1 + 1];
+    unsigned char scope[REQUEST_SCOPE_PART + 1 + REQUEST_SCOPE_PART + 1 + EVIDENCE_ID_MAX];
     size_t n = 0, len;
 
-    /* "address\0port\0" (each cut at REQUEST_SCOPE_PART: longer is no address) and the kind */
+    /* "address\0port\0" (each cut at REQUEST_SCOPE_PART: longer is no address), the evidence id */
     if (addr != NULL) {
         len = strnlen(addr, REQUEST_SCOPE_PART);
         memcpy(scope + n, addr, len);
@@ -211,17 +267,43 @@ static void request_item_key(const policy_request *preq, const request *req, req
         n += len;
     }
     scope[n++] = '\0';
-    scope[n++] = it->kind == RESULTS_MAILFROM ? 'd' : 'h';
-    decide_memo_key(it->claimed, req->evkey, scope, n, it->key);
+    memcpy(scope + n, req->evid, req->evid_len);
+    memo_scope(&s->memo, scope, n + req->evid_len);
 }
 
-/* request_start_item - the result of one identity: from the memo, or a new check. */
+/* request_cached - the verdict was in the verdict cache: log it, count it, remember it. */
+static void request_cached(session *s, request *req, request_item *it, const unsigned char *key,
+                           size_t memo_len, const vcache_value *hit)
+{
+    results_item *r = &req->res[it->kind];
+
+    request_log_verdict(s, it, &hit->log);
+    metrics_verdict(danced_metrics(s->d), METRICS_POLICY, it->kind, hit->result, 0);
+    metrics_verdict_reused(danced_metrics(s->d));
+    r->present = true;
+    r->result = hit->result;
+    text_copy(r->name, sizeof(r->name), hit->name);
+    text_copy(r->reason, sizeof(r->reason), hit->brief);
+    memo_store(&s->memo, key, memo_len, r, hit->expires_ms);
+}
+
+/* request_start_item - the result of one identity: from the memo, the verdict cache, or a new check. */
 static void request_start_item(session *s, request *req, int k, long long now)
 {
     request_item *it = &req->item[k];
+    unsigned char key[REQUEST_KEY_MAX];
+    size_t memo_len = 0, key_len = request_item_key(req, it, key, &memo_len);
+    const vcache_value *hit;
 
-    if (memo_lookup(s->memo, it->key, now, &req->res[k]))
-        return;
+    if (key_len > 0) {
+        if (memo_lookup(s->memo, key, memo_len, now, &req->res[k]))
+            return;
+        hit = vcache_get(danced_vcache(s->d), key, key_len, req->snap->generation, now);
+        if (hit != NULL) {
+            request_cached(s, req, it, key, memo_len, hit);
+            return;
+        }
+    }
     req->outstanding++;
     dnsloop_slot_start(&it->check, danced_dns(s->d), req->ev, it->claimed,
                        it->kind == RESULTS_MAILFROM ? &req->snap->copt_domain : &req->snap->copt,
@@ -288,6 +370,43 @@ static void request_join_begin(session *s, request *req, const policy_request *p
     }
 }
 
+/*
+ * request_new - a request of session s in state, every field set (not
+ * zeroed whole: the names and reasons are most of its size and are
+ * written before they are read).
+ */
+static request *request_new(session *s, decide_state state)
+{
+    request *req = xmalloc(sizeof(*req));
+
+    req->s = s;
+    req->snap = snapshot_ref(danced_snapshot(s->d));
+    req->state = state;
+    req->ev = NULL;
+    req->evid_len = 0;
+    for (int k = 0; k < RESULTS_KINDS; k++) {
+        request_item *it = &req->item[k];
+
+        it->req = req;
+        it->kind = (results_kind) k;
+        it->present = false;
+        it->alias = -1;
+        it->kinds = 0;
+        it->claimed = NULL;
+        it->buf[0] = '\0';
+        memset(&it->check, 0, sizeof(it->check));
+        req->res[k].present = false;
+        req->res[k].result = VERDICT_NONE;
+        req->res[k].name[0] = '\0';
+        req->res[k].reason[0] = '\0';
+    }
+    req->outstanding = 0;
+    req->starting = false;
+    req->batch = NULL;
+    req->joined = false;
+    return req;
+}
+
 /* request_dispatch - a complete request is in the parser: answer it now or start its checks. */
 void request_dispatch(session *s)
 {
@@ -306,11 +425,8 @@ void request_dispatch(session *s)
         request_reply_dunno(s);
         return;
     }
-    req = xcalloc(1, sizeof(*req));
+    req = request_new(s, state);
     s->req = req;
-    req->s = s;
-    req->snap = snapshot_ref(danced_snapshot(s->d));
-    req->state = state;
     if (s->memo_generation != req->snap->generation) {   /* reloaded: forget old verdicts */
         memo_free(s->memo);
         s->memo = NULL;
@@ -318,24 +434,22 @@ void request_dispatch(session *s)
     }
     if (state == DECIDE_STATE_DATA && danced_join(s->d) != NULL)
         request_join_begin(s, req, preq, now);
-    req->ev = decide_evidence(preq, req->snap->cfg.fingerprint_digest, rep, req->evkey);
+    req->ev = decide_evidence(preq, req->snap->cfg.fingerprint_digest, rep);
+    req->evid_len = evidence_id(req->ev, req->evid);
     request_evidence_problems(s, preq, rep);
+    request_scope(s, preq, req);
     batch.len = 0;
     req->batch = &batch;
     req->starting = true;
     for (int k = 0; k < RESULTS_KINDS; k++) {
         request_item *it = &req->item[k];
 
-        it->req = req;
-        it->kind = (results_kind) k;
-        it->alias = -1;
         if (!(req->snap->cfg.identities & results_kind_bit((results_kind) k)))
             continue;
         if ((it->claimed = decide_claimed(preq, (results_kind) k, it->buf)) == NULL)
             continue;
         it->present = true;
         it->kinds = results_kind_bit((results_kind) k);
-        request_item_key(preq, req, it);
         request_find_alias(req, k);
     }
     for (int k = 0; k < RESULTS_KINDS; k++)      /* all aliases known before any check ends */

@@ -21,7 +21,8 @@
 #   - `dance stats --stats-socket` and `dance stats -c` print the same
 #     figures as a table; an unreachable socket exits 69;
 #   - garbage and a silent client on the stats socket do not delay the
-#     policy face, and the endpoint still answers afterwards;
+#     policy face, and the endpoint still answers afterwards (that
+#     request's verdict was computed before: a verdict cache hit);
 #   - SIGHUP with new resolver settings: every counter goes on from where
 #     it was (the new resolver counts into the same figures);
 #   - danced -n refuses a stats_socket on a non-loopback address (without
@@ -288,6 +289,7 @@ stats_line "policy requests rcpt 4, data 1, other 1"
 stats_line "milter messages 2, forged fields removed 4"
 stats_line "DNS lookups secure 2, insecure 0, bogus 0, error 0"
 stats_line "cache hits 3, misses 2, entries 2"
+stats_line "verdict cache hits 0"
 stats_line "connections policy 0, milter 0"
 report $? "dance stats --stats-socket prints the figures as a table"
 grep -E '^  helo|^cache' "$TB_DIR/stats" | tr -s ' ' | sed 's/^/#   /'
@@ -322,8 +324,8 @@ tb_json_is "j['error'] is None and len(j['replies']) == 1 and j['ms'][0] < 1000"
 report $? "garbage and a silent client on the stats socket: a policy request is answered at once"
 wait "$GARBAGE"
 scrape && metrics_are "$(v policy helo pass)=2" 'dance_policy_requests_total{request="rcpt"}=5' \
-    dance_cache_hits_total=4
-report $? "after the garbage /metrics still answers, and counts that request (a cache hit)"
+    dance_cache_hits_total=3 dance_verdict_cache_hits_total=1
+report $? "after the garbage /metrics still answers, and counts that request (a verdict computed before: no look-up)"
 printf '#   garbage: %s\n' "$(tr -c '[:print:]\n' '?' < "$TB_DIR/garbage" | head -n 1)"
 
 # --- SIGHUP: the counters go on ------------------------------------------------------------
@@ -338,8 +340,8 @@ client "$PEP" ask "${GOOD[@]}" client_port=5005 instance=m.5
 scrape && metrics_are "$(v policy helo pass)=3" "$(v policy helo fail)=1" "$(v policy helo none)=1" \
     "$(v milter helo neutral)=1" 'dance_policy_requests_total{request="rcpt"}=6' \
     dance_milter_messages_total=2 dance_forged_fields_removed_total=4 \
-    'dance_dns_lookups_total{status="secure"}=3' dance_cache_hits_total=4 dance_cache_misses_total=3 \
-    dance_cache_entries=1 dance_check_duration_seconds_count=7
+    'dance_dns_lookups_total{status="secure"}=3' dance_cache_hits_total=3 dance_cache_misses_total=3 \
+    dance_verdict_cache_hits_total=1 dance_cache_entries=1 dance_check_duration_seconds_count=7
 report $? "SIGHUP with a new resolver: every counter goes on (a miss in the new, empty cache)"
 
 danced_end "$DANCED_PID" "$DLOG" TERM

@@ -7,7 +7,9 @@
 -- the TLS macros a Sendmail built with STARTTLS passes ({tls_version},
 -- {cert_fp} = FP, {verify} = VERIFY), MAIL FROM with the queue id, a few
 -- header fields (forged copies of our Authentication-Results among them),
--- end of message.  Then it checks what danced asked for at end of
+-- end of message; the stages danced skips (recipients, DATA, end of
+-- headers) and the replies it does not want (connect, HELO, header
+-- fields) are checked in the negotiation.  Then it checks what danced asked for at end of
 -- message: the message accepted, exactly one field inserted, at index 0,
 -- whose value contains every "|"-separated part of WANT, and (FORGED=1)
 -- forged fields deleted.  A failed check raises an error: miltertest
@@ -29,6 +31,11 @@ check(mt.negotiate(conn, nil, nil, nil) == nil, "negotiate")
 check(mt.test_action(conn, SMFIF_ADDHDRS), "danced asks to add header fields")
 check(mt.test_action(conn, SMFIF_CHGHDRS), "danced asks to change header fields")
 check(mt.test_option(conn, SMFIP_NOBODY), "danced skips the body")
+check(mt.test_option(conn, SMFIP_NORCPT) and mt.test_option(conn, SMFIP_NODATA)
+      and mt.test_option(conn, SMFIP_NOEOH), "danced skips recipients, DATA and the end of headers")
+check(mt.test_option(conn, SMFIP_NR_CONN) and mt.test_option(conn, SMFIP_NR_HELO)
+      and mt.test_option(conn, SMFIP_NR_HDR), "danced wants no reply to connect, HELO and header fields")
+check(not mt.test_option(conn, SMFIP_NR_MAIL), "danced answers MAIL")
 
 check(mt.macro(conn, SMFIC_CONNECT, "v", MTA or "8.17.1", "{client_resolve}", "FAIL") == nil, "connect macros")
 check(mt.conninfo(conn, "mta.client.test", "127.0.0.1") == nil, "conninfo")
@@ -63,7 +70,9 @@ if FORGED == "1" then
     check(mt.header(conn, "AUTHENTICATION-RESULTS", "(c) \"MX.DEST.TEST.\" (c); dane=pass") == nil, "h")
 end
 check(mt.header(conn, "Subject", "milter test") == nil, "header")
-check(mt.eoh(conn) == nil, "eoh")
+if not mt.test_option(conn, SMFIP_NOEOH) then
+    check(mt.eoh(conn) == nil, "eoh")
+end
 check(mt.eom(conn) == nil, "eom")
 if EXPECT == "reject" then
     check(mt.getreply(conn) == SMFIR_REPLYCODE, "a reply code, not acceptance")

@@ -96,6 +96,9 @@ static const char known_text[] =
     "# HELP dance_cache_entries Answers held in the current resolver's cache.\n"
     "# TYPE dance_cache_entries gauge\n"
     "dance_cache_entries 9\n"
+    "# HELP dance_verdict_cache_hits_total Verdicts taken from those already computed for the same name and certificate (no look-up at all; still logged and counted in dance_verdicts_total).\n"
+    "# TYPE dance_verdict_cache_hits_total counter\n"
+    "dance_verdict_cache_hits_total 0\n"
     "# HELP dance_check_duration_seconds Time to compute one verdict, DNS included (memo reuse not counted).\n"
     "# TYPE dance_check_duration_seconds histogram\n"
     "dance_check_duration_seconds_bucket{le=\"0.001\"} 3\n"
@@ -192,8 +195,9 @@ static void test_zero(void **state)
         else
             assert_memory_equal(end - 2, " 0", 2);
     }
-    /* 36 verdicts, 3 requests, 4 single figures, 4 DNS statuses, 3 cache, 14 buckets + sum + count, build */
-    assert_int_equal(series, 36 + 3 + 2 + 2 + 4 + 3 + 16 + 1);
+    /* 36 verdicts, 3 requests, 4 single figures, 4 DNS statuses, 3 cache, 1 verdict cache,
+       14 buckets + sum + count, build */
+    assert_int_equal(series, 36 + 3 + 2 + 2 + 4 + 3 + 1 + 16 + 1);
 }
 
 static void test_known_state_exact(void **state)

@@ -10,8 +10,8 @@
  * each kind (normalized, invalid, absent, null sender, client_name
  * "unknown"); evidence from each certificate attribute and their
  * combinations in sha256 and sha512, wrong-length fingerprints and other
- * unusable attributes; the evidence and memo keys (recomputed here with
- * OpenSSL); every RCPT answer; the DATA header with
+ * unusable attributes; the evidence id (recomputed here from the
+ * digests); every RCPT answer; the DATA header with
  * its resinfo order and properties, unfolded, and the 998-octet fallback at
  * its exact boundary; and, over every combination of results, that a reply
  * is never empty, never more than one line, and that only DATA prepends.
@@ -145,25 +145,31 @@ static char *reqf(const char *fmt, ...)
     return s;
 }
 
-/* expect_evkey - the evidence key: SHA-256 over "name\0value\0" of the used pairs, in the order given. */
-static void expect_evkey(unsigned char key[DECIDE_KEY_LEN], size_t n, const char *const pairs[][2])
+/*
+ * expect_id - the evidence id is each known digest, selector 0 then 1,
+ * SHA-256 then SHA-512, behind its selector and algorithm; n digests.
+ */
+static void expect_id(const evidence *ev, const unsigned char *id, size_t idlen, size_t n)
 {
-    size_t len = 0, cap = 0;
-    unsigned char *buf, d[EVP_MAX_MD_SIZE];
+    unsigned char want[EVIDENCE_ID_MAX];
+    size_t len = 0, count = 0;
 
-    assert_true(n <= 3);
-    for (size_t i = 0; i < n; i++)
-        cap += strlen(pairs[i][0]) + strlen(pairs[i][1]) + 2;
-    buf = malloc(cap + 1);
-    assert_non_null(buf);
-    for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++) {
-            memcpy(buf + len, pairs[i][j], strlen(pairs[i][j]) + 1);
-            len += strlen(pairs[i][j]) + 1;
+    for (int sel = 0; sel < 2; sel++)
+        for (int mt = 1; mt <= 2; mt++) {
+            const unsigned char *data;
+            size_t dl;
+
+            if (!evidence_get(ev, sel, mt, &data, &dl))
+                continue;
+            want[len++] = (unsigned char) sel;
+            want[len++] = (unsigned char) mt;
+            memcpy(want + len, data, dl);
+            len += dl;
+            count++;
         }
-    assert_int_equal(sha("SHA256", buf, len, d), 32);
-    memcpy(key, d, DECIDE_KEY_LEN);
-    free(buf);
+    assert_int_equal(count, n);
+    assert_int_equal(idlen, len);
+    assert_memory_equal(id, want, len);
 }
 
 /* ev_bytes - assert evidence_get(sel, mtype) gives exactly want (want NULL: nothing). */
@@ -204,16 +210,17 @@ static void rep_ok(const decide_ev_report rep[DECIDE_EV_ATTRS], int except)
     }
 }
 
-/* evidence_of - run decide_evidence() on a request text. */
+/* evidence_of - run decide_evidence() on a request text; the evidence id in key. */
 static evidence *evidence_of(const char *text, digest_alg alg, decide_ev_report rep[DECIDE_EV_ATTRS],
-                             unsigned char key[DECIDE_KEY_LEN])
+                             unsigned char key[EVIDENCE_ID_MAX], size_t *keylen)
 {
     policy_parser *p = parse(text);
     evidence *ev;
 
     memset(rep, 0x55, sizeof(*rep) * DECIDE_EV_ATTRS);    /* must all be overwritten */
-    ev = decide_evidence(policy_parser_request(p), alg, rep, key);
+    ev = decide_evidence(policy_parser_request(p), alg, rep);
     assert_non_null(ev);
+    *keylen = evidence_id(ev, key);
     parsed_free(p);         /* evidence must not point into the request */
     return ev;
 }
@@ -432,12 +439,7 @@ static void test_claimed_real_request(void **state)
 
 /* ------------------------------------------------------------ evidence */
 
-static const unsigned char sha256_empty[32] = {
-    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
-    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
-};
-
-/* No certificate: empty evidence, nothing reported, the key of nothing. */
+/* No certificate: empty evidence, nothing reported, an empty id. */
 static void test_evidence_none(void **state)
 {
     static const char *const texts[] = {
@@ -447,15 +449,16 @@ static void test_evidence_none(void **state)
         "\n",
     };
     decide_ev_report rep[DECIDE_EV_ATTRS];
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[EVIDENCE_ID_MAX];
+    size_t keylen;
 
     (void) state;
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        evidence *ev = evidence_of(texts[i], DIGEST_SHA256, rep, key);
+        evidence *ev = evidence_of(texts[i], DIGEST_SHA256, rep, key, &keylen);
 
         assert_true(evidence_is_empty(ev));
         rep_ok(rep, -1);
-        assert_memory_equal(key, sha256_empty, DECIDE_KEY_LEN);
+        assert_int_equal(keylen, 0);
         evidence_free(ev);
     }
 }
@@ -486,11 +489,11 @@ static void test_evidence_fingerprints(void **state)
         char *text = reqf("request=smtpd_access_policy\nprotocol_state=RCPT\n"
                           "ccert_fingerprint=%s\nccert_pubkey_fingerprint=%s\n\n",
                           cases[i].cert ? cert : "", cases[i].pk ? pk : "");
-        const char *pairs[2][2];
         size_t n = 0;
         decide_ev_report rep[DECIDE_EV_ATTRS];
-        unsigned char key[DECIDE_KEY_LEN], want[DECIDE_KEY_LEN];
-        evidence *ev = evidence_of(text, cases[i].alg, rep, key);
+        unsigned char key[EVIDENCE_ID_MAX];
+        size_t keylen;
+        evidence *ev = evidence_of(text, cases[i].alg, rep, key, &keylen);
 
         rep_ok(rep, -1);
         assert_false(evidence_is_empty(ev));
@@ -508,17 +511,9 @@ static void test_evidence_fingerprints(void **state)
         ev_bytes(ev, 0, other, NULL, 0);
         ev_bytes(ev, 1, 0, NULL, 0);
         ev_bytes(ev, 0, 0, NULL, 0);
-        /* the key covers the attributes used, SPKI first */
-        if (cases[i].pk) {
-            pairs[n][0] = "ccert_pubkey_fingerprint";
-            pairs[n++][1] = pk;
-        }
-        if (cases[i].cert) {
-            pairs[n][0] = "ccert_fingerprint";
-            pairs[n++][1] = cert;
-        }
-        expect_evkey(want, n, pairs);
-        assert_memory_equal(key, want, DECIDE_KEY_LEN);
+        /* the id names the digests given, whatever their spelling */
+        n = (size_t) cases[i].pk + (size_t) cases[i].cert;
+        expect_id(ev, key, keylen, n);
         evidence_free(ev);
         free(text);
         free(pk);
@@ -532,13 +527,13 @@ static void test_evidence_der(void **state)
     fixture *f = *state;
     char *der = b64(f->a->der, f->a->derlen);
     char *text = reqf("request=smtpd_access_policy\nprotocol_state=DATA\nccert_der=%s\n\n", der);
-    const char *pairs[1][2] = { { "ccert_der", der } };
     decide_ev_report rep[DECIDE_EV_ATTRS];
-    unsigned char key[DECIDE_KEY_LEN], want[DECIDE_KEY_LEN];
+    unsigned char key[EVIDENCE_ID_MAX];
+        size_t keylen;
     evidence *ev;
 
     for (int a = 0; a < 2; a++) {       /* fingerprint_digest does not matter for DER */
-        ev = evidence_of(text, a == 0 ? DIGEST_SHA256 : DIGEST_SHA512, rep, key);
+        ev = evidence_of(text, a == 0 ? DIGEST_SHA256 : DIGEST_SHA512, rep, key, &keylen);
         rep_ok(rep, -1);
         assert_non_null(evidence_leaf(ev));
         ev_bytes(ev, 0, 0, f->a->der, f->a->derlen);
@@ -547,8 +542,7 @@ static void test_evidence_der(void **state)
         ev_digest(ev, 0, 2, f->a->der, f->a->derlen);
         ev_digest(ev, 1, 1, f->a->spki, f->a->spkilen);
         ev_digest(ev, 1, 2, f->a->spki, f->a->spkilen);
-        expect_evkey(want, 1, pairs);
-        assert_memory_equal(key, want, DECIDE_KEY_LEN);
+        expect_id(ev, key, keylen, 4);  /* a certificate: both digests of both selectors */
         evidence_free(ev);
     }
     free(text);
@@ -565,20 +559,18 @@ static void test_evidence_all_three(void **state)
     /* attribute order in the request does not change the key */
     char *t1 = reqf("ccert_fingerprint=%s\nccert_pubkey_fingerprint=%s\nccert_der=%s\n\n", cert, pk, der);
     char *t2 = reqf("ccert_der=%s\nccert_pubkey_fingerprint=%s\nccert_fingerprint=%s\n\n", der, pk, cert);
-    const char *pairs[3][2] = {
-        { "ccert_der", der }, { "ccert_pubkey_fingerprint", pk }, { "ccert_fingerprint", cert },
-    };
     decide_ev_report rep[DECIDE_EV_ATTRS];
-    unsigned char k1[DECIDE_KEY_LEN], k2[DECIDE_KEY_LEN], want[DECIDE_KEY_LEN];
-    evidence *e1 = evidence_of(t1, DIGEST_SHA256, rep, k1), *e2;
+    unsigned char k1[EVIDENCE_ID_MAX], k2[EVIDENCE_ID_MAX];
+    size_t l1, l2;
+    evidence *e1 = evidence_of(t1, DIGEST_SHA256, rep, k1, &l1), *e2;
 
     (void) state;
     rep_ok(rep, -1);
-    e2 = evidence_of(t2, DIGEST_SHA256, rep, k2);
+    e2 = evidence_of(t2, DIGEST_SHA256, rep, k2, &l2);
     rep_ok(rep, -1);
-    expect_evkey(want, 3, pairs);
-    assert_memory_equal(k1, want, DECIDE_KEY_LEN);
-    assert_memory_equal(k2, want, DECIDE_KEY_LEN);
+    expect_id(e1, k1, l1, 4);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(k1, k2, l1);
     ev_bytes(e1, 0, 0, f->a->der, f->a->derlen);
     evidence_free(e1);
     evidence_free(e2);
@@ -598,18 +590,17 @@ static void test_evidence_conflict(void **state)
     char *cert_a = fp_of("SHA256", f->a->der, f->a->derlen, true);
     char *text = reqf("ccert_der=%s\nccert_pubkey_fingerprint=%s\nccert_fingerprint=%s\n\n",
                       der, pk_b, cert_a);
-    const char *pairs[2][2] = { { "ccert_der", der }, { "ccert_fingerprint", cert_a } };
     decide_ev_report rep[DECIDE_EV_ATTRS];
-    unsigned char key[DECIDE_KEY_LEN], want[DECIDE_KEY_LEN];
-    evidence *ev = evidence_of(text, DIGEST_SHA256, rep, key);
+    unsigned char key[EVIDENCE_ID_MAX];
+        size_t keylen;
+    evidence *ev = evidence_of(text, DIGEST_SHA256, rep, key, &keylen);
 
     rep_ok(rep, 1);
     assert_int_equal(rep[1].problem, DECIDE_EV_BAD);
     assert_string_equal(rep[1].attr, "ccert_pubkey_fingerprint");
     assert_string_equal(rep[1].detail, evidence_status_str(EVIDENCE_CONFLICT));
     ev_digest(ev, 1, 1, f->a->spki, f->a->spkilen);       /* still A's key */
-    expect_evkey(want, 2, pairs);
-    assert_memory_equal(key, want, DECIDE_KEY_LEN);
+    expect_id(ev, key, keylen, 4);
     evidence_free(ev);
     free(text);
     free(der);
@@ -646,8 +637,9 @@ static void test_evidence_wrong_length(void **state)
         char *cert = fp_of(cases[i].md, f->a->der, f->a->derlen, cases[i].colon);
         char *text = reqf("ccert_fingerprint=%s\nccert_pubkey_fingerprint=%s\n\n", cert, pk);
         decide_ev_report rep[DECIDE_EV_ATTRS];
-        unsigned char key[DECIDE_KEY_LEN];
-        evidence *ev = evidence_of(text, cases[i].alg, rep, key);
+        unsigned char key[EVIDENCE_ID_MAX];
+    size_t keylen;
+        evidence *ev = evidence_of(text, cases[i].alg, rep, key, &keylen);
 
         assert_int_equal(rep[0].problem, DECIDE_EV_OK);
         assert_string_equal(rep[0].attr, "");
@@ -658,7 +650,7 @@ static void test_evidence_wrong_length(void **state)
         assert_string_equal(rep[2].attr, "ccert_fingerprint");
         assert_string_equal(rep[2].detail, cases[i].detail);
         assert_true(evidence_is_empty(ev));
-        assert_memory_equal(key, sha256_empty, DECIDE_KEY_LEN);
+        assert_int_equal(keylen, 0);
         evidence_free(ev);
         free(text);
         free(pk);
@@ -673,10 +665,10 @@ static void test_evidence_one_wrong_length(void **state)
     char *pk = fp_of("SHA256", f->a->spki, f->a->spkilen, true);
     char *cert = fp_of("SHA1", f->a->der, f->a->derlen, true);
     char *text = reqf("ccert_fingerprint=%s\nccert_pubkey_fingerprint=%s\n\n", cert, pk);
-    const char *pairs[1][2] = { { "ccert_pubkey_fingerprint", pk } };
     decide_ev_report rep[DECIDE_EV_ATTRS];
-    unsigned char key[DECIDE_KEY_LEN], want[DECIDE_KEY_LEN];
-    evidence *ev = evidence_of(text, DIGEST_SHA256, rep, key);
+    unsigned char key[EVIDENCE_ID_MAX];
+        size_t keylen;
+    evidence *ev = evidence_of(text, DIGEST_SHA256, rep, key, &keylen);
 
     rep_ok(rep, 2);
     assert_int_equal(rep[2].problem, DECIDE_EV_DIGEST_MISMATCH);
@@ -684,8 +676,7 @@ static void test_evidence_one_wrong_length(void **state)
     assert_string_equal(rep[2].detail, "20 octets, but fingerprint_digest is sha256 (32 octets)");
     ev_digest(ev, 1, 1, f->a->spki, f->a->spkilen);
     ev_bytes(ev, 0, 1, NULL, 0);
-    expect_evkey(want, 1, pairs);
-    assert_memory_equal(key, want, DECIDE_KEY_LEN);
+    expect_id(ev, key, keylen, 1);
     evidence_free(ev);
     free(text);
     free(pk);
@@ -728,9 +719,9 @@ static void test_evidence_bad(void **state)
             ? reqf("%s=%s\n\n", cases[i].attr, cases[i].value)
             : reqf("%s=%s\nccert_pubkey_fingerprint=%s\n\n", cases[i].attr, cases[i].value, good_pk);
         decide_ev_report rep[DECIDE_EV_ATTRS];
-        unsigned char key[DECIDE_KEY_LEN], want[DECIDE_KEY_LEN];
-        const char *pairs[1][2] = { { "ccert_pubkey_fingerprint", good_pk } };
-        evidence *ev = evidence_of(text, DIGEST_SHA256, rep, key);
+        unsigned char key[EVIDENCE_ID_MAX];
+        size_t keylen;
+        evidence *ev = evidence_of(text, DIGEST_SHA256, rep, key, &keylen);
 
         rep_ok(rep, cases[i].index);
         assert_int_equal(rep[cases[i].index].problem, DECIDE_EV_BAD);
@@ -741,11 +732,10 @@ static void test_evidence_bad(void **state)
         assert_null(evidence_leaf(ev));
         if (cases[i].index == 1) {
             assert_true(evidence_is_empty(ev));
-            assert_memory_equal(key, sha256_empty, DECIDE_KEY_LEN);
+            assert_int_equal(keylen, 0);
         } else {
             ev_digest(ev, 1, 1, f->a->spki, f->a->spkilen);
-            expect_evkey(want, 1, pairs);
-            assert_memory_equal(key, want, DECIDE_KEY_LEN);
+            expect_id(ev, key, keylen, 1);
         }
         evidence_free(ev);
         free(text);
@@ -756,7 +746,7 @@ static void test_evidence_bad(void **state)
     free(der_junk);
 }
 
-/* Different evidence, different key; the same evidence spelled differently is another key too. */
+/* Different evidence, different id; the same hex as another attribute is another id too. */
 static void test_evidence_keys_differ(void **state)
 {
     fixture *f = *state;
@@ -764,7 +754,8 @@ static void test_evidence_keys_differ(void **state)
     char *pb = fp_of("SHA256", f->b->spki, f->b->spkilen, true);
     char *ca = fp_of("SHA256", f->a->der, f->a->derlen, true);
     char *t[4];
-    unsigned char k[4][DECIDE_KEY_LEN];
+    unsigned char k[4][EVIDENCE_ID_MAX];
+    size_t kl[4];
     decide_ev_report rep[DECIDE_EV_ATTRS];
 
     (void) state;
@@ -773,61 +764,17 @@ static void test_evidence_keys_differ(void **state)
     t[2] = reqf("ccert_fingerprint=%s\n\n", pa);   /* same hex, other attribute */
     t[3] = reqf("ccert_fingerprint=%s\n\n", ca);
     for (int i = 0; i < 4; i++) {
-        evidence_free(evidence_of(t[i], DIGEST_SHA256, rep, k[i]));
+        evidence_free(evidence_of(t[i], DIGEST_SHA256, rep, k[i], &kl[i]));
         free(t[i]);
     }
     for (int i = 0; i < 4; i++)
         for (int j = i + 1; j < 4; j++)
-            if (memcmp(k[i], k[j], DECIDE_KEY_LEN) == 0)
+            if (kl[i] == kl[j] && memcmp(k[i], k[j], kl[i]) == 0)
                 fail_msg("keys %d and %d are equal", i, j);
     free(pa);
     free(pb);
     free(ca);
 }
-
-/* ---------------------------------------------------------- memo key */
-
-static void test_memo_key(void **state)
-{
-    static const char *const names[] = { "mta1.example.net", "mta2.example.net", "", "[192.0.2.1]", "c", "bc" };
-    static const struct { const char *s; size_t len; } scopes[] = {
-        { "", 0 }, { "192.0.2.1\0" "25\0h", 15 }, { "192.0.2.1\0" "25\0d", 15 }, { "a", 1 }, { "ab", 2 }
-    };
-    unsigned char ev1[DECIDE_KEY_LEN], ev2[DECIDE_KEY_LEN], keys[6 * 2 * 5][DECIDE_KEY_LEN];
-    size_t nk = 0;
-
-    (void) state;
-    memset(ev1, 0x11, sizeof(ev1));
-    memcpy(ev2, sha256_empty, sizeof(ev2));
-    for (size_t i = 0; i < 6; i++) {
-        for (int e = 0; e < 2; e++) {
-            for (size_t c = 0; c < 5; c++) {
-                const unsigned char *evk = e == 0 ? ev1 : ev2;
-                unsigned char acc[32 + 2 + 16 + 32], d[EVP_MAX_MD_SIZE];
-                size_t n = 0;
-
-                /* SHA-256(evidence key || scope length, 2 octets || scope || name) */
-                memcpy(acc, evk, 32);
-                n = 32;
-                acc[n++] = 0;
-                acc[n++] = (unsigned char) scopes[c].len;
-                memcpy(acc + n, scopes[c].s, scopes[c].len);
-                n += scopes[c].len;
-                memcpy(acc + n, names[i], strlen(names[i]));
-                n += strlen(names[i]);
-                sha("SHA256", acc, n, d);
-                decide_memo_key(names[i], evk, scopes[c].s, scopes[c].len, keys[nk]);
-                assert_memory_equal(keys[nk], d, DECIDE_KEY_LEN);
-                nk++;
-            }
-        }
-    }
-    /* all distinct: also scope "ab" + name "c" against scope "a" + name "bc" */
-    for (size_t i = 0; i < nk; i++)
-        for (size_t j = i + 1; j < nk; j++)
-            assert_memory_not_equal(keys[i], keys[j], DECIDE_KEY_LEN);
-}
-
 
 /* --------------------------------------------------------- RCPT replies */
 
@@ -1281,7 +1228,6 @@ int main(void)
         cmocka_unit_test(test_evidence_one_wrong_length),
         cmocka_unit_test(test_evidence_bad),
         cmocka_unit_test(test_evidence_keys_differ),
-        cmocka_unit_test(test_memo_key),
         cmocka_unit_test(test_rcpt),
         cmocka_unit_test(test_data),
         cmocka_unit_test(test_data_servid),

@@ -4,9 +4,7 @@
  * at the exact millisecond, replacement of the same key, the bound of
  * MEMO_ENTRIES (an expired slot first, else the oldest), growth by
  * doubling as memo_bytes() reports it, starting over after memo_free(),
- * and keys made by decide_memo_key() from the claimed names of real
- * parsed requests (name + evidence; the identity kind is deliberately not
- * part of the key, see test_key_ignores_kind).
+ * and the scope: another SMTP session or certificate empties the memo.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,18 +18,17 @@
 #include <cmocka.h>
 
 #include "lib/clock.h"
-#include "policy/decide.h"
 #include "policy/memo.h"
-#include "policy/protocol.h"
 
+#define KEY_LEN 32                      /* the keys of these tests */
 #define FAR_FUTURE_MS (1000LL * 1000 * 1000)   /* added to now: never expires in a test */
 
 /* key_n - a distinct key for n; bytes differ from key_n(m) in the first and last octet. */
-static void key_n(unsigned n, unsigned char key[DECIDE_KEY_LEN])
+static void key_n(unsigned n, unsigned char key[KEY_LEN])
 {
-    memset(key, 0x5a, DECIDE_KEY_LEN);
+    memset(key, 0x5a, KEY_LEN);
     key[0] = (unsigned char) (n & 0xff);
-    key[DECIDE_KEY_LEN - 1] = (unsigned char) ((n >> 8) & 0xff);
+    key[KEY_LEN - 1] = (unsigned char) ((n >> 8) & 0xff);
 }
 
 /* result_of - a results_item with the given fields (name/reason copied). */
@@ -50,26 +47,26 @@ static results_item result_of(verdict_result res, const char *name, const char *
 /* store_n - store key_n(n) with a name "hN.example.net"-like text of fixed length. */
 static void store_n(memo **m, unsigned n, long long expires)
 {
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN];
     char name[64];
     results_item r;
 
     key_n(n, key);
     snprintf(name, sizeof(name), "h%04u.example.net", n);       /* always 17 octets */
     r = result_of(VERDICT_PASS, name, "matched");
-    memo_store(m, key, &r, expires);
+    memo_store(m, key, KEY_LEN, &r, expires);
 }
 
 /* hit_n - true when key_n(n) is remembered at now, and then with its own name. */
 static bool hit_n(const memo *m, unsigned n, long long now)
 {
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN];
     char name[64];
     results_item r;
 
     key_n(n, key);
     memset(&r, 0, sizeof(r));
-    if (!memo_lookup(m, key, now, &r))
+    if (!memo_lookup(m, key, KEY_LEN, now, &r))
         return false;
     snprintf(name, sizeof(name), "h%04u.example.net", n);
     assert_string_equal(r.name, name);
@@ -77,17 +74,17 @@ static bool hit_n(const memo *m, unsigned n, long long now)
     return true;
 }
 
-/* TEXT_N - what store_n() keeps per slot: "hNNNN.example.net\0matched\0". */
-#define TEXT_N (17 + 1 + 7 + 1)
+/* TEXT_N - what store_n() keeps per slot: the key, then "hNNNN.example.net\0matched\0". */
+#define TEXT_N (KEY_LEN + 17 + 1 + 7 + 1)
 
 static void test_null_memo(void **state)
 {
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN];
     results_item r = result_of(VERDICT_FAIL, "untouched.example", "sentinel");
 
     (void) state;
     key_n(1, key);
-    assert_false(memo_lookup(NULL, key, clock_now_ms(), &r));
+    assert_false(memo_lookup(NULL, key, KEY_LEN, clock_now_ms(), &r));
     /* a miss leaves the caller's result alone */
     assert_int_equal(r.result, VERDICT_FAIL);
     assert_string_equal(r.name, "untouched.example");
@@ -99,7 +96,7 @@ static void test_null_memo(void **state)
 static void test_store_then_hit(void **state)
 {
     memo *m = NULL;
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN];
     results_item in = result_of(VERDICT_FAIL, "mta1.example.net", "no usable record matched");
     results_item out;
     long long now = clock_now_ms();
@@ -107,10 +104,10 @@ static void test_store_then_hit(void **state)
     (void) state;
     in.present = false;                 /* memo reports a hit as present regardless */
     key_n(7, key);
-    memo_store(&m, key, &in, now + 60000);
+    memo_store(&m, key, KEY_LEN, &in, now + 60000);
     assert_non_null(m);
     memset(&out, 0, sizeof(out));       /* present false: the hit must set it */
-    assert_true(memo_lookup(m, key, now, &out));
+    assert_true(memo_lookup(m, key, KEY_LEN, now, &out));
     assert_true(out.present);
     assert_int_equal(out.result, VERDICT_FAIL);
     assert_string_equal(out.name, "mta1.example.net");
@@ -122,20 +119,20 @@ static void test_store_then_hit(void **state)
 static void test_whole_key_compared(void **state)
 {
     memo *m = NULL;
-    unsigned char key[DECIDE_KEY_LEN], other[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN], other[KEY_LEN];
     results_item r = result_of(VERDICT_PASS, "a.example", "ok");
     long long now = clock_now_ms();
 
     (void) state;
-    for (size_t i = 0; i < DECIDE_KEY_LEN; i++)
+    for (size_t i = 0; i < KEY_LEN; i++)
         key[i] = (unsigned char) (i * 7 + 1);
-    memo_store(&m, key, &r, now + FAR_FUTURE_MS);
-    for (size_t i = 0; i < DECIDE_KEY_LEN; i++) {
-        memcpy(other, key, DECIDE_KEY_LEN);
+    memo_store(&m, key, KEY_LEN, &r, now + FAR_FUTURE_MS);
+    for (size_t i = 0; i < KEY_LEN; i++) {
+        memcpy(other, key, KEY_LEN);
         other[i] ^= 0x01;
-        assert_false(memo_lookup(m, other, now, &r));
+        assert_false(memo_lookup(m, other, KEY_LEN, now, &r));
     }
-    assert_true(memo_lookup(m, key, now, &r));
+    assert_true(memo_lookup(m, key, KEY_LEN, now, &r));
     memo_free(m);
 }
 
@@ -143,23 +140,23 @@ static void test_whole_key_compared(void **state)
 static void test_expiry_boundary(void **state)
 {
     memo *m = NULL;
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN];
     results_item r = result_of(VERDICT_TEMPERROR, "b.example", "timeout");
     long long now = clock_now_ms(), expires = now + 10000;
     size_t bytes;
 
     (void) state;
     key_n(3, key);
-    memo_store(&m, key, &r, expires);
+    memo_store(&m, key, KEY_LEN, &r, expires);
     bytes = memo_bytes(m);
-    assert_true(memo_lookup(m, key, now, &r));
-    assert_true(memo_lookup(m, key, expires - 1, &r));
-    assert_false(memo_lookup(m, key, expires, &r));
-    assert_false(memo_lookup(m, key, expires + 1, &r));
+    assert_true(memo_lookup(m, key, KEY_LEN, now, &r));
+    assert_true(memo_lookup(m, key, KEY_LEN, expires - 1, &r));
+    assert_false(memo_lookup(m, key, KEY_LEN, expires, &r));
+    assert_false(memo_lookup(m, key, KEY_LEN, expires + 1, &r));
     /* storing the same key again renews it in its slot */
-    memo_store(&m, key, &r, expires + 5000);
-    assert_true(memo_lookup(m, key, expires + 4999, &r));
-    assert_false(memo_lookup(m, key, expires + 5000, &r));
+    memo_store(&m, key, KEY_LEN, &r, expires + 5000);
+    assert_true(memo_lookup(m, key, KEY_LEN, expires + 4999, &r));
+    assert_false(memo_lookup(m, key, KEY_LEN, expires + 5000, &r));
     assert_int_equal(memo_bytes(m), bytes);
     memo_free(m);
 }
@@ -168,14 +165,14 @@ static void test_expiry_boundary(void **state)
 static void test_stored_expired(void **state)
 {
     memo *m = NULL;
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN];
     results_item r = result_of(VERDICT_PASS, "c.example", "x");
     long long now = clock_now_ms();
 
     (void) state;
     key_n(4, key);
-    memo_store(&m, key, &r, now - 1);
-    assert_false(memo_lookup(m, key, now, &r));
+    memo_store(&m, key, KEY_LEN, &r, now - 1);
+    assert_false(memo_lookup(m, key, KEY_LEN, now, &r));
     memo_free(m);
 }
 
@@ -183,7 +180,7 @@ static void test_stored_expired(void **state)
 static void test_replace_same_key(void **state)
 {
     memo *m = NULL;
-    unsigned char key[DECIDE_KEY_LEN];
+    unsigned char key[KEY_LEN];
     results_item a = result_of(VERDICT_TEMPERROR, "mta.example.net", "SERVFAIL");
     results_item b = result_of(VERDICT_PASS, "mta.example.net", "matched 3 1 1 _smtp-client.mta.example.net");
     results_item out;
@@ -192,11 +189,11 @@ static void test_replace_same_key(void **state)
 
     (void) state;
     key_n(9, key);
-    memo_store(&m, key, &a, now + FAR_FUTURE_MS);
+    memo_store(&m, key, KEY_LEN, &a, now + FAR_FUTURE_MS);
     before = memo_bytes(m);
-    memo_store(&m, key, &b, now + FAR_FUTURE_MS);
+    memo_store(&m, key, KEY_LEN, &b, now + FAR_FUTURE_MS);
     assert_int_equal(memo_bytes(m), before - strlen(a.reason) + strlen(b.reason));
-    assert_true(memo_lookup(m, key, now, &out));
+    assert_true(memo_lookup(m, key, KEY_LEN, now, &out));
     assert_int_equal(out.result, VERDICT_PASS);
     assert_string_equal(out.reason, "matched 3 1 1 _smtp-client.mta.example.net");
     memo_free(m);
@@ -221,8 +218,8 @@ static void test_growth_and_bound(void **state)
     }
     slot = b[2] - b[1] - TEXT_N;                 /* cap 1 -> 2: one slot added */
     head = b[1] - slot - TEXT_N;
-    assert_true(slot >= DECIDE_KEY_LEN);
-    assert_true(head > 0 && head < slot);
+    assert_true(slot > 0);
+    assert_true(head > 0 && head <= 2 * slot);
     assert_int_equal(b[3] - b[2], 2 * slot + TEXT_N);     /* 2 -> 4 */
     assert_int_equal(b[4] - b[3], TEXT_N);
     assert_int_equal(b[5] - b[4], 4 * slot + TEXT_N);     /* 4 -> 8 */
@@ -349,7 +346,7 @@ static void test_reset(void **state)
 static void test_text_extremes(void **state)
 {
     memo *m = NULL;
-    unsigned char k1[DECIDE_KEY_LEN], k2[DECIDE_KEY_LEN];
+    unsigned char k1[KEY_LEN], k2[KEY_LEN];
     results_item big, empty, out;
     long long now = clock_now_ms();
 
@@ -362,16 +359,16 @@ static void test_text_extremes(void **state)
     empty = result_of(VERDICT_NONE, "", "");
     key_n(1, k1);
     key_n(2, k2);
-    memo_store(&m, k1, &big, now + FAR_FUTURE_MS);
-    memo_store(&m, k2, &empty, now + FAR_FUTURE_MS);
-    assert_true(memo_lookup(m, k1, now, &out));
+    memo_store(&m, k1, KEY_LEN, &big, now + FAR_FUTURE_MS);
+    memo_store(&m, k2, KEY_LEN, &empty, now + FAR_FUTURE_MS);
+    assert_true(memo_lookup(m, k1, KEY_LEN, now, &out));
     assert_int_equal(strlen(out.name), IDENTITY_NAME_MAX - 1);
     assert_int_equal(strlen(out.reason), VERDICT_REASON_MAX - 1);
     assert_memory_equal(out.name, big.name, sizeof(big.name));
     assert_memory_equal(out.reason, big.reason, sizeof(big.reason));
     assert_int_equal(out.result, VERDICT_PERMERROR);
     memset(&out, 'x', sizeof(out));
-    assert_true(memo_lookup(m, k2, now, &out));
+    assert_true(memo_lookup(m, k2, KEY_LEN, now, &out));
     assert_string_equal(out.name, "");
     assert_string_equal(out.reason, "");
     assert_int_equal(out.result, VERDICT_NONE);
@@ -392,101 +389,45 @@ static void test_now_ms(void **state)
     assert_true(t2 - t1 < 10000);
 }
 
-/* ---------------------------------------------- keys from real requests */
-
-/* A parsed request that stays valid until parsed_free(). */
-static policy_parser *parse(const char *text)
-{
-    policy_parser *p = calloc(1, sizeof(*p));
-    size_t used = 0;
-
-    assert_non_null(p);
-    policy_parser_init(p);
-    assert_int_equal(policy_parse(p, text, strlen(text), &used), POLICY_REQUEST_DONE);
-    assert_int_equal(used, strlen(text));
-    return p;
-}
-
-static void parsed_free(policy_parser *p)
-{
-    policy_parser_free(p);
-    free(p);
-}
-
-/* key_of - the memo key for kind of the request text, as the session makes it. */
-static void key_of(const char *text, results_kind kind, unsigned char key[DECIDE_KEY_LEN])
-{
-    policy_parser *p = parse(text);
-    const policy_request *req = policy_parser_request(p);
-    decide_ev_report rep[DECIDE_EV_ATTRS];
-    unsigned char evkey[DECIDE_KEY_LEN];
-    char buf[IDENTITY_NAME_MAX];
-    const char *claimed;
-    evidence *ev = decide_evidence(req, DIGEST_SHA256, rep, evkey);
-
-    claimed = decide_claimed(req, kind, buf);
-    assert_non_null(claimed);
-    decide_memo_key(claimed, evkey, "", 0, key);
-    evidence_free(ev);
-    parsed_free(p);
-}
-
-#define FP_A "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"
-#define FP_B "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF"
+/* ------------------------------------------------------------- scope */
 
 /*
- * The verdict depends on the name and the evidence only (the check options
- * are the same for every kind), so helo, mailfrom and ptr naming the same
- * host share one memo entry; the kind is not part of the key.
+ * The memo serves one scope (SMTP session and certificate) at a time: the
+ * same scope again keeps the entries, another empties them (also when it
+ * only differs in length), and going back does not bring them back.
  */
-static void test_key_ignores_kind(void **state)
+static void test_scope(void **state)
 {
-    unsigned char helo[DECIDE_KEY_LEN], from[DECIDE_KEY_LEN], ptr[DECIDE_KEY_LEN];
     memo *m = NULL;
-    results_item r = result_of(VERDICT_PASS, "mta1.example.net", "matched"), out;
     long long now = clock_now_ms();
+    static const unsigned char sa[] = "192.0.2.1\0" "1025\0" "\1\1abcd";
+    static const unsigned char sb[] = "192.0.2.1\0" "1025\0" "\1\1abce";
+    size_t one;
 
     (void) state;
-    key_of("request=smtpd_access_policy\nhelo_name=MTA1.Example.NET.\n"
-           "ccert_pubkey_fingerprint=" FP_A "\n\n", RESULTS_HELO, helo);
-    key_of("request=smtpd_access_policy\nsender=Postmaster@mta1.EXAMPLE.net\n"
-           "ccert_pubkey_fingerprint=" FP_A "\n\n", RESULTS_MAILFROM, from);
-    key_of("request=smtpd_access_policy\nclient_name=mta1.example.net\n"
-           "ccert_pubkey_fingerprint=" FP_A "\n\n", RESULTS_PTR, ptr);
-    assert_memory_equal(helo, from, DECIDE_KEY_LEN);
-    assert_memory_equal(helo, ptr, DECIDE_KEY_LEN);
-    memo_store(&m, helo, &r, now + FAR_FUTURE_MS);
-    assert_true(memo_lookup(m, from, now, &out));
-    assert_true(memo_lookup(m, ptr, now, &out));
-    assert_string_equal(out.name, "mta1.example.net");
-    memo_free(m);
-}
-
-/* Another name or other evidence is another entry. */
-static void test_key_name_and_evidence(void **state)
-{
-    unsigned char a[DECIDE_KEY_LEN], other_name[DECIDE_KEY_LEN], other_ev[DECIDE_KEY_LEN];
-    unsigned char no_ev[DECIDE_KEY_LEN], cert_fp[DECIDE_KEY_LEN];
-    memo *m = NULL;
-    results_item r = result_of(VERDICT_PASS, "mta1.example.net", "matched"), out;
-    long long now = clock_now_ms();
-
-    (void) state;
-    key_of("helo_name=mta1.example.net\nccert_pubkey_fingerprint=" FP_A "\n\n", RESULTS_HELO, a);
-    key_of("helo_name=mta2.example.net\nccert_pubkey_fingerprint=" FP_A "\n\n", RESULTS_HELO, other_name);
-    key_of("helo_name=mta1.example.net\nccert_pubkey_fingerprint=" FP_B "\n\n", RESULTS_HELO, other_ev);
-    key_of("helo_name=mta1.example.net\n\n", RESULTS_HELO, no_ev);
-    /* the same hex as a certificate (not key) fingerprint is other evidence */
-    key_of("helo_name=mta1.example.net\nccert_fingerprint=" FP_A "\n\n", RESULTS_HELO, cert_fp);
-    memo_store(&m, a, &r, now + FAR_FUTURE_MS);
-    assert_true(memo_lookup(m, a, now, &out));
-    assert_false(memo_lookup(m, other_name, now, &out));
-    assert_false(memo_lookup(m, other_ev, now, &out));
-    assert_false(memo_lookup(m, no_ev, now, &out));
-    assert_false(memo_lookup(m, cert_fp, now, &out));
-    /* the same request again finds it (the key is deterministic) */
-    key_of("helo_name=mta1.example.net\nccert_pubkey_fingerprint=" FP_A "\n\n", RESULTS_HELO, other_name);
-    assert_memory_equal(a, other_name, DECIDE_KEY_LEN);
+    memo_scope(&m, sa, sizeof(sa));
+    assert_non_null(m);
+    assert_false(hit_n(m, 1, now));
+    store_n(&m, 1, now + FAR_FUTURE_MS);
+    store_n(&m, 2, now + FAR_FUTURE_MS);
+    memo_scope(&m, sa, sizeof(sa));             /* the same session: kept */
+    assert_true(hit_n(m, 1, now));
+    assert_true(hit_n(m, 2, now));
+    memo_scope(&m, sb, sizeof(sb));             /* other evidence: emptied */
+    assert_false(hit_n(m, 1, now));
+    assert_false(hit_n(m, 2, now));
+    store_n(&m, 3, now + FAR_FUTURE_MS);
+    one = memo_bytes(m);
+    memo_scope(&m, sb, sizeof(sb) - 1);         /* a prefix is another scope */
+    assert_false(hit_n(m, 3, now));
+    assert_true(memo_bytes(m) < one);
+    memo_scope(&m, sa, sizeof(sa));             /* back again: still empty */
+    assert_false(hit_n(m, 1, now));
+    assert_false(hit_n(m, 3, now));
+    memo_scope(&m, "", 0);                      /* an empty scope is a scope */
+    store_n(&m, 4, now + FAR_FUTURE_MS);
+    memo_scope(&m, "", 0);
+    assert_true(hit_n(m, 4, now));
     memo_free(m);
 }
 
@@ -507,8 +448,7 @@ int main(void)
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_text_extremes),
         cmocka_unit_test(test_now_ms),
-        cmocka_unit_test(test_key_ignores_kind),
-        cmocka_unit_test(test_key_name_and_evidence),
+        cmocka_unit_test(test_scope),
     };
 
     return cmocka_run_group_tests_name("memo", tests, NULL, NULL);
