@@ -24,6 +24,10 @@
 #   that proved mta1.ok.test (as MAIL FROM domain, or as EHLO name when the
 #   MAIL FROM domain did not pass) and no key for any other name; after ten,
 #   DANE_REPUTATION is set;
+#   crafted first fields, scanned directly: the id case-insensitive but
+#   nothing else before ";" (a name under it, a space, a comment, quotes, an
+#   encoded word give nothing), comments, quoted-pairs and quoted strings
+#   never end a resinfo, an unbalanced comment gives nothing;
 #   rspamd's own milter face (proxy worker, milter = yes) listed after danced
 #   in smtpd_milters: the X-Spamd-Result it adds shows DANE_PASS(-0.50) for
 #   the published key, DANE_FAIL(2.00) only for the forged fields' message.
@@ -374,6 +378,31 @@ rs_scan "$PASS_MSG" || rc=1
 case " $SYMS " in *" DANE_REPUTATION["*) ;; *) rc=1; why "no DANE_REPUTATION after $PASSED messages: $SYMS" ;; esac
 report "$rc" "after ten messages proving mta1.ok.test the reputation rule scores it: DANE_REPUTATION"
 printf '#   %s\n' "$SYMS"
+
+# --- how the first field is read ----------------------------------------------------
+# crafted messages, scanned directly: FIELD VALUE | expected DANE_* symbols
+crafted=(
+    "MX.DEST.TEST; dane=fail smtp.helo=a.test|DANE_FAIL[smtp.helo=a.test]"
+    "$SERVID.evil.example; dane=pass smtp.helo=a.test|"
+    "$SERVID ; dane=pass smtp.helo=a.test|"
+    "($SERVID) other.example; dane=pass smtp.helo=a.test|"
+    "\"$SERVID\"; dane=pass smtp.helo=a.test|"
+    "=?utf-8?Q?$SERVID;_dane=3Dpass?= smtp.helo=a.test|"
+    "$SERVID; dane=pass (unterminated smtp.helo=a.test|"
+    "$SERVID; spf=pass (dane=pass smtp.helo=a.test) smtp.mailfrom=b.test|"
+    "$SERVID; x=pass reason=\"a; dane=pass smtp.helo=evil.test\"; dane=none smtp.mailfrom=b.test|DANE_NONE[smtp.mailfrom=b.test]"
+    "$SERVID; dane=pass (a \\) b; dane=fail smtp.helo=c.test) smtp.helo=d.test|DANE_PASS[smtp.helo=d.test]"
+    "$SERVID; dane=pass smtp.helo=a.test smtp.mailfrom=a_b.test; dane=bogus smtp.helo=c.test|DANE_PASS[smtp.helo=a.test]"
+)
+rc=0
+i=0
+for c in "${crafted[@]}"; do
+    i=$((i + 1))
+    printf 'Return-Path: <x@a.test>\r\nAuthentication-Results: %s\r\nFrom: <x@a.test>\r\nTo: <rcpt@%s>\r\nSubject: crafted %s\r\n\r\nbody\r\n' \
+        "${c%%|*}" "$DOM" "$i" > "$PB_DIR/crafted.$i.eml"
+    want_syms "$PB_DIR/crafted.$i.eml" "${c#*|}" || { rc=1; why "field '${c%%|*}': $WHY"; break; }
+done
+report "$rc" "the first field, read raw: id case-insensitive, nothing else before ';' (a name under it, a space, a comment, quotes, an encoded word: nothing); comments, quoted-pairs and quoted strings never end a resinfo; unbalanced: nothing; odd values and results ignored (${#crafted[@]} fields)"
 
 # --- rspamd as a milter after danced ----------------------------------------------------
 # milter_syms FILE - SYMS: the DANE_* symbols (but DANE_REPUTATION) with scores and
