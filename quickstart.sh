@@ -15,7 +15,8 @@ libevent-dev nettle-dev libmilter-dev libcmocka-dev dns-root-data nsd ldnsutils
 openssl python3 procps postfix swaks libnet-ssleay-perl python3-authres
 libmail-authenticationresults-perl miltertest spamassassin m4 sendmail-cf clang
 libclang-rt-14-dev valgrind liblockfile1 libwrap0 libidn12 libsystemd-dev systemd
-util-linux iproute2 dpkg-dev debhelper lintian fakeroot mandoc prometheus"
+util-linux iproute2 dpkg-dev debhelper lintian fakeroot mandoc prometheus
+rspamd redis-server redis-tools"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing build dependencies"
@@ -24,9 +25,22 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     # Postfix is used by the end-to-end tests with private configuration
     # directories only; "No configuration" keeps the system instance unset.
     echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+    # rspamd and redis-server are started by the tests on their own ports;
+    # the system's copies are not wanted when this installs them.
+    NEW_DAEMONS=
+    for p in rspamd redis-server; do
+        dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || NEW_DAEMONS="$NEW_DAEMONS $p"
+    done
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
     # nsd's package may start a system nsd; the demo and tests run their own.
+    for p in $NEW_DAEMONS; do
+        if [ -d /run/systemd/system ]; then
+            systemctl disable --now "$p" >/dev/null 2>&1 || :
+        elif [ -x "/etc/init.d/$p" ]; then
+            "/etc/init.d/$p" stop >/dev/null 2>&1 || :
+        fi
+    done
 else
     echo "== not root or no apt-get: assuming these are installed: $PACKAGES"
 fi
