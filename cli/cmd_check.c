@@ -27,40 +27,6 @@
 #include "lib/verdict.h"
 #include "cli.h"
 
-/* cli_json_str - write s as a JSON string (or null). */
-static void cli_json_str(FILE *fp, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c < 0x20 || c > 0x7e)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
-    }
-    fputc('"', fp);
-}
-
-/* cli_print_safe - print untrusted text with anything but printable ASCII as \xNN. */
-static void cli_print_safe(const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-
-        if (c < 0x20 || c > 0x7e || c == '\\')
-            printf("\\x%02x", c);
-        else
-            putchar(c);
-    }
-}
-
 /* cli_record_state - human text for one record's fate. */
 static const char *cli_record_state(const verdict_owner *vo, size_t i, char *buf, size_t size)
 {
@@ -188,11 +154,7 @@ static const char cli_check_usage[] =
     "Look-up:\n"
     "  --owner OWNER         query exactly this owner name\n"
     "  --server-tlsa         also try _25._tcp.NAME (the host's SMTP server TLSA)\n"
-    "Resolver:\n"
-    "  -c FILE               read settings from a dance configuration file\n"
-    "  --resolver-config FILE  unbound.conf-style file (stub/forward zones, ...)\n"
-    "  --trust-anchor FILE   DNSSEC trust anchor file (default " RESOLVER_DEFAULT_TRUST_ANCHOR ")\n"
-    "  --timeout SECONDS     DNS timeout (default 10)\n"
+    CLI_RESOLVER_USAGE
     "Output:\n"
     "  --json                print one JSON object instead of the report\n"
     "\n"
@@ -201,7 +163,7 @@ static const char cli_check_usage[] =
 
 enum {
     OPT_CERT = 256, OPT_SPKI256, OPT_CERT256, OPT_SPKI512, OPT_CERT512, OPT_OWNER,
-    OPT_SERVER, OPT_RESCONF, OPT_TA, OPT_TIMEOUT, OPT_JSON, OPT_HELP
+    OPT_SERVER, OPT_JSON, OPT_HELP
 };
 
 /* cli_add_fingerprint - add one --xxx-shaNNN option to the evidence; exit status or 0. */
@@ -247,9 +209,7 @@ int cli_check(int argc, char **argv)
         {"cert-sha512", required_argument, NULL, OPT_CERT512},
         {"owner", required_argument, NULL, OPT_OWNER},
         {"server-tlsa", no_argument, NULL, OPT_SERVER},
-        {"resolver-config", required_argument, NULL, OPT_RESCONF},
-        {"trust-anchor", required_argument, NULL, OPT_TA},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        CLI_RESOLVER_LONGOPTS,
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -260,19 +220,19 @@ int cli_check(int argc, char **argv)
     evidence *ev = evidence_new();
     resolver *res = NULL;
     verdict v;
-    const char *conf_file = NULL, *owner = NULL, *resconf = NULL, *ta = NULL;
+    cli_resolver_opts ro = {0};
+    const char *owner = NULL;
     bool json = false, server_tlsa = false;
-    unsigned long timeout = 0;
     char err[512];
     int c, idx, status = 0;
 
     config_init(&cfg);
     optind = 1;
     while (status == 0 && (c = getopt_long(argc, argv, "c:h", opts, &idx)) != -1) {
+        if ((status = cli_resolver_opt("check", c, optarg, &ro)) >= 0)
+            continue;
+        status = 0;
         switch (c) {
-        case 'c':
-            conf_file = optarg;
-            break;
         case OPT_CERT:
             status = cli_add_cert_file(ev, optarg);
             break;
@@ -287,17 +247,6 @@ int cli_check(int argc, char **argv)
             break;
         case OPT_SERVER:
             server_tlsa = true;
-            break;
-        case OPT_RESCONF:
-            resconf = optarg;
-            break;
-        case OPT_TA:
-            ta = optarg;
-            break;
-        case OPT_TIMEOUT:
-            if (cli_parse_uint(optarg, 1, 300, &timeout) != 0)
-                status = cli_usage_error("check", "--timeout: expected whole seconds from 1 to 300",
-                                     optarg);
             break;
         case OPT_JSON:
             json = true;
@@ -316,30 +265,11 @@ int cli_check(int argc, char **argv)
     if (status == 0 && optind != argc - 1)
         status = cli_usage_error("check", optind >= argc ? "missing NAME" : "more than one NAME",
                              NULL);
-    if (status == 0 && conf_file != NULL) {
-        switch (config_load(conf_file, &cfg, err, sizeof(err))) {
-        case CONFIG_OK:
-            break;
-        case CONFIG_UNREADABLE:
-            fprintf(stderr, "dance check: %s\n", err);
-            status = EXIT_NOINPUT;
-            break;
-        case CONFIG_SYNTAX:
-            fprintf(stderr, "dance check: %s\n", err);
-            status = EXIT_USAGE;
-            break;
-        }
-    }
+    if (status == 0)
+        status = cli_resolver_load("check", &ro, &cfg, &rc);
     if (status != 0)
         goto out;
 
-    config_resolver(&cfg, &rc);
-    if (resconf != NULL)
-        rc.unbound_config = resconf;
-    if (ta != NULL)
-        rc.trust_anchor_file = ta;
-    if (timeout != 0)
-        rc.timeout_ms = (unsigned) timeout * 1000;
     memset(&copt, 0, sizeof(copt));
     copt.server_tlsa = server_tlsa || cfg.server_tlsa;
     copt.owner = owner;

@@ -68,6 +68,37 @@ static unsigned char *cli_tlsa_object(const evidence *ev, unsigned long usage, u
     return der;
 }
 
+/* cli_tlsa_line - the zone line for (usage, selector, mtype) of ev, with owner when not NULL; malloc'd, or NULL after a message. */
+char *cli_tlsa_line(const evidence *ev, unsigned long usage, unsigned long selector,
+                    unsigned long mtype, const char *owner, const char *path)
+{
+    unsigned char digest[DIGEST_MAX];
+    const unsigned char *data;
+    unsigned char *obj;
+    size_t objlen, datalen, size;
+    char *line;
+    int n;
+
+    if ((obj = cli_tlsa_object(ev, usage, selector, &objlen, path)) == NULL)
+        return NULL;
+    if (mtype == TLSA_MTYPE_FULL) {
+        data = obj;
+        datalen = objlen;
+    } else {
+        datalen = evidence_digest((digest_alg) mtype, obj, objlen, digest);
+        data = digest;
+    }
+    size = (owner ? strlen(owner) + 2 : 0) + sizeof("IN TLSA 3 1 1 ") + 2 * datalen + 1;
+    line = xmalloc(size);
+    n = snprintf(line, size, "%s%sIN TLSA %lu %lu %lu ", owner ? owner : "", owner ? ". " : "",
+                 usage, selector, mtype);
+    if (n < 0 || (size_t) n + 2 * datalen >= size)
+        DANCE_PANIC("TLSA line does not fit");
+    hex_encode(data, datalen, line + n);
+    free(obj);
+    return line;
+}
+
 int cli_tlsa(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -82,11 +113,9 @@ int cli_tlsa(int argc, char **argv)
     unsigned long usage = 3, selector = 1, mtype = 1;
     const char *name = NULL, *owner_arg = NULL, *path;
     char owner[IDENTITY_OWNER_MAX], norm[IDENTITY_NAME_MAX];
-    unsigned char *buf, *obj;
-    unsigned char digest[DIGEST_MAX];
-    const unsigned char *data;
-    size_t len, objlen, datalen;
-    char *hex;
+    unsigned char *buf;
+    size_t len;
+    char *line;
     evidence *ev;
     evidence_status est;
     identity_status ist;
@@ -155,25 +184,11 @@ int cli_tlsa(int argc, char **argv)
         evidence_free(ev);
         return EXIT_NOINPUT;
     }
-    obj = cli_tlsa_object(ev, usage, selector, &objlen, path);
+    line = cli_tlsa_line(ev, usage, selector, mtype, owner[0] ? owner : NULL, path);
     evidence_free(ev);
-    if (obj == NULL)
+    if (line == NULL)
         return EXIT_NOINPUT;
-    if (mtype == TLSA_MTYPE_FULL) {
-        data = obj;
-        datalen = objlen;
-    } else {
-        datalen = evidence_digest((digest_alg) mtype, obj, objlen, digest);
-        data = digest;
-    }
-    hex = xmalloc(2 * datalen + 1);
-    hex_encode(data, datalen, hex);
-    if (owner[0])
-        printf("%s. IN TLSA %lu %lu %lu %s\n", owner, usage, selector, mtype, hex);
-    else
-        printf("IN TLSA %lu %lu %lu %s\n", usage, selector, mtype, hex);
-    free(hex);
-    free(obj);
+    printf("%s\n", line);
+    free(line);
     return 0;
 }
-

@@ -1,10 +1,12 @@
 /*
  * dance.c - the dance command: check a client certificate against a name's
- * TLSA records, print the TLSA records to publish for a certificate, and
- * show a running danced's counters.
+ * TLSA records, print the TLSA records to publish for a certificate, check
+ * the sending side's names and records, and show a running danced's
+ * counters.
  *
  * SYNOPSIS
  *	dance check [options] NAME
+ *	dance sender-check --cert FILE [--key FILE] [--json] [-c FILE] NAME...
  *	dance tlsa [--usage U] [--selector S] [--mtype M] [--name NAME | --owner OWNER] FILE
  *	dance stats [-c FILE | --stats-socket ENDPOINT] [--timeout SECONDS]
  *	dance --help | --version
@@ -20,14 +22,24 @@
  *	"tlsa" prints the zone-file line a sending-side operator publishes for
  *	the certificate or public key in FILE (default 3 1 1).
  *
+ *	"sender-check" is the sending side's check: for each NAME the MTA
+ *	claims (EHLO name, MAIL FROM domains) it reports whether
+ *	_smtp-client.NAME is published and DNSSEC-secure, which records
+ *	match the certificate, and warnings (no 3 0 x record for receivers
+ *	on Sendmail, a record matching no key in FILE, a TTL over an hour);
+ *	then the zone lines to publish and the Postfix client settings.
+ *	Exit status: 0 every name passes, 1 a name does not, 4 a look-up
+ *	failed and none failed, 64 usage error, 66 unreadable input.
+ *
  *	Errors go to stderr as one line naming the problem.
  *
  *	"stats" shows the counters of a running danced, read from its
  *	stats_socket (exit status: cmd_stats.c).
  *
  *	This file dispatches and holds what the commands use; each command
- *	is a file of its own (cmd_check.c, cmd_tlsa.c, cmd_stats.c).  The tool uses only
- *	lib/.
+ *	is a file of its own (cmd_check.c, cmd_sender.c, cmd_tlsa.c,
+ *	cmd_stats.c; what check and sender-check share is in common.c).
+ *	The tool uses only lib/.
  */
 
 #include <errno.h>
@@ -119,6 +131,9 @@ static const char main_usage[] =
     "\n"
     "Commands:\n"
     "  check [options] NAME   verify a client certificate against NAME's TLSA records\n"
+    "  sender-check --cert FILE NAME...\n"
+    "                         the sending side: are NAMEs' records published, secure\n"
+    "                         and matching FILE?  what to publish and configure\n"
     "  tlsa [options] FILE    print the TLSA record to publish for a certificate or key\n"
     "  stats [options]        show danced's counters (from its stats_socket)\n"
     "\n"
@@ -142,6 +157,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0)
         return cli_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sender-check") == 0)
+        return cli_sender_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "tlsa") == 0)
         return cli_tlsa(argc - 1, argv + 1);
     if (strcmp(argv[1], "stats") == 0)

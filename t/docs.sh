@@ -11,7 +11,8 @@
 #             item is a table key (both directions, naming the missing);
 #   commands  every command cli/dance.c dispatches has a ".Ss dance COMMAND"
 #             subsection in dance(1);
-#   options   every long option of the dance commands (cli/cmd_*.c) is in
+#   options   every long option of the dance commands (cli/cmd_*.c, and the
+#             shared resolver options in cli/cli.h) is in
 #             dance(1), and every option in danced's getopt() string
 #             (danced/*.c) is in danced(8)'s SYNOPSIS, and no other.
 #
@@ -101,7 +102,7 @@ fi
 report 0 "every dance command ($(printf '%s' "$commands" | tr '\n' ' ')) has a subsection in dance(1)"
 
 # ---- dance's long options
-longopts=$(cat "$TOP"/cli/cmd_*.c | sed -n 's/.*{ *"\([a-z0-9-]*\)", *\(required\|no\|optional\)_argument.*/\1/p' | sort -u)
+longopts=$(cat "$TOP"/cli/cmd_*.c "$TOP"/cli/cli.h | sed -n 's/.*{ *"\([a-z0-9-]*\)", *\(required\|no\|optional\)_argument.*/\1/p' | sort -u)
 documented=$(grep -o 'Fl -[a-z0-9-]*' "$TOP/doc/dance.1" | sed 's/^Fl -//' | sort -u)
 if [ -z "$longopts" ]; then
     why "no long option found in cli/cmd_*.c"
