@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "lib/verdict.h"
 
 #define EXIT_USAGE 64
@@ -33,5 +35,20 @@ int cli_tlsa(int argc, char **argv);
 
 /* cli_stats - "dance stats": argv[0] is "stats"; returns the exit status. */
 int cli_stats(int argc, char **argv);
+
+/* cli_probe - "dance probe": argv[0] is "probe"; returns the exit status. */
+int cli_probe(int argc, char **argv);
+
+/* cli_json_str - s as a JSON string (NULL as null) on fp (cmd_check.c). */
+void cli_json_str(FILE *fp, const char *s);
+
+/* cli_print_safe - untrusted text on stdout, anything but printable ASCII as \xNN (cmd_check.c). */
+void cli_print_safe(const char *s);
+
+/* cli_print_report - the readable report of one check on stdout (cmd_check.c). */
+void cli_print_report(const verdict *v, const char *claimed);
+
+/* cli_print_json - one check as a JSON object on stdout, no line end (cmd_check.c). */
+void cli_print_json(const verdict *v, const char *claimed);
 
 #endif
