@@ -83,4 +83,13 @@ int cli_sender_check(int argc, char **argv);
 /* cli_stats - "dance stats": argv[0] is "stats"; returns the exit status. */
 int cli_stats(int argc, char **argv);
 
+/* cli_probe - "dance probe": argv[0] is "probe"; returns the exit status. */
+int cli_probe(int argc, char **argv);
+
+/* cli_print_report - the readable report of one check on stdout (cmd_check.c). */
+void cli_print_report(const verdict *v, const char *claimed);
+
+/* cli_print_json - one check as a JSON object on stdout, no line end (cmd_check.c). */
+void cli_print_json(const verdict *v, const char *claimed);
+
 #endif

@@ -40,7 +40,7 @@ static const char *cli_record_state(const verdict_owner *vo, size_t i, char *buf
 }
 
 /* cli_print_report - the readable report of one check. */
-static void cli_print_report(const verdict *v, const char *claimed)
+void cli_print_report(const verdict *v, const char *claimed)
 {
     char rec[VERDICT_RECORD_TEXT_MAX];
     char state[128];
@@ -75,7 +75,7 @@ static void cli_print_report(const verdict *v, const char *claimed)
 }
 
 /* cli_print_json - the same as one JSON object. */
-static void cli_print_json(const verdict *v, const char *claimed)
+void cli_print_json(const verdict *v, const char *claimed)
 {
     const verdict_owner *d = v->decisive >= 0 ? &v->owners[v->decisive] : NULL;
     char rec[VERDICT_RECORD_TEXT_MAX * 4];
@@ -137,7 +137,7 @@ static void cli_print_json(const verdict *v, const char *claimed)
         cli_json_str(stdout, vo->reason);
         printf("}");
     }
-    printf("]}\n");
+    printf("]}");
 }
 
 static const char cli_check_usage[] =
@@ -285,10 +285,12 @@ int cli_check(int argc, char **argv)
         }
     }
     check_identity(res, ev, argv[optind], &copt, &v);
-    if (json)
+    if (json) {
         cli_print_json(&v, argv[optind]);
-    else
+        putchar('\n');
+    } else {
         cli_print_report(&v, argv[optind]);
+    }
     status = cli_verdict_exit(v.result);
     verdict_clear(&v);
 

@@ -9,6 +9,7 @@
  *	dance sender-check --cert FILE [--key FILE] [--json] [-c FILE] NAME...
  *	dance tlsa [--usage U] [--selector S] [--mtype M] [--name NAME | --owner OWNER] FILE
  *	dance stats [-c FILE | --stats-socket ENDPOINT] [--timeout SECONDS]
+ *	dance probe --listen ADDR:PORT [--tls-cert FILE --tls-key FILE] [options]
  *	dance --help | --version
  *
  * DESCRIPTION
@@ -35,6 +36,13 @@
  *
  *	"stats" shows the counters of a running danced, read from its
  *	stats_socket (exit status: cmd_stats.c).
+ *
+ *	"probe" is a one-shot SMTP receiver for the sending operator's
+ *	self-test: it takes one connection, offers STARTTLS, asks for a
+ *	client certificate, checks the EHLO name and MAIL FROM domain as
+ *	danced would, answers 550 with the verdicts and exits with the
+ *	verdict's status like "check" (cmd_probe.c, probe_smtp.c,
+ *	probe_conn.c, probe_tls.c).
  *
  *	This file dispatches and holds what the commands use; each command
  *	is a file of its own (cmd_check.c, cmd_sender.c, cmd_tlsa.c,
@@ -136,6 +144,7 @@ static const char main_usage[] =
     "                         and matching FILE?  what to publish and configure\n"
     "  tlsa [options] FILE    print the TLSA record to publish for a certificate or key\n"
     "  stats [options]        show danced's counters (from its stats_socket)\n"
+    "  probe --listen A:P     receive one SMTP client and check its certificate\n"
     "\n"
     "  dance COMMAND --help   options of a command\n"
     "  dance --version        print the version\n";
@@ -163,5 +172,7 @@ int main(int argc, char **argv)
         return cli_tlsa(argc - 1, argv + 1);
     if (strcmp(argv[1], "stats") == 0)
         return cli_stats(argc - 1, argv + 1);
+    if (strcmp(argv[1], "probe") == 0)
+        return cli_probe(argc - 1, argv + 1);
     return cli_usage_error(NULL, "unknown command (try dance --help)", argv[1]);
 }
