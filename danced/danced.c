@@ -31,6 +31,7 @@
  *	Refused peers and the reports above are logged as warnings.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <syslog.h>
@@ -283,6 +284,53 @@ static void danced_on_join_report(evutil_socket_t fd, short what, void *arg)
                  st.conflicts, st.refused, DANCED_JOIN_REPORT_S);
 }
 
+/* danced_on_log_flush - the loop turn's callbacks have run: write the verdict lines they held. */
+static void danced_on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+    danced *d = arg;
+
+    (void) fd;
+    (void) what;
+    dlog_flush(&d->log);
+}
+
+/* danced_log_wake - the held verdict lines got their first line: flush them when this turn ends. */
+static void danced_log_wake(void *arg)
+{
+    danced *d = arg;
+
+    if (!event_pending(d->log_flush_ev, EV_TIMEOUT, NULL))
+        event_active(d->log_flush_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * danced_hold_log - in the foreground (stderr), hold the verdict lines of
+ * each loop turn and write them with one write(2) after its callbacks:
+ * with many connections, many requests are answered per turn.  libevent
+ * runs an event made active after the callbacks already due in the turn.
+ */
+void danced_hold_log(danced *d)
+{
+    if (!d->log.to_stderr)
+        return;
+    d->log_held = xmalloc(sizeof(*d->log_held));
+    if ((d->log_flush_ev = event_new(d->base, -1, 0, danced_on_log_flush, d)) == NULL)
+        DANCE_PANIC("out of memory");
+    dlog_hold(&d->log, d->log_held, danced_log_wake, d);
+}
+
+/* danced_release_log - write what is held and stop holding (the loop is ending). */
+void danced_release_log(danced *d)
+{
+    dlog_flush(&d->log);
+    dlog_hold(&d->log, NULL, NULL, NULL);
+    if (d->log_flush_ev != NULL)
+        event_free(d->log_flush_ev);
+    d->log_flush_ev = NULL;
+    free(d->log_held);
+    d->log_held = NULL;
+}
+
 /* danced_open_join - both faces run: the verdict store and its periodic report. */
 void danced_open_join(danced *d, const char *reader)
 {
@@ -375,5 +423,6 @@ void danced_shutdown(danced *d)
     join_free(d->join);
     vcache_free(d->vcache);
     dnsloop_free(d->dns);
+    danced_release_log(d);
     event_base_free(d->base);
 }

@@ -44,6 +44,8 @@ struct danced {
     size_t conn_budget;           /* descriptors left for the faces' connections by the open-file
                                      limit; 0: the configured limits fit */
     metrics metrics;              /* the counters: the life of the process, across reloads */
+    dlog_batch *log_held;         /* verdict lines of this loop turn (foreground only) */
+    struct event *log_flush_ev;   /* writes them once the turn's callbacks have run */
     stats *stats;                 /* the metrics endpoint (stats_socket), or NULL */
     struct event *status_ev;      /* the periodic STATUS= for systemd, or NULL */
 };
@@ -61,6 +63,12 @@ void danced_face_limits(const danced *d, const struct dance_config *cfg, size_t 
  * verdicts are not collected.
  */
 void danced_open_join(danced *d, const char *reader);
+
+/* danced_hold_log - in the foreground, write the verdict lines of each loop turn together, after it. */
+void danced_hold_log(danced *d);
+
+/* danced_release_log - write the held verdict lines and stop holding them. */
+void danced_release_log(danced *d);
 
 /* danced_start_faces - begin accepting on every face (the loop and the resolver exist). */
 void danced_start_faces(danced *d);

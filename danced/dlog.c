@@ -27,11 +27,9 @@
  *	Lines are cut at DLOG_LINE_MAX bytes (a JSON line is then dropped to
  *	a short error object rather than written invalid).
  *
- *	Threads: the event loop thread and the milter's threads log
- *	concurrently.  Each line is formatted in the caller's stack and
- *	written with one write(2) or syslog() call, so lines never mix;
- *	the format, which a reload may change, is read and written
- *	atomically.
+ *	Threads: one, the event loop's (both faces run on it).  Each line
+ *	is formatted in the caller's stack and written with one write(2)
+ *	or syslog() call, so lines never mix.
  *
  *	Parts: a verdict's own fields (result, dnssec, spki_sha256, name,
  *	owner, matched, reason) are formatted once, by dlog_vparts_of(),
@@ -40,12 +38,14 @@
  *	in the order above.  The verdict cache keeps the parts, so a
  *	verdict reused by many SMTP sessions is formatted once.
  *
- *	Batches: on stderr, the verdict lines of one policy request that
- *	were decided at once (from the cache) are collected in the
- *	caller's dlog_batch and written together with one write(2) when
- *	the caller flushes it - the session does so right after the reply
- *	went out, so that Postfix does not wait for the log.  Syslog gets
- *	each line at once (one datagram a line anyway).
+ *	Batches: on stderr, verdict lines are collected in a dlog_batch
+ *	and written together with one write(2) - the caller's, or the one
+ *	dlog_hold() gave the log: the daemon flushes that one when its
+ *	event loop turn ends, so the verdict lines of every request
+ *	answered in that turn cost one write, after the replies went out
+ *	(Postfix does not wait for the log).  Any other line flushes the
+ *	held ones first.  Syslog gets each line at once (one datagram a
+ *	line anyway).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -217,9 +217,10 @@ static void dlog_write(const dlog *log, int prio, const char *line)
 {
     char out[DLOG_LINE_MAX + 32];
 
-    if (log->to_stderr || !log->opened)
+    if (log->to_stderr || !log->opened) {
+        dlog_flush(log);                /* held verdict lines first: the order is kept */
         dlog_stderr(out, dlog_stderr_line(out, sizeof(out), prio, line));
-    else
+    } else
         syslog(prio, "%s", line);
 }
 
@@ -230,10 +231,30 @@ void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format
     log->facility = facility;
     log->format = format;
     log->opened = false;
+    log->pending = NULL;
+    log->wake = NULL;
+    log->wake_arg = NULL;
     if (!to_stderr) {
         openlog("danced", LOG_PID | LOG_NDELAY, facility);
         log->opened = true;
     }
+}
+
+/* dlog_hold - hold batchless verdict lines in batch; wake(arg) at its first line. */
+void dlog_hold(dlog *log, dlog_batch *batch, void (*wake)(void *arg), void *arg)
+{
+    log->pending = batch;
+    log->wake = wake;
+    log->wake_arg = arg;
+    if (batch != NULL)
+        batch->len = 0;
+}
+
+/* dlog_flush - write the held verdict lines now. */
+void dlog_flush(const dlog *log)
+{
+    if (log->pending != NULL && log->pending->len > 0)
+        dlog_batch_flush(log->pending);
 }
 
 /* dlog_reconfigure - apply a reloaded facility and format (reopens syslog when needed). */
@@ -338,6 +359,11 @@ void dlog_verdict_join(const dlog *log, dlog_batch *batch, const dlog_vparts *p,
                      "\"result\":\"%s\"}", p->result);
     }
     /* a cut text line is still one readable line */
+    if (batch == NULL && log->pending != NULL && (log->to_stderr || !log->opened)) {
+        batch = log->pending;
+        if (batch->len == 0 && log->wake != NULL)
+            log->wake(log->wake_arg);
+    }
     if (batch == NULL || !(log->to_stderr || !log->opened)) {
         dlog_write(log, LOG_INFO, b.s);
         return;
@@ -399,6 +425,7 @@ void dlog_verdict_of(const dlog *log, dlog_batch *batch, const verdict *v, const
 /* dlog_close - close syslog if it was opened. */
 void dlog_close(dlog *log)
 {
+    dlog_flush(log);
     if (log->opened)
         closelog();
     log->opened = false;

@@ -18,11 +18,16 @@
 
 #define DLOG_LINE_MAX 2048            /* longest line written; longer is cut */
 
+typedef struct dlog_batch dlog_batch;
+
 typedef struct dlog {
     bool to_stderr;                   /* foreground: stderr, else syslog */
     bool opened;                      /* openlog() has been called */
     int facility;                     /* syslog facility (LOG_MAIL, ...) */
     config_log_format format;         /* verdict line format */
+    dlog_batch *pending;              /* verdict lines held until the loop turn ends, or NULL */
+    void (*wake)(void *arg);          /* called when pending gets its first line */
+    void *wake_arg;
 } dlog;
 
 /* The fields of one verdict line; NULL or "" fields are written as "". */
@@ -61,14 +66,27 @@ typedef struct dlog_vparts {
     const char *s;
 } dlog_vparts;
 
+#define DLOG_BATCH_MAX (32 * (DLOG_LINE_MAX + 32))   /* bytes of verdict lines held */
+
 /* Verdict lines held to be written together (stderr only); dlog_batch_flush() empties it. */
-typedef struct dlog_batch {
+struct dlog_batch {
     size_t len;
-    char s[3 * (DLOG_LINE_MAX + 32)];
-} dlog_batch;
+    char s[DLOG_BATCH_MAX];
+};
 
 /* dlog_init - log to stderr (foreground) or to syslog with facility. */
 void dlog_init(dlog *log, bool to_stderr, int facility, config_log_format format);
+
+/*
+ * dlog_hold - on stderr, hold verdict lines written without a batch of
+ * their own in batch, and call wake(arg) when it gets its first line (the
+ * caller then flushes it, with dlog_flush(), once its loop turn ends).
+ * Other lines flush it first, so the order of lines is kept.
+ */
+void dlog_hold(dlog *log, dlog_batch *batch, void (*wake)(void *arg), void *arg);
+
+/* dlog_flush - write the held verdict lines now (one write(2)). */
+void dlog_flush(const dlog *log);
 
 /* dlog_reconfigure - apply a reloaded facility and format (reopens syslog when needed). */
 void dlog_reconfigure(dlog *log, int facility, config_log_format format);

@@ -135,6 +135,7 @@ static void main_serve(danced *d, startup *st)
     if ((d->dns = dnsloop_new(d->base, &d->log, &d->snap->rc, err, sizeof(err))) == NULL)
         startup_fatal(d, st, "%s", err);
     dnsloop_count_into(d->dns, metrics_dns(&d->metrics));
+    danced_hold_log(d);
     if ((d->vcache = vcache_new()) == NULL)
         startup_fatal(d, st, "cannot draw the verdict cache's random key: %s", strerror(errno));
     if (!signals_install(d, &sig_ev))

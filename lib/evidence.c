@@ -524,21 +524,17 @@ size_t evidence_id(const evidence *ev, unsigned char out[EVIDENCE_ID_MAX])
 
     if (ev == NULL || out == NULL)
         DANCE_PANIC("unexpected: ev == NULL || out == NULL");
-    for (int sel = 0; sel < EVIDENCE_SELECTORS; sel++) {
+    for (int sel = 0; sel < EVIDENCE_SELECTORS; sel++)
         for (int a = 0; a < EVIDENCE_ALGS; a++) {
             const evidence_digest_slot *slot = &ev->digest[sel][a];
-            size_t len = evidence_digest_len((digest_alg) (a + 1));
-
+            size_t len = evidence_digest_len((digest_alg) (a + 1));   /* EVIDENCE_ID_MAX: all four */
             if (!slot->known)
                 continue;
-            if (n + 2 + len > EVIDENCE_ID_MAX)
-                DANCE_PANIC("EVIDENCE_ID_MAX is too small");
-            out[n++] = (unsigned char) sel;
-            out[n++] = (unsigned char) (a + 1);
-            memcpy(out + n, slot->value, len);
-            n += len;
+            out[n] = (unsigned char) sel;
+            out[n + 1] = (unsigned char) (a + 1);
+            memcpy(out + n + 2, slot->value, len);
+            n += 2 + len;
         }
-    }
     return n;
 }
 

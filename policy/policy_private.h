@@ -62,7 +62,6 @@ struct request {
     results_item res[RESULTS_KINDS];
     size_t outstanding;
     bool starting;
-    dlog_batch *batch;                /* while starting: verdict lines written together */
     bool joined;                      /* the session's join record waits for these verdicts */
 };
 

@@ -102,23 +102,7 @@ static void policy_arena_reserve(policy_request *req, size_t need)
 /* policy_name_char - true for a byte an attribute name may hold: [A-Za-z0-9_-]. */
 static bool policy_name_char(unsigned char c)
 {
-    static const bool ok[256] = {
-        ['-'] = true, ['_'] = true,
-        ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
-        ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
-        ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true, ['f'] = true,
-        ['g'] = true, ['h'] = true, ['i'] = true, ['j'] = true, ['k'] = true, ['l'] = true,
-        ['m'] = true, ['n'] = true, ['o'] = true, ['p'] = true, ['q'] = true, ['r'] = true,
-        ['s'] = true, ['t'] = true, ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true,
-        ['y'] = true, ['z'] = true,
-        ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true, ['E'] = true, ['F'] = true,
-        ['G'] = true, ['H'] = true, ['I'] = true, ['J'] = true, ['K'] = true, ['L'] = true,
-        ['M'] = true, ['N'] = true, ['O'] = true, ['P'] = true, ['Q'] = true, ['R'] = true,
-        ['S'] = true, ['T'] = true, ['U'] = true, ['V'] = true, ['W'] = true, ['X'] = true,
-        ['Y'] = true, ['Z'] = true,
-    };
-
-    return ok[c];
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
 /*
@@ -162,26 +146,21 @@ static bool policy_attr_find(const char *name, size_t len, policy_attr *attr)
         cand[n++] = POLICY_ATTR_REQUEST;
         break;
     case 8:
-        cand[n++] = POLICY_ATTR_QUEUE_ID;
-        cand[n++] = POLICY_ATTR_INSTANCE;
+        cand[n++] = POLICY_ATTR_QUEUE_ID; cand[n++] = POLICY_ATTR_INSTANCE;
         break;
     case 9:
-        cand[n++] = POLICY_ATTR_HELO_NAME;
-        cand[n++] = POLICY_ATTR_RECIPIENT;
+        cand[n++] = POLICY_ATTR_HELO_NAME; cand[n++] = POLICY_ATTR_RECIPIENT;
         cand[n++] = POLICY_ATTR_CCERT_DER;
         break;
     case 11:
-        cand[n++] = POLICY_ATTR_CLIENT_NAME;
-        cand[n++] = POLICY_ATTR_CLIENT_PORT;
+        cand[n++] = POLICY_ATTR_CLIENT_NAME; cand[n++] = POLICY_ATTR_CLIENT_PORT;
         cand[n++] = POLICY_ATTR_SERVER_PORT;
         break;
     case 13:
-        cand[n++] = POLICY_ATTR_PROTOCOL_NAME;
-        cand[n++] = POLICY_ATTR_CCERT_SUBJECT;
+        cand[n++] = POLICY_ATTR_PROTOCOL_NAME; cand[n++] = POLICY_ATTR_CCERT_SUBJECT;
         break;
     case 14:
-        cand[n++] = POLICY_ATTR_PROTOCOL_STATE;
-        cand[n++] = POLICY_ATTR_CLIENT_ADDRESS;
+        cand[n++] = POLICY_ATTR_PROTOCOL_STATE; cand[n++] = POLICY_ATTR_CLIENT_ADDRESS;
         cand[n++] = POLICY_ATTR_SERVER_ADDRESS;
         break;
     case 15:
@@ -191,8 +170,7 @@ static bool policy_attr_find(const char *name, size_t len, policy_attr *attr)
         cand[n++] = POLICY_ATTR_CCERT_FINGERPRINT;
         break;
     case 19:
-        cand[n++] = POLICY_ATTR_REVERSE_CLIENT_NAME;
-        cand[n++] = POLICY_ATTR_ENCRYPTION_PROTOCOL;
+        cand[n++] = POLICY_ATTR_REVERSE_CLIENT_NAME; cand[n++] = POLICY_ATTR_ENCRYPTION_PROTOCOL;
         break;
     case 24:
         cand[n++] = POLICY_ATTR_CCERT_PUBKEY_FINGERPRINT;

@@ -10,15 +10,19 @@
  *	decide.h classifies the request.  For RCPT and DATA the evidence is
  *	built once per request and each configured claimed name gets its
  *	result from, in this order: another identity of the same request
- *	with the same name; the connection's memo (emptied when a reload
- *	brought new settings); a new check through the dnsloop (one verdict
+ *	with the same name; the connection's memo (this SMTP session with
+ *	this certificate; emptied when a reload brought new settings); the
+ *	verdict cache shared by all connections (danced/vcache.h); a new
+ *	check through the dnsloop (one verdict
  *	allocated per check, freed when it is done, logged once).  When the
  *	last result is in the reply is written.  Any check may finish inside
  *	its start, so a "starting" flag keeps the reply until every check
  *	was started (each request, and each verdict computed with its time,
- *	is counted in the daemon's metrics; a memo hit is not a verdict); the verdict lines of checks that finished there are
- *	batched and written right after the reply (one write(2), and Postfix
- *	does not wait for it).
+ *	is counted in the daemon's metrics; a memo hit is not a verdict).
+ *	A verdict found in the verdict cache is logged and counted too.
+ *	Verdict lines go to the log's held batch: in the foreground they
+ *	are written together once the loop turn ends (dlog.h), after the
+ *	replies, so Postfix does not wait for the log.
  *
  *	With a milter writing the header, a DATA request first opens its
  *	message's record in the join store (queue id, client address and
@@ -113,7 +117,7 @@ static void request_log_verdict(session *s, const request_item *it, const dlog_v
     char kinds[32];
 
     request_kinds_text(it->kinds, kinds, sizeof(kinds));
-    dlog_verdict_join(danced_log(s->d), it->req->batch, parts, kinds,
+    dlog_verdict_join(danced_log(s->d), NULL, parts, kinds,
                       policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
                       policy_get_attr(preq, POLICY_ATTR_INSTANCE), it->claimed);
 }
@@ -402,7 +406,6 @@ static request *request_new(session *s, decide_state state)
     }
     req->outstanding = 0;
     req->starting = false;
-    req->batch = NULL;
     req->joined = false;
     return req;
 }
@@ -415,7 +418,6 @@ void request_dispatch(session *s)
     decide_state state = decide_state_of(preq);
     request *req;
     long long now = clock_now_ms();
-    dlog_batch batch;
 
     metrics_policy_request(danced_metrics(s->d), state == DECIDE_STATE_RCPT ? METRICS_RCPT
                            : state == DECIDE_STATE_DATA ? METRICS_DATA : METRICS_OTHER);
@@ -438,8 +440,6 @@ void request_dispatch(session *s)
     req->evid_len = evidence_id(req->ev, req->evid);
     request_evidence_problems(s, preq, rep);
     request_scope(s, preq, req);
-    batch.len = 0;
-    req->batch = &batch;
     req->starting = true;
     for (int k = 0; k < RESULTS_KINDS; k++) {
         request_item *it = &req->item[k];
@@ -456,12 +456,10 @@ void request_dispatch(session *s)
         if (req->item[k].present && req->item[k].alias < 0)
             request_start_item(s, req, k, now);
     req->starting = false;
-    req->batch = NULL;
     if (req->outstanding == 0)
         request_answer(s);              /* s may be closed on return */
     else
         event_del(s->ev);               /* nothing more is read until the reply is out */
-    dlog_batch_flush(&batch);           /* right after the reply: Postfix need not wait for the log */
 }
 
 /* request_answer - every result is in: compose and send the reply. */

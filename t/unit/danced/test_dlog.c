@@ -5,7 +5,8 @@
  * back and then compares what was written: the text and JSON verdict
  * lines byte for byte (hostile bytes in the claimed name escaped), the
  * bound on a line, verdict lines batched and flushed with one write,
- * and operational lines made printable.
+ * operational lines made printable, and verdict lines held for the end of
+ * a loop turn (the order of lines kept).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,6 +243,69 @@ static void test_msg(void **state)
     dlog_close(&log);
 }
 
+/* wake_count - the wake hook of test_hold: counts its calls. */
+static void wake_count(void *arg)
+{
+    (*(int *) arg)++;
+}
+
+/*
+ * Held lines (dlog_hold): a verdict line without a batch of its own is
+ * held and wakes the holder once per empty-to-held; dlog_flush() writes
+ * them; an operational line writes the held ones first (order kept);
+ * dlog_close() writes what is still held.
+ */
+static void test_hold(void **state)
+{
+    dlog log;
+    capture c;
+    dlog_batch *held = malloc(sizeof(*held));
+    dlog_verdict_info in = hostile_info();
+    int wakes = 0;
+    char *out;
+    const char *a, *b, *m;
+
+    (void) state;
+    assert_non_null(held);
+    dlog_init(&log, true, LOG_MAIL, CONFIG_LOG_TEXT);
+    dlog_hold(&log, held, wake_count, &wakes);
+    capture_begin(&c);
+    in.claimed = "a.example";
+    dlog_verdict(&log, NULL, &in);
+    in.claimed = "b.example";
+    dlog_verdict(&log, NULL, &in);
+    out = capture_end(&c);
+    assert_string_equal(out, "");               /* held */
+    assert_int_equal(wakes, 1);                 /* once: the first line */
+    free(out);
+    capture_begin(&c);
+    dlog_flush(&log);
+    dlog_flush(&log);                           /* nothing more */
+    out = capture_end(&c);
+    assert_int_equal(count_lines(out), 2);
+    free(out);
+    /* an operational line after a held one: the held one is written first */
+    capture_begin(&c);
+    in.claimed = "c.example";
+    dlog_verdict(&log, NULL, &in);
+    dlog_msg(&log, LOG_INFO, "after");
+    out = capture_end(&c);
+    assert_int_equal(wakes, 2);
+    assert_non_null(a = strstr(out, "claimed=\"c.example\""));
+    assert_non_null(m = strstr(out, "danced: info: after"));
+    assert_true(a < m);
+    free(out);
+    /* what is still held when the log closes is written */
+    capture_begin(&c);
+    in.claimed = "d.example";
+    dlog_verdict(&log, NULL, &in);
+    dlog_close(&log);
+    out = capture_end(&c);
+    assert_non_null(b = strstr(out, "claimed=\"d.example\""));
+    free(out);
+    free(held);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_line_bound),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_msg),
+        cmocka_unit_test(test_hold),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
