@@ -9,7 +9,7 @@
  * ccert_der), and the reply for RCPT and DATA with results taken from the
  * input.  Checked: the parser consumes within what it was given; a reply
  * is exactly one "action=..." line ended by an empty line, never an empty
- * action, nothing unprintable; the evidence key is stable.
+ * action, nothing unprintable; the evidence id is stable.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -67,18 +67,20 @@ static void fuzz_reply_ok(const char *out, size_t len)
 static void fuzz_request(const policy_request *req, const uint8_t *data, size_t size)
 {
     decide_ev_report rep[DECIDE_EV_ATTRS];
-    unsigned char key1[DECIDE_KEY_LEN], key2[DECIDE_KEY_LEN];
+    unsigned char id1[EVIDENCE_ID_MAX], id2[EVIDENCE_ID_MAX];
     results_item res[RESULTS_KINDS];
     char buf[IDENTITY_NAME_MAX], out[DECIDE_REPLY_MAX];
     size_t len;
 
     (void) decide_state_of(req);
     for (int alg = DIGEST_SHA256; alg <= DIGEST_SHA512; alg++) {
-        evidence *ev = decide_evidence(req, (digest_alg) alg, rep, key1);
-        evidence *ev2 = decide_evidence(req, (digest_alg) alg, rep, key2);
+        evidence *ev = decide_evidence(req, (digest_alg) alg, rep);
+        evidence *ev2 = decide_evidence(req, (digest_alg) alg, rep);
+        size_t n1 = ev != NULL ? evidence_id(ev, id1) : 0;
+        size_t n2 = ev2 != NULL ? evidence_id(ev2, id2) : 0;
 
-        if (memcmp(key1, key2, sizeof(key1)) != 0)
-            abort();            /* the evidence key is a function of the request */
+        if ((ev == NULL) != (ev2 == NULL) || n1 != n2 || n1 > EVIDENCE_ID_MAX || memcmp(id1, id2, n1) != 0)
+            abort();            /* the evidence and its id are a function of the request */
         evidence_free(ev);
         evidence_free(ev2);
     }
