@@ -67,7 +67,6 @@ struct request {
 
 /* The join record a session owns: its DATA request's message. */
 typedef struct session_join {
-    bool held;
     join_key key;
     uint64_t ticket;
     char instance[SESSION_INSTANCE_MAX];  /* Postfix's transaction, "" when not given */
@@ -91,7 +90,8 @@ struct session {
     bool draining;                    /* close after the reply in progress */
     bool partial;                     /* part of a request has arrived */
     long long request_deadline_ms;    /* while partial: when the request must be complete */
-    session_join join;                /* the DATA record this connection owns */
+    session_join *join;               /* the DATA record this connection owns, NULL when none (allocated
+                                         only then: an idle connection stays small) */
     char peer[LISTEN_PEER_MAX];
 };
 

@@ -72,7 +72,7 @@ void request_free(request *req)
     for (int k = 0; k < RESULTS_KINDS; k++)
         dnsloop_slot_abort(&req->item[k].check);
     if (req->joined)                  /* never answered: the milter must not wait for it */
-        join_abandon(danced_join(req->s->d), &req->s->join.key, req->s->join.ticket);
+        join_abandon(danced_join(req->s->d), &req->s->join->key, req->s->join->ticket);
     evidence_free(req->ev);
     snapshot_unref(req->snap);
     free(req);
@@ -317,9 +317,11 @@ static void request_start_item(session *s, request *req, int k, long long now)
 /* request_join_drop - the record's transaction is over (or the store is gone): let the record go. */
 static void request_join_drop(session *s)
 {
-    if (s->join.held)
-        join_drop(danced_join(s->d), &s->join.key, s->join.ticket);
-    s->join.held = false;
+    if (s->join == NULL)
+        return;
+    join_drop(danced_join(s->d), &s->join->key, s->join->ticket);
+    free(s->join);
+    s->join = NULL;
 }
 
 /*
@@ -331,8 +333,8 @@ static void request_join_next(session *s, const policy_request *preq)
 {
     const char *instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
 
-    if (s->join.held && instance != NULL && instance[0] != '\0' && s->join.instance[0] != '\0'
-        && strcmp(instance, s->join.instance) != 0)
+    if (s->join != NULL && instance != NULL && instance[0] != '\0' && s->join->instance[0] != '\0'
+        && strcmp(instance, s->join->instance) != 0)
         request_join_drop(s);
 }
 
@@ -345,6 +347,7 @@ static void request_join_begin(session *s, request *req, const policy_request *p
 {
     const char *instance = policy_get_attr(preq, POLICY_ATTR_INSTANCE);
     join_key key;
+    uint64_t ticket;
     join_key_status st = join_make_key(policy_get_attr(preq, POLICY_ATTR_QUEUE_ID),
                                        policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS),
                                        policy_get_attr(preq, POLICY_ATTR_CLIENT_PORT), &key);
@@ -355,11 +358,12 @@ static void request_join_begin(session *s, request *req, const policy_request *p
                  "for this message", s->peer, join_key_status_str(st));
         return;
     }
-    switch (join_begin(danced_join(s->d), &key, now, &s->join.ticket)) {
+    switch (join_begin(danced_join(s->d), &key, now, &ticket)) {
     case JOIN_BEGUN:
-        s->join.held = true;
-        s->join.key = key;
-        snprintf(s->join.instance, sizeof(s->join.instance), "%s", instance != NULL ? instance : "");
+        s->join = xcalloc(1, sizeof(*s->join));
+        s->join->key = key;
+        s->join->ticket = ticket;
+        snprintf(s->join->instance, sizeof(s->join->instance), "%s", instance != NULL ? instance : "");
         req->joined = true;
         return;
     case JOIN_CONFLICT_BEGIN:
@@ -473,9 +477,10 @@ static void request_answer(session *s)
         if (req->item[k].alias >= 0)
             req->res[k] = req->res[req->item[k].alias];
     if (req->joined) {
-        if (!join_put(danced_join(s->d), &s->join.key, s->join.ticket, req->res))
+        DANCE_ASSERT(s->join != NULL);
+        if (!join_put(danced_join(s->d), &s->join->key, s->join->ticket, req->res))
             dlog_msg(danced_log(s->d), LOG_WARNING, "%s: verdicts for %s were not taken: the record is gone "
-                     "or was written twice (the milter writes temperror)", s->peer, s->join.key.s);
+                     "or was written twice (the milter writes temperror)", s->peer, s->join->key.s);
         req->joined = false;
     }
     decide_reply(req->snap, req->state, req->res, danced_header_by_milter(s->d), reply, sizeof(reply), &len);

@@ -108,8 +108,10 @@ static void session_close(session *s)
 {
     if (s->req != NULL)
         request_free(s->req);
-    if (s->join.held)
-        join_release(danced_join(s->d), &s->join.key, s->join.ticket);
+    if (s->join != NULL) {
+        join_release(danced_join(s->d), &s->join->key, s->join->ticket);
+        free(s->join);
+    }
     event_free(s->ev);
     if (s->wev != NULL)
         event_free(s->wev);
