@@ -104,6 +104,7 @@
 
 #include "cache.h"
 #include "clock.h"
+#include "dotrelay.h"
 #include "panic.h"
 #include "resolver_private.h"
 
@@ -136,6 +137,7 @@ struct resolver {
     resolver_query *expired_tail;
     size_t nexpired;
     resolver_stats *stats; /* the user's counters, or NULL */
+    dotrelay *relay;       /* forwarders_tls: the DNS over TLS relay, else NULL */
 };
 
 
@@ -208,6 +210,21 @@ static void resolver_deliver(resolver *res, resolver_query *q, resolver_answer *
     free(q);
 }
 
+/*
+ * resolver_relay_reason - a failed look-up through the DNS over TLS relay
+ * carries the relay's failure (certificate, name, connection) as its reason.
+ */
+static void resolver_relay_reason(resolver *res, const resolver_query *q, resolver_answer *ans)
+{
+    char why[sizeof(ans->why)];
+
+    if (res->relay == NULL || (ans->status != RESOLVER_SERVFAIL && ans->status != RESOLVER_NETERR &&
+                               ans->status != RESOLVER_TIMEOUT))
+        return;
+    if (dotrelay_error_since(res->relay, q->deadline_ms - res->timeout_ms, why, sizeof(why)))
+        resolver_answer_fail(ans, RESOLVER_NETERR, "%s", why);
+}
+
 /* resolver_ub_done - libunbound's completion callback (runs inside ub_process()). */
 static void resolver_ub_done(void *arg, int err, struct ub_result *result)
 {
@@ -217,6 +234,7 @@ static void resolver_ub_done(void *arg, int err, struct ub_result *result)
     resolver_unlink(q->res, q);
     resolver_map_result(&ans, q->owner, err, result);
     ub_resolve_free(result);
+    resolver_relay_reason(q->res, q, &ans);
     resolver_deliver(q->res, q, &ans);
 }
 
@@ -246,13 +264,26 @@ resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
     res = xcalloc(1, sizeof(*res));
     res->next_id = 1;
     res->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_DEFAULT_TIMEOUT_MS;
+    if (cfg->forwarders_tls) {
+        dotrelay_config dc = { .nforwarders = cfg->nforwarders, .ca_file = cfg->tls_ca_file,
+                               .timeout_ms = res->timeout_ms };
+
+        for (size_t i = 0; i < cfg->nforwarders && i < DOTRELAY_FORWARDERS_MAX; i++)
+            dc.forwarders[i] = cfg->forwarders[i];
+        if ((res->relay = dotrelay_new(&dc, err, errsize)) == NULL) {
+            free(res);
+            return (NULL);
+        }
+    }
     if ((res->ctx = ub_ctx_create()) == NULL) {
         resolver_error(err, errsize, "resolver: cannot create a libunbound context");
+        dotrelay_free(res->relay);
         free(res);
         return (NULL);
     }
-    if (!resolver_ctx_setup(res->ctx, cfg, err, errsize)) {
+    if (!resolver_ctx_setup(res->ctx, cfg, res->relay ? dotrelay_port(res->relay) : 0, err, errsize)) {
         ub_ctx_delete(res->ctx);
+        dotrelay_free(res->relay);
         free(res);
         return (NULL);
     }
@@ -271,6 +302,7 @@ void resolver_free(resolver *res)
         return;
     /* Deleting the context stops the worker; no callback can follow. */
     ub_ctx_delete(res->ctx);
+    dotrelay_free(res->relay); /* after libunbound: nothing connects to it any more */
     for (i = 0; i < res->npending; i++)
         free(res->pending[i]);
     while ((q = res->expired) != NULL) {
@@ -440,6 +472,7 @@ int resolver_expire(resolver *res)
         res->nexpired--;
         resolver_answer_init(&ans, q->owner);
         resolver_answer_fail(&ans, RESOLVER_TIMEOUT, "no answer within %u ms", res->timeout_ms);
+        resolver_relay_reason(res, q, &ans);
         resolver_deliver(res, q, &ans);
         count++;
     }
