@@ -45,7 +45,7 @@ bool config_check_address(const char *in, char *out, size_t outsize, char *why, 
     dotrelay_addr_status st = dotrelay_parse_forwarder(in, false, &f);
 
     if (st != DOTRELAY_ADDR_OK) {
-        snprintf(why, whysize, "\"%s\": %s (expected IP, IP@PORT, IP#NAME or IP@PORT#NAME)", in,
+        snprintf(why, whysize, "\"%s\": %s; expected IP, IP@PORT, IP#NAME or IP@PORT#NAME", in,
                  dotrelay_addr_status_str(st));
         return false;
     }

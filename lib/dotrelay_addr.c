@@ -103,7 +103,7 @@ const char *dotrelay_addr_status_str(dotrelay_addr_status st)
     case DOTRELAY_ADDR_BAD_IP:
         return "not an IP address";
     case DOTRELAY_ADDR_BAD_PORT:
-        return "bad port (expected 1-65535 after @)";
+        return "bad port after @ (1-65535)";
     case DOTRELAY_ADDR_BAD_NAME:
         return "bad authentication name after #";
     case DOTRELAY_ADDR_NO_NAME:
