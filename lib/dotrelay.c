@@ -20,8 +20,9 @@
  *	paths), and the answer back.  Forwarders are tried in order; one
  *	whose connection, handshake or verification fails is skipped.  When
  *	none is reachable the relay closes libunbound's connection - never a
- *	plain-text retry - and remembers why (dotrelay_error_since), so the
- *	look-up ends temperror with the TLS failure in its reason.
+ *	plain-text retry - and remembers why (the last forwarder's failure,
+ *	dotrelay_error_since), so the look-up ends temperror with the TLS
+ *	failure in its reason.
  *
  *	Design: one accept thread plus one thread per relayed connection,
  *	with blocking I/O bounded by socket timeouts (timeout_ms).  This is
@@ -84,19 +85,25 @@ struct dotrelay {
     int wake[2];             /* dotrelay_free() writes to wake[1] */
     unsigned port;
     pthread_t acceptor;
-    pthread_mutex_t lock;    /* guards conns[], stopping, last_error* */
-    bool stopping;
+    pthread_mutex_t lock;    /* guards conns[], last_error* */
     dotrelay_conn conns[DOTRELAY_CONN_MAX];
     char last_error[256];
     long long last_error_ms; /* monotonic; -1: none yet */
 };
 
-/* dotrelay_fail - remember an upstream failure (what: one phrase) for dotrelay_error_since(). */
-static void dotrelay_fail(dotrelay *relay, const dotrelay_forwarder *f, const char *what, const char *detail)
+/* dotrelay_note - describe one forwarder's failure (what: one phrase, detail: or NULL) into buf. */
+static void dotrelay_note(const dotrelay_forwarder *f, const char *what, const char *detail, char *buf,
+                          size_t bufsize)
+{
+    snprintf(buf, bufsize, "DNS over TLS to %s@%u#%.60s: %.100s%s%.60s", f->ip, f->port, f->name, what,
+             detail ? ": " : "", detail ? detail : "");
+}
+
+/* dotrelay_fail - publish why a relayed query found no forwarder, for dotrelay_error_since(). */
+static void dotrelay_fail(dotrelay *relay, const char *why)
 {
     pthread_mutex_lock(&relay->lock);
-    snprintf(relay->last_error, sizeof(relay->last_error), "DNS over TLS to %s@%u#%.60s: %.100s%s%.60s", f->ip,
-             f->port, f->name, what, detail ? ": " : "", detail ? detail : "");
+    snprintf(relay->last_error, sizeof(relay->last_error), "%s", why);
     relay->last_error_ms = clock_now_ms();
     pthread_mutex_unlock(&relay->lock);
 }
@@ -185,11 +192,14 @@ static void dotrelay_tls_reason(SSL *ssl, char *buf, size_t bufsize)
     ERR_clear_error();
 }
 
-/* dotrelay_open - a verified TLS session to the first forwarder that gives one; NULL when none does. */
+/*
+ * dotrelay_open - a verified TLS session to the first forwarder that gives
+ * one; NULL when none does, the last forwarder's failure then published.
+ */
 static SSL *dotrelay_open(dotrelay_conn *c)
 {
     dotrelay *relay = c->relay;
-    char why[160];
+    char why[160], last[sizeof(relay->last_error)] = "DNS over TLS: no forwarder";
 
     for (size_t i = 0; i < relay->nfwd; i++) {
         const dotrelay_forwarder *f = &relay->fwd[i];
@@ -197,24 +207,25 @@ static SSL *dotrelay_open(dotrelay_conn *c)
         int fd = dotrelay_tcp_connect(f, relay->timeout_ms);
 
         if (fd < 0) {
-            dotrelay_fail(relay, f, "connect", strerror(errno));
+            dotrelay_note(f, "connect", strerror(errno), last, sizeof(last));
             continue;
         }
         dotrelay_set_fd(c, &c->upstream_fd, fd);
         ERR_clear_error();
         if ((ssl = SSL_new(relay->ssl_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
             SSL_set_tlsext_host_name(ssl, f->name) != 1 || SSL_set1_host(ssl, f->name) != 1) {
-            dotrelay_fail(relay, f, "cannot set up a TLS session", NULL);
+            dotrelay_note(f, "cannot set up a TLS session", NULL, last, sizeof(last));
         } else if (SSL_connect(ssl) == 1 && SSL_get_verify_result(ssl) == X509_V_OK) {
             return ssl;
         } else {
             dotrelay_tls_reason(ssl, why, sizeof(why));
-            dotrelay_fail(relay, f, why, NULL);
+            dotrelay_note(f, why, NULL, last, sizeof(last));
         }
         SSL_free(ssl);
         dotrelay_set_fd(c, &c->upstream_fd, -1);
         close(fd);
     }
+    dotrelay_fail(relay, last);
     return NULL;
 }
 
@@ -547,7 +558,6 @@ void dotrelay_free(dotrelay *relay)
         DANCE_PANIC("cannot wake the DNS over TLS relay: %s", strerror(errno));
     pthread_join(relay->acceptor, NULL);
     pthread_mutex_lock(&relay->lock);
-    relay->stopping = true;
     for (size_t i = 0; i < DOTRELAY_CONN_MAX; i++) {
         dotrelay_conn *c = &relay->conns[i];
 

@@ -162,6 +162,7 @@ dot() {
     local f=$1
     shift
     run check -c "$f" --cert "$C/good.pem" "$@" mta1.ok.test
+    ! grep -q 'Sanitizer' "$D/err" || why "a sanitizer report: $(grep -m1 'Sanitizer' "$D/err")"
 }
 
 # --- look-ups over TLS ----------------------------------------------------------------
@@ -190,7 +191,7 @@ BEFORE=$(stats total.num.queries)
 conf "$D/wrongname.conf" "forwarders = 127.0.0.1@$DOT_PORT#wrong.test" "forwarders_tls = yes" \
     "tls_ca_file = $C/dotca.pem"
 dot "$D/wrongname.conf"
-verdict_is temperror "DNS over TLS to 127\\.0\\.0\\.1@$DOT_PORT#wrong\\.test: certificate not verified: hostname mismatch"
+rc_is 4 && verdict_is temperror "DNS over TLS to 127\\.0\\.0\\.1@$DOT_PORT#wrong\\.test: certificate not verified: hostname mismatch"
 report $? "a wrong #NAME: temperror, reason 'certificate not verified: hostname mismatch'"
 
 [ "$(stats total.num.queries)" = "$BEFORE" ] || why "the forwarder answered $(( $(stats total.num.queries) - BEFORE )) queries"
@@ -199,12 +200,12 @@ report $? "a wrong #NAME: the forwarder answered no query"
 conf "$D/otherca.conf" "forwarders = 127.0.0.1@$DOT_PORT#dot.test" "forwarders_tls = yes" \
     "tls_ca_file = $C/otherca.pem"
 dot "$D/otherca.conf"
-verdict_is temperror "certificate not verified: unable to get local issuer certificate"
+rc_is 4 && verdict_is temperror "certificate not verified: unable to get local issuer certificate"
 report $? "a CA that did not issue the certificate: temperror, 'unable to get local issuer certificate'"
 
 conf "$D/sysca.conf" "forwarders = 127.0.0.1@$DOT_PORT#dot.test" "forwarders_tls = yes"
 dot "$D/sysca.conf"
-verdict_is temperror "certificate not verified"
+rc_is 4 && verdict_is temperror "certificate not verified"
 report $? "no tls_ca_file (the system CAs, without the test CA): temperror, certificate not verified"
 
 [ "$(stats total.num.queries)" = "$BEFORE" ] || why "the forwarder answered $(( $(stats total.num.queries) - BEFORE )) queries"
@@ -219,13 +220,13 @@ report $? "a dead first forwarder, a good second one: DANE pass"
 
 conf "$D/dead.conf" "forwarders = 127.0.0.1@$DEAD_PORT#dot.test" "forwarders_tls = yes" "tls_ca_file = $C/dotca.pem"
 dot "$D/dead.conf"
-verdict_is temperror "DNS over TLS to 127\\.0\\.0\\.1@$DEAD_PORT#dot\\.test: connect: connection refused"
+rc_is 4 && verdict_is temperror "DNS over TLS to 127\\.0\\.0\\.1@$DEAD_PORT#dot\\.test: connect: connection refused"
 report $? "a forwarder that does not listen: temperror, 'connect: Connection refused'"
 
 if ! (exec 3<>/dev/tcp/127.0.0.1/853) 2>/dev/null; then
     conf "$D/port853.conf" "forwarders = 127.0.0.1#dot.test" "forwarders_tls = yes" "tls_ca_file = $C/dotca.pem"
     dot "$D/port853.conf"
-    verdict_is temperror "DNS over TLS to 127\\.0\\.0\\.1@853#dot\\.test: connect"
+    rc_is 4 && verdict_is temperror "DNS over TLS to 127\\.0\\.0\\.1@853#dot\\.test: connect"
     report $? "IP#NAME uses port 853 (named in the temperror reason)"
 else
     tap_skip "IP#NAME uses port 853" "something listens on 127.0.0.1:853"
