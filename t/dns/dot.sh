@@ -16,6 +16,8 @@
 #   - a wrong #NAME, a CA that did not issue the certificate, the system
 #     CAs (which do not know the test CA): temperror with the TLS failure
 #     as the reason, and no query answered by the forwarder;
+#   - danced: a DANE pass over TLS, then SIGHUP to a wrong #NAME (a new
+#     relay): DEFER_IF_PERMIT with the TLS failure in the verdict line;
 #   - a dead first forwarder and a good second one: pass; the default port
 #     (853) named in the reason when nothing listens there;
 #   - configuration errors named FILE:LINE: KEY: no #NAME with TLS, a bad
@@ -283,6 +285,27 @@ else
     why "danced did not come up: $(tail -n 3 "$LOG" | tr '\n' ' ')"
 fi
 report $? "danced with forwarders_tls: RCPT of an authorized pass -> OK, looked up over TLS only"
+
+# a reload to a wrong #NAME: a new resolver with a new relay, temperror with the TLS reason in the log
+sed -i "s/^forwarders = .*/forwarders = 127.0.0.1@$DOT_PORT#wrong.test/" "$D/danced.conf"
+NRELOAD=$(grep -c 'configuration reloaded' "$LOG")
+kill -HUP "$DPID" 2>/dev/null
+for _ in $(seq 1 100); do
+    [ "$(grep -c 'configuration reloaded' "$LOG")" -gt "$NRELOAD" ] && break
+    sleep 0.05
+done
+if [ "$(grep -c 'configuration reloaded' "$LOG")" -gt "$NRELOAD" ]; then
+    BEFORE=$(stats total.num.queries)
+    $CLIENT "$EP" ask ccert_pubkey_fingerprint="$SPKI" client_address=192.0.2.11 instance=t.wrong \
+        >"$D/out" 2>"$D/err" </dev/null
+    tb_json_is "j['error'] is None and len(j['replies']) == 1 and j['replies'][0].startswith('DEFER_IF_PERMIT')" \
+        && grep -q "result=temperror.*instance=t\.wrong.*DNS over TLS to 127\.0\.0\.1@$DOT_PORT#wrong\.test: certificate not verified: hostname mismatch" "$LOG" \
+        && [ "$(stats total.num.queries)" = "$BEFORE" ] \
+        || why "${WHY:-no temperror verdict line with the TLS reason, or the forwarder answered: $(grep 't\.wrong' "$LOG" | tail -n 1)}"
+else
+    why "no 'configuration reloaded' after SIGHUP: $(tail -n 2 "$LOG" | tr '\n' ' ')"
+fi
+report $? "SIGHUP to a wrong #NAME: DEFER_IF_PERMIT, the verdict line names the TLS failure, no query answered"
 
 kill -TERM "$DPID" 2>/dev/null
 for _ in $(seq 1 100); do
