@@ -11,11 +11,14 @@
  *	operator's unbound config still wins), the unbound config file, the
  *	trust anchor, the forwarders - or, with forwarders_tls, the DNS over
  *	TLS relay's loopback port (relay_port, dotrelay.c) in tcp-upstream
- *	mode, with do-not-query-localhost off so 127.0.0.1 may be asked.  Then it reads two options back and
- *	refuses a configuration that enables val-permissive-mode (bogus
- *	answers would look insecure) or leaves out the validator module, and
- *	makes libunbound initialise at once, so a broken trust anchor or
- *	configuration file is reported at start-up, not at the first query.
+ *	mode, with do-not-query-localhost off so 127.0.0.1 may be asked
+ *	(set after the unbound config file, so they win; stub and forward
+ *	zones of that file are still asked as it says).  Then it reads two
+ *	options back and refuses a configuration that enables
+ *	val-permissive-mode (bogus answers would look insecure) or leaves
+ *	out the validator module, and makes libunbound initialise at once,
+ *	so a broken trust anchor or configuration file is reported at
+ *	start-up, not at the first query.
  */
 #include <errno.h>
 #include <stdarg.h>
