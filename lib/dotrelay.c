@@ -416,8 +416,11 @@ static void *dotrelay_accept_main(void *arg)
             break;
         if ((pfd[0].revents & POLLIN) == 0)
             continue;
-        if ((fd = accept4(relay->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+        if ((fd = accept4(relay->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                (void) poll(&pfd[1], 1, 100);   /* out of descriptors: no busy loop; still wakeable */
             continue;
+        }
         dotrelay_set_timeouts(fd, relay->timeout_ms);
         dotrelay_start_conn(relay, fd);
     }
