@@ -111,6 +111,8 @@
 #define RESOLVER_RRTYPE_TLSA 52
 #define RESOLVER_RRCLASS_IN  1
 #define RESOLVER_MAX_PENDING 4096 /* queries in flight */
+_Static_assert(DOTRELAY_FORWARDERS_MAX == RESOLVER_FORWARDERS_MAX, "the relay takes every forwarder");
+_Static_assert(DOTRELAY_CONN_MAX >= RESOLVER_OUTGOING_NUM_TCP, "a relay connection per TCP query in flight");
 
 typedef struct resolver_query {
     resolver *res;
