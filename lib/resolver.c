@@ -80,6 +80,12 @@
  *	once, so a broken trust anchor or configuration file is reported at
  *	start-up and not at the first query.
  *
+ *	DNS over TLS (forwarders_tls): resolver_new() starts the relay of
+ *	dotrelay.c before libunbound and points libunbound at it;
+ *	resolver_free() stops it after libunbound.  A look-up that fails
+ *	(SERVFAIL, error, timeout) while the relay could reach no verified
+ *	forwarder becomes RESOLVER_NETERR with the relay's reason.
+ *
  * DIAGNOSTICS
  *	resolver_new() returns NULL with a one-line message for a bad
  *	environment.  Bad input to a look-up becomes RESOLVER_NETERR with a
