@@ -28,6 +28,7 @@ struct ub_result;
 #define RESOLVER_DEFAULT_CACHE_MAX_TTL 3600   /* ceiling for positive caching, seconds */
 #define RESOLVER_DEFAULT_CACHE_ERR_TTL 10     /* negative caching of errors, seconds */
 #define RESOLVER_DEFAULT_CACHE_ENTRIES 10000
+#define RESOLVER_STALE_MAX_LIMIT 604800      /* longest stale window, seconds (7 days) */
 #define RESOLVER_FORWARDERS_MAX 8
 /* libunbound's library defaults allow 16 UDP and 2 TCP queries in flight at
  * once; danced asks for these unless resolver_config sets its own. */
@@ -43,6 +44,7 @@ typedef struct resolver_config {
     unsigned cache_max_ttl;          /* ceiling in seconds; 0 disables caching */
     unsigned cache_err_ttl;          /* seconds to remember errors (bogus/servfail/timeout) */
     size_t cache_entries;            /* 0: default */
+    unsigned stale_max;              /* seconds an expired secure answer is kept for resolver_stale(); 0: none */
 } resolver_config;
 
 typedef struct resolver resolver;
