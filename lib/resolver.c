@@ -257,7 +257,7 @@ resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
         return (NULL);
     }
     res->cache = cache_new(cfg->cache_entries ? cfg->cache_entries : RESOLVER_DEFAULT_CACHE_ENTRIES,
-                           cfg->cache_max_ttl, cfg->cache_err_ttl);
+                           cfg->cache_max_ttl, cfg->cache_err_ttl, cfg->stale_max);
     return (res);
 }
 
