@@ -104,6 +104,13 @@ size_t resolver_pending(const resolver *res);
 /* resolver_count_into - count look-ups into *stats from now on (NULL: stop counting); stats outlives res. */
 void resolver_count_into(resolver *res, resolver_stats *stats);
 
+/*
+ * resolver_stale - a view of owner's secure RRset that expired less than
+ * stale_max ago (*ago_s: whole seconds since), for deciding when a fresh
+ * look-up failed; the RDATA is borrowed as with a cache hit.  False when none.
+ */
+bool resolver_stale(resolver *res, const char *owner, resolver_answer *view, unsigned *ago_s);
+
 /* resolver_cache_entries - answers held in the resolver's cache (expired ones until evicted). */
 size_t resolver_cache_entries(const resolver *res);
 
