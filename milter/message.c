@@ -147,6 +147,8 @@ static void msg_check_done(void *arg, verdict *v)
     dlog_verdict_of(msg_log(c), NULL, v, results_kind_name(ck->kind), ck->claimed, c->addr, NULL);
     metrics_verdict(danced_metrics(c->mf->d), METRICS_MILTER, ck->kind, v->result,
                     dnsloop_slot_elapsed_us(&ck->slot));
+    if (v->stale)
+        metrics_verdict_stale(danced_metrics(c->mf->d));
     results_item_from(&m->res[ck->kind], v);
     dnsloop_slot_done(&ck->slot);
     if (m->outstanding == 0)
