@@ -238,6 +238,7 @@ static void msg_checks_give_up(milter_msg *m)
         dnsloop_slot_abort(&ck->slot);
         r->present = true;
         r->result = VERDICT_TEMPERROR;
+        r->stale = false;
         snprintf(r->name, sizeof(r->name), "%s",
                  identity_normalize(ck->claimed, name) == IDENTITY_OK ? name : "");
         snprintf(r->reason, sizeof(r->reason), "verdict not ready in time");

@@ -413,6 +413,7 @@ static request *request_new(session *s, decide_state state)
         req->res[k].result = VERDICT_NONE;
         req->res[k].name[0] = '\0';
         req->res[k].reason[0] = '\0';
+        req->res[k].stale = false;
     }
     req->outstanding = 0;
     req->starting = false;
