@@ -262,6 +262,7 @@ static void test_stale_keeps_word(void **state)
     assert_true(v.stale);
     assert_non_null(strstr(v.reason, " (stale answer, expired 7 s ago)"));
     verdict_clear(&v);
+    resolver_answer_clear(&a);
     answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
     add_spki311(&a, f->good);
     assert_int_equal(evaluate(&v, f->ev, &a), VERDICT_PASS);
