@@ -182,6 +182,8 @@ static void on_answer(void *arg, const resolver_answer *ans)
     check_job *job = slot->job;
     resolver_answer view;
     unsigned ago_s = 0;
+    /* only an error answer makes this call into the resolver, and an error
+     * answer carries no RDATA that the call could free */
     bool stale = check_stale(job->res, ans, &view, &ago_s);
 
     if (job->own.n == 1 && stale) {
