@@ -53,7 +53,7 @@ typedef struct stats_figures {
     double connections[2];            /* policy, milter */
     double messages, forged;
     double dns[4];
-    double hits, misses, entries, reused;
+    double hits, misses, entries, reused, stale;
     double checks, check_seconds;
     char version[STATS_LABEL_MAX];
     size_t series;                    /* dance_ lines read */
@@ -190,6 +190,8 @@ static void stats_add(stats_figures *f, const stats_line *l)
         f->entries = l->value;
     } else if (strcmp(n, "dance_verdict_cache_hits_total") == 0) {
         f->reused = l->value;
+    } else if (strcmp(n, "dance_stale_verdicts_total") == 0) {
+        f->stale = l->value;
     } else if (strcmp(n, "dance_check_duration_seconds_count") == 0) {
         f->checks = l->value;
     } else if (strcmp(n, "dance_check_duration_seconds_sum") == 0) {
@@ -264,6 +266,7 @@ static void stats_print(const stats_figures *f, const char *endpoint)
     printf("cache             hits %llu, misses %llu, entries %llu\n", stats_u(f->hits), stats_u(f->misses),
            stats_u(f->entries));
     printf("verdict cache     hits %llu\n", stats_u(f->reused));
+    printf("stale verdicts    %llu\n", stats_u(f->stale));
     printf("checks            %llu, average %.3f s\n", stats_u(f->checks),
            f->checks > 0 ? f->check_seconds / f->checks : 0.0);
 }

@@ -17,6 +17,8 @@
  *	        spki_sha256=... instance=... name=mta1.example
  *	        owner=_smtp-client.mta1.example matched="3 1 1 ..."
  *	        reason="..." claimed="mta1.example"
+ *	(a verdict decided from a stale answer has stale=yes after dnssec,
+ *	"stale":true in JSON; others have no such field)
  *	(the values of fixed form first; those a client or a zone chose -
  *	the reason, the claimed name as sent - last, so that a naive
  *	"result=pass" match meets the real result first)
@@ -321,6 +323,8 @@ static void dlog_vparts_make(const dlog *log, const dlog_verdict_info *in, dlog_
     p->result = in->result != NULL ? in->result : "";
     dlog_put_field(buf, format, "result", in->result, false);
     dlog_put_field(buf, format, "dnssec", in->dnssec, false);
+    if (in->stale)
+        dlog_puts(buf, format == CONFIG_LOG_JSON ? ",\"stale\":true" : " stale=yes");
     p->cut[0] = (unsigned short) buf->len;
     dlog_put_field(buf, format, "spki_sha256", in->spki_sha256, false);
     p->cut[1] = (unsigned short) buf->len;
@@ -400,6 +404,7 @@ static void dlog_verdict_info_of(const verdict *v, dlog_verdict_info *info)
     info->reason = v->reason;
     info->matched = v->matched;
     info->spki_sha256 = v->spki_sha256;
+    info->stale = v->stale;
 }
 
 /* dlog_vparts_of - the parts of v's line, their text in buf (valid while buf is). */

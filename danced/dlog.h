@@ -43,6 +43,7 @@ typedef struct dlog_verdict_info {
     const char *matched;              /* matched record "3 1 1 ab...", or "" */
     const char *spki_sha256;          /* client key SPKI SHA-256, or "" */
     const char *instance;             /* Postfix's instance attribute, or "" */
+    bool stale;                       /* decided from a stale answer: stale=yes / "stale":true */
 } dlog_verdict_info;
 
 /* A line being built (its fields are dlog.c's). */

@@ -23,6 +23,7 @@
  *	    dance_cache_hits_total, dance_cache_misses_total	counter
  *	    dance_cache_entries				gauge
  *	    dance_verdict_cache_hits_total			counter
+ *	    dance_stale_verdicts_total				counter
  *	    dance_check_duration_seconds			histogram
  *	    dance_build_info{version} 1			gauge
  *	DNS statuses are folded to four: secure (an RRset, or a secure
@@ -144,6 +145,12 @@ void metrics_verdict_reused(metrics *m)
     m->verdicts_reused++;
 }
 
+/* metrics_verdict_stale - the last verdict counted was decided from a stale answer. */
+void metrics_verdict_stale(metrics *m)
+{
+    m->verdicts_stale++;
+}
+
 /* metrics_policy_request - one policy request of kind. */
 void metrics_policy_request(metrics *m, metrics_request kind)
 {
@@ -228,6 +235,10 @@ static void metrics_render_dns(metrics_out *o, const metrics *m, const metrics_g
                  "Verdicts taken from those already computed for the same name and certificate "
                  "(no look-up at all; still logged and counted in dance_verdicts_total).");
     metrics_put(o, "dance_verdict_cache_hits_total %llu\n", m->verdicts_reused);
+    metrics_head(o, "dance_stale_verdicts_total", "counter",
+                 "Verdicts decided from a secure answer past its TTL because a new look-up failed "
+                 "(stale_max; also counted in dance_verdicts_total).");
+    metrics_put(o, "dance_stale_verdicts_total %llu\n", m->verdicts_stale);
 }
 
 /* metrics_render_duration - the histogram of one verdict's time. */

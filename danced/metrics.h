@@ -49,6 +49,7 @@ typedef struct metrics {
     unsigned long long milter_messages;   /* answered at end of message */
     unsigned long long forged_removed;    /* Authentication-Results fields deleted */
     unsigned long long verdicts_reused;   /* taken from the verdict cache (vcache.h) */
+    unsigned long long verdicts_stale;    /* decided from a stale answer (stale_max) */
     unsigned long long duration_in[METRICS_BUCKETS + 1]; /* per bucket, not cumulative; last: +Inf */
     unsigned long long duration_count;
     unsigned long long duration_sum_us;
@@ -71,6 +72,9 @@ void metrics_verdict(metrics *m, metrics_face face, results_kind identity, verdi
 
 /* metrics_verdict_reused - (a face) the last verdict counted came from the verdict cache. */
 void metrics_verdict_reused(metrics *m);
+
+/* metrics_verdict_stale - (a face) the last verdict counted was decided from a stale answer. */
+void metrics_verdict_stale(metrics *m);
 
 /* metrics_policy_request - (the policy face) one request of kind answered or started. */
 void metrics_policy_request(metrics *m, metrics_request kind);

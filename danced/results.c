@@ -99,6 +99,7 @@ void results_item_from(results_item *r, const verdict *v)
     r->result = v->result;
     text_copy(r->name, sizeof(r->name), v->name);
     text_copy(r->reason, sizeof(r->reason), v->brief);
+    r->stale = v->stale;
 }
 
 /* results_unfold - replace each "\n\t" fold of authres_format() by one space. */

@@ -33,6 +33,7 @@ typedef struct results_item {
     verdict_result result;
     char name[IDENTITY_NAME_MAX];    /* normalized, "" when the claimed name is invalid */
     char reason[VERDICT_REASON_MAX];
+    bool stale;                      /* decided from a stale answer (stale_max): relays only with stale_relay */
 } results_item;
 
 /* results_kind_name - "helo", "mailfrom", "ptr". */

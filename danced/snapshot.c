@@ -286,6 +286,7 @@ bool snapshot_same_resolver(const snapshot *a, const snapshot *b)
         || x->forwarders_tls != y->forwarders_tls || !snapshot_same_str(x->tls_ca_file, y->tls_ca_file)
         || x->dns_timeout != y->dns_timeout || x->cache_max_ttl != y->cache_max_ttl
         || x->cache_error_ttl != y->cache_error_ttl || x->cache_entries != y->cache_entries
+        || x->stale_max != y->stale_max
         || x->forwarders.n != y->forwarders.n)
         return false;
     for (size_t i = 0; i < x->forwarders.n; i++)

@@ -2,7 +2,7 @@
  * cache.c - in-process cache of TLSA answers, keyed by owner name.
  *
  * USAGE
- *	c = cache_new(max_entries, max_ttl, err_ttl);
+ *	c = cache_new(max_entries, max_ttl, err_ttl, stale_max);
  *	if (!cache_get(c, owner, now_ms, &ans)) {
  *	    ... look up owner, giving ans ...
  *	    cache_put(c, &ans, now_ms);
@@ -27,6 +27,18 @@
  *	lifetime L is live while now < T + 1000 * L.  cache_get() reports
  *	the whole seconds left as the answer's TTL (rounded down, so it never
  *	overstates) and sets from_cache.
+ *
+ *	Stale answers (stale_max > 0): a secure RRset (RESOLVER_SECURE)
+ *	that has expired is no longer served by cache_get(), but is kept
+ *	until expiry + stale_max for cache_stale(), which the caller asks
+ *	when a fresh look-up ended in SERVFAIL, a time-out or a network
+ *	error.  While such an entry (live or stale) exists, an answer with
+ *	one of those errors is not stored, so every look-up goes to the DNS
+ *	again; any other answer - a new RRset, a secure NXDOMAIN/NODATA, an
+ *	insecure or a bogus one - replaces the entry (or drops it when it
+ *	is not to be kept), which ends its stale life at once.  Stale
+ *	entries count against max_entries; their expiry is in the past, so
+ *	they sit at the heap's top and are evicted first.
  *
  *	Structure: a chained hash table on the key for look-ups, plus a
  *	binary min-heap ordered by expiry time.  The heap's top is always
@@ -64,6 +76,7 @@ struct cache {
     size_t max_entries;
     unsigned max_ttl;
     unsigned err_ttl;
+    long long stale_ms; /* stale window; 0: none */
     cache_entry **buckets; /* nbuckets is a power of two */
     size_t nbuckets;
     cache_entry **heap; /* min-heap on expires_ms */
@@ -115,6 +128,19 @@ static unsigned cache_lifetime(const cache *c, const resolver_answer *ans)
         return (c->err_ttl);
     }
     DANCE_PANIC("broken invariant");
+}
+
+/* cache_is_error - an answer that says nothing about the records: SERVFAIL, time-out, network error. */
+static bool cache_is_error(const resolver_answer *ans)
+{
+    return ans->status == RESOLVER_SERVFAIL || ans->status == RESOLVER_TIMEOUT
+        || ans->status == RESOLVER_NETERR;
+}
+
+/* cache_keeps_stale - is e a secure RRset within its (live or stale) life at now_ms? */
+static bool cache_keeps_stale(const cache *c, const cache_entry *e, long long now_ms)
+{
+    return c->stale_ms > 0 && e->ans.status == RESOLVER_SECURE && now_ms < e->expires_ms + c->stale_ms;
 }
 
 /* Heap helpers: the entry at index i has children 2i+1 and 2i+2. */
@@ -250,11 +276,12 @@ static void cache_grow(cache *c)
     }
 }
 
-/* cache_new - create a cache of at most max_entries; ttl ceiling and error lifetime in seconds. */
-cache *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl)
+/* cache_new - create a cache of at most max_entries; ttl ceiling, error lifetime and stale window in seconds. */
+cache *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl, unsigned stale_max)
 {
     cache *c = xcalloc(1, sizeof(*c));
 
+    c->stale_ms = 1000LL * (long long)stale_max;
     c->max_entries = max_entries;
     c->max_ttl = max_ttl;
     c->err_ttl = err_ttl;
@@ -287,6 +314,8 @@ void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
         return; /* cannot be a key; not cached */
     hash = cache_hash(key);
     e = cache_find(c, key, hash, NULL);
+    if (e != NULL && cache_is_error(ans) && cache_keeps_stale(c, e, now_ms))
+        return; /* keep the secure answer; the next look-up asks the DNS again */
     lifetime = cache_lifetime(c, ans);
     if (lifetime == 0) {
         if (e != NULL) /* newer answer says: do not keep */
@@ -314,8 +343,8 @@ void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
     cache_heap_fix(c, e->heap_index);
 }
 
-/* cache_live - the live entry for owner, or NULL (an expired one is removed); *left_ms gets its time left. */
-static cache_entry *cache_live(cache *c, const char *owner, long long now_ms, long long *left_ms)
+/* cache_held - the entry for owner that is live or stale, or NULL (one past both is removed). */
+static cache_entry *cache_held(cache *c, const char *owner, long long now_ms)
 {
     char key[sizeof(((cache_entry *)0)->key)];
     cache_entry *e;
@@ -325,12 +354,40 @@ static cache_entry *cache_live(cache *c, const char *owner, long long now_ms, lo
     e = cache_find(c, key, cache_hash(key), NULL);
     if (e == NULL)
         return (NULL);
-    *left_ms = e->expires_ms - now_ms;
-    if (*left_ms <= 0) {
+    if (e->expires_ms - now_ms <= 0 && !cache_keeps_stale(c, e, now_ms)) {
         cache_remove(c, e);
         return (NULL);
     }
     return (e);
+}
+
+/* cache_live - the live entry for owner, or NULL; *left_ms gets its time left. */
+static cache_entry *cache_live(cache *c, const char *owner, long long now_ms, long long *left_ms)
+{
+    cache_entry *e = cache_held(c, owner, now_ms);
+
+    if (e == NULL)
+        return (NULL);
+    *left_ms = e->expires_ms - now_ms;
+    return (*left_ms > 0 ? e : NULL); /* expired: kept for cache_stale() */
+}
+
+/* cache_stale - a view of owner's secure RRset that expired less than the stale window ago. */
+bool cache_stale(cache *c, const char *owner, long long now_ms, resolver_answer *view, unsigned *ago_s)
+{
+    cache_entry *e = cache_held(c, owner, now_ms);
+    long long ago_ms;
+
+    if (e == NULL || e->ans.status != RESOLVER_SECURE || (ago_ms = now_ms - e->expires_ms) < 0)
+        return (false);
+    if (ago_ms >= c->stale_ms)
+        DANCE_PANIC("broken invariant"); /* cache_held() drops it */
+    *view = e->ans;             /* shallow: the RDATA stays the entry's */
+    text_copy(view->owner, sizeof(view->owner), owner);
+    view->ttl = 0;
+    view->from_cache = true;
+    *ago_s = (unsigned)(ago_ms / 1000);
+    return (true);
 }
 
 /* cache_peek - a view of a live entry for owner, borrowing its RDATA; false on miss or expiry. */
@@ -359,7 +416,7 @@ bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *a
     return (true);
 }
 
-/* cache_size - number of entries held (expired ones included until evicted). */
+/* cache_size - number of entries held (stale and expired ones included until evicted). */
 size_t cache_size(const cache *c)
 {
     return (c->count);

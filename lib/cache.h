@@ -5,6 +5,9 @@
  * answers (bogus, SERVFAIL, timeout, network) live for a short, separate
  * time so a broken zone is not hammered but recovers quickly.  The cache is
  * bounded in entries; when full, the entry closest to expiry is evicted.
+ * With a stale window, an expired secure RRset is kept that much longer for
+ * cache_stale() (RFC 8767's idea): the caller may decide from it when a new
+ * look-up fails.  Such entries count against the bound and go first.
  * The clock is passed in by the caller, which keeps this module pure and
  * testable.
  */
@@ -17,8 +20,8 @@
 
 typedef struct cache cache;
 
-/* cache_new - create a cache of at most max_entries; ttl ceiling and error lifetime in seconds. */
-cache *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl);
+/* cache_new - create a cache of at most max_entries; ttl ceiling, error lifetime and stale window in seconds. */
+cache *cache_new(size_t max_entries, unsigned max_ttl, unsigned err_ttl, unsigned stale_max);
 
 /* cache_free - release the cache and all answers in it; NULL is fine. */
 void cache_free(cache *c);
@@ -35,7 +38,14 @@ bool cache_get(cache *c, const char *owner, long long now_ms, resolver_answer *a
  */
 bool cache_peek(cache *c, const char *owner, long long now_ms, resolver_answer *view);
 
-/* cache_size - number of entries held (expired ones included until evicted). */
+/*
+ * cache_stale - a view (as cache_peek) of owner's secure RRset that expired
+ * less than the stale window ago, with the whole seconds since expiry in
+ * *ago_s; false when there is none (or the entry is still live).
+ */
+bool cache_stale(cache *c, const char *owner, long long now_ms, resolver_answer *view, unsigned *ago_s);
+
+/* cache_size - number of entries held (stale and expired ones included until evicted). */
 size_t cache_size(const cache *c);
 
 #endif

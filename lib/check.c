@@ -21,6 +21,11 @@
  *	arrived, so the verdict does not depend on the order answers come
  *	in; with a single owner there is no order, and its answer is
  *	evaluated as it comes (a cache hit's RDATA is not even copied).
+ *
+ *	Stale answers: when an owner's look-up ends in SERVFAIL, a time-out
+ *	or a network error (never bogus) and the resolver still holds that
+ *	owner's secure RRset, expired less than stale_max ago
+ *	(resolver_stale), that RRset is evaluated instead, marked stale.
  */
 
 #include <stdio.h>
@@ -54,6 +59,8 @@ struct check_job {
     int query[VERDICT_OWNERS_MAX];           /* resolver ids, 0 once answered */
     resolver_answer ans[VERDICT_OWNERS_MAX]; /* with two owners: answers kept until both are in */
     bool kept[VERDICT_OWNERS_MAX];           /* ans[i] holds a copy */
+    bool stale[VERDICT_OWNERS_MAX];          /* ans[i] is a stale RRset ... */
+    unsigned stale_ago_s[VERDICT_OWNERS_MAX]; /* ... expired that many seconds ago */
     size_t outstanding;
     bool starting; /* still inside check_start() */
 };
@@ -101,19 +108,32 @@ static bool prepare(const evidence *ev, const char *claimed, const check_options
     return true;
 }
 
+/* check_stale - for a look-up that failed (not bogus): the stale RRset of owner, if the resolver holds one. */
+static bool check_stale(resolver *res, const resolver_answer *ans, resolver_answer *view, unsigned *ago_s)
+{
+    if (ans->status != RESOLVER_SERVFAIL && ans->status != RESOLVER_TIMEOUT && ans->status != RESOLVER_NETERR)
+        return false;
+    return resolver_stale(res, ans->owner, view, ago_s);
+}
+
 /* check_identity - decide the verdict for claimed name `claimed` with evidence ev. */
 void check_identity(resolver *res, const evidence *ev, const char *claimed,
                     const check_options *opt, verdict *v)
 {
     owners own;
     resolver_answer ans;
+    resolver_answer view;
+    unsigned ago_s;
     size_t i;
 
     if (!prepare(ev, claimed, opt, v, &own))
         return;
     for (i = 0; i < own.n; i++) {
         resolver_lookup(res, own.name[i], &ans);
-        verdict_evaluate_owner(v, ev, &ans);
+        if (check_stale(res, &ans, &view, &ago_s))
+            verdict_evaluate_stale(v, ev, &view, ago_s);
+        else
+            verdict_evaluate_owner(v, ev, &ans);
         resolver_answer_clear(&ans);
     }
     verdict_finish(v);
@@ -138,9 +158,12 @@ static void job_complete(check_job *job)
     verdict *v = job->v;
     size_t i;
 
-    for (i = 0; i < job->own.n; i++)
-        if (job->kept[i])
+    for (i = 0; i < job->own.n; i++) {
+        if (job->kept[i] && job->stale[i])
+            verdict_evaluate_stale(v, job->ev, &job->ans[i], job->stale_ago_s[i]);
+        else if (job->kept[i])
             verdict_evaluate_owner(v, job->ev, &job->ans[i]);
+    }
     if (v->nowners != job->own.n)
         DANCE_PANIC("an owner was not evaluated");
     verdict_finish(v);
@@ -157,12 +180,21 @@ static void on_answer(void *arg, const resolver_answer *ans)
 {
     check_slot *slot = arg;
     check_job *job = slot->job;
+    resolver_answer view;
+    unsigned ago_s = 0;
+    /* only an error answer makes this call into the resolver, and an error
+     * answer carries no RDATA that the call could free */
+    bool stale = check_stale(job->res, ans, &view, &ago_s);
 
-    if (job->own.n == 1) {
+    if (job->own.n == 1 && stale) {
+        verdict_evaluate_stale(job->v, job->ev, &view, ago_s);
+    } else if (job->own.n == 1) {
         verdict_evaluate_owner(job->v, job->ev, ans);
     } else {
-        resolver_answer_copy(&job->ans[slot->index], ans);
+        resolver_answer_copy(&job->ans[slot->index], stale ? &view : ans);
         job->kept[slot->index] = true;
+        job->stale[slot->index] = stale;
+        job->stale_ago_s[slot->index] = ago_s;
     }
     job->query[slot->index] = 0;
     if (job->outstanding == 0)
@@ -186,6 +218,7 @@ check_job *check_start(resolver *res, const evidence *ev, const char *claimed,
     for (i = 0; i < VERDICT_OWNERS_MAX; i++) {
         job->query[i] = 0;
         job->kept[i] = false;
+        job->stale[i] = false;
     }
     if (!prepare(ev, claimed, opt, v, &job->own)) {
         free(job);

@@ -318,6 +318,7 @@ void config_resolver(const dance_config *cfg, resolver_config *rc)
     rc->cache_max_ttl = cfg->cache_entries == 0 ? 0 : cfg->cache_max_ttl;
     rc->cache_err_ttl = cfg->cache_error_ttl;
     rc->cache_entries = cfg->cache_entries;
+    rc->stale_max = cfg->stale_max;
 }
 
 void config_free(dance_config *cfg)

@@ -4,7 +4,7 @@
  * Format: "key = value" lines, '#' starts a comment (outside values), blank
  * lines ignored, list values separated by commas and/or white space,
  * booleans yes/no/true/false/1/0, durations in seconds with an optional
- * s/m/h suffix.  Unknown keys, repeated keys and bad values are errors that
+ * s/m/h/d suffix.  Unknown keys, repeated keys and bad values are errors that
  * name the file, the line and the key: "FILE:LINE: KEY: problem".
  * Every key and its default is listed in contrib/dance.conf.sample.
  */
@@ -71,6 +71,9 @@ typedef struct dance_config {
     unsigned cache_max_ttl;          /* cache_max_ttl, seconds (default 3600; 0 = no cache) */
     unsigned cache_error_ttl;        /* cache_error_ttl, seconds (default 10) */
     unsigned cache_entries;          /* cache_entries (default 10000) */
+    unsigned stale_max;              /* stale_max, seconds: how long past expiry a secure answer may
+                                        still decide when DNS fails (default 0: never) */
+    bool stale_relay;                /* stale_relay: a stale pass may authorize relaying (default no) */
     /* look-up policy */
     bool server_tlsa;                /* server_tlsa (default no) */
     config_list lookup_domains;      /* lookup_domains (default: all), normalized */

@@ -66,6 +66,8 @@ const config_key config_keys[] = {
     { "cache_max_ttl", CONFIG_T_DURATION, CONFIG_FIELD(cache_max_ttl), 0, 86400, NULL, NULL },
     { "cache_error_ttl", CONFIG_T_DURATION, CONFIG_FIELD(cache_error_ttl), 0, 3600, NULL, NULL },
     { "cache_entries", CONFIG_T_UINT, CONFIG_FIELD(cache_entries), 0, 10000000, NULL, NULL },
+    { "stale_max", CONFIG_T_DURATION, CONFIG_FIELD(stale_max), 0, RESOLVER_STALE_MAX_LIMIT, NULL, NULL },
+    { "stale_relay", CONFIG_T_BOOL, CONFIG_FIELD(stale_relay), 0, 0, NULL, NULL },
     /* look-up policy */
     { "server_tlsa", CONFIG_T_BOOL, CONFIG_FIELD(server_tlsa), 0, 0, NULL, NULL },
     { "lookup_domains", CONFIG_T_LIST, CONFIG_FIELD(lookup_domains), 0, CONFIG_LIST_MAX, config_check_domain,

@@ -6,7 +6,7 @@
  *
  * DESCRIPTION
  *   string    kept as written after the key's check (config_check.c)
- *   duration  digits with an optional s, m or h suffix; bounded in seconds
+ *   duration  digits with an optional s, m, h or d suffix; bounded in seconds
  *   uint      digits only; bounded
  *   bool      yes/no, true/false, 1/0 (any case)
  *   list      entries separated by commas and/or white space; empty
@@ -81,12 +81,13 @@ static bool config_number(const config_key *key, const char *value, unsigned *v,
         case 's': scale = 1; p++; break;
         case 'm': scale = 60; p++; break;
         case 'h': scale = 3600; p++; break;
+        case 'd': scale = 86400; p++; break;
         default: break;
         }
     }
     if (p == value || *p != '\0') {
         if (key->type == CONFIG_T_DURATION)
-            snprintf(why, whysize, "not a duration: \"%s\" (use N, Ns, Nm or Nh)", value);
+            snprintf(why, whysize, "not a duration: \"%s\" (use N, Ns, Nm, Nh or Nd)", value);
         else
             snprintf(why, whysize, "not a number: \"%s\"", value);
         return false;

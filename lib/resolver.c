@@ -45,7 +45,10 @@
  *	resolver_expire() cancels overdue queries and reports them as
  *	RESOLVER_TIMEOUT.  Every completed answer (errors and timeouts
  *	included) goes into the cache; answers served from it carry
- *	from_cache = true and the seconds of lifetime left as TTL.
+ *	from_cache = true and the seconds of lifetime left as TTL.  With
+ *	stale_max, resolver_stale() hands out a secure RRset that expired
+ *	less than stale_max ago (cache.c keeps it, and keeps errors from
+ *	replacing it); the caller decides when to use it.
  *	With resolver_count_into() the resolver counts, into its user's
  *	struct, every cache hit and miss of a submitted look-up and every
  *	answer that came from the DNS (or timed out) by status.
@@ -296,7 +299,7 @@ resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
         return (NULL);
     }
     res->cache = cache_new(cfg->cache_entries ? cfg->cache_entries : RESOLVER_DEFAULT_CACHE_ENTRIES,
-                           cfg->cache_max_ttl, cfg->cache_err_ttl);
+                           cfg->cache_max_ttl, cfg->cache_err_ttl, cfg->stale_max);
     return (res);
 }
 
@@ -497,6 +500,14 @@ size_t resolver_pending(const resolver *res)
 void resolver_count_into(resolver *res, resolver_stats *stats)
 {
     res->stats = stats;
+}
+
+/* resolver_stale - a view of owner's secure RRset that expired less than stale_max ago. */
+bool resolver_stale(resolver *res, const char *owner, resolver_answer *view, unsigned *ago_s)
+{
+    if (!resolver_owner_ok(owner))
+        return (false);
+    return (cache_stale(res->cache, owner, clock_now_ms(), view, ago_s));
 }
 
 /* resolver_cache_entries - answers held in the cache. */

@@ -28,6 +28,7 @@ struct ub_result;
 #define RESOLVER_DEFAULT_CACHE_MAX_TTL 3600   /* ceiling for positive caching, seconds */
 #define RESOLVER_DEFAULT_CACHE_ERR_TTL 10     /* negative caching of errors, seconds */
 #define RESOLVER_DEFAULT_CACHE_ENTRIES 10000
+#define RESOLVER_STALE_MAX_LIMIT 604800      /* longest stale window, seconds (7 days) */
 #define RESOLVER_FORWARDERS_MAX 8
 /* libunbound's library defaults allow 16 UDP and 2 TCP queries in flight at
  * once; danced asks for these unless resolver_config sets its own. */
@@ -45,6 +46,7 @@ typedef struct resolver_config {
     unsigned cache_max_ttl;          /* ceiling in seconds; 0 disables caching */
     unsigned cache_err_ttl;          /* seconds to remember errors (bogus/servfail/timeout) */
     size_t cache_entries;            /* 0: default */
+    unsigned stale_max;              /* seconds an expired secure answer is kept for resolver_stale(); 0: none */
 } resolver_config;
 
 typedef struct resolver resolver;
@@ -103,6 +105,13 @@ size_t resolver_pending(const resolver *res);
 
 /* resolver_count_into - count look-ups into *stats from now on (NULL: stop counting); stats outlives res. */
 void resolver_count_into(resolver *res, resolver_stats *stats);
+
+/*
+ * resolver_stale - a view of owner's secure RRset that expired less than
+ * stale_max ago (*ago_s: whole seconds since), for deciding when a fresh
+ * look-up failed; the RDATA is borrowed as with a cache hit.  False when none.
+ */
+bool resolver_stale(resolver *res, const char *owner, resolver_answer *view, unsigned *ago_s);
 
 /* resolver_cache_entries - answers held in the resolver's cache (expired ones until evicted). */
 size_t resolver_cache_entries(const resolver *res);

@@ -185,6 +185,37 @@ verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const reso
     return (vo->result);
 }
 
+/* stale_note - append the stale note to a reason, cutting the reason rather than the note. */
+static void stale_note(char *reason, size_t size, unsigned ago_s)
+{
+    char note[64];
+    size_t n = (size_t)snprintf(note, sizeof(note), " (stale answer, expired %u s ago)", ago_s);
+    size_t len = strlen(reason);
+
+    if (n >= size)
+        DANCE_PANIC("broken invariant");
+    if (len + n >= size)
+        len = size - 1 - n;
+    memcpy(reason + len, note, n + 1);
+}
+
+/* verdict_evaluate_stale - as verdict_evaluate_owner for a secure answer that expired ago_s seconds ago. */
+verdict_result verdict_evaluate_stale(verdict *v, const evidence *ev, const resolver_answer *ans, unsigned ago_s)
+{
+    verdict_owner *vo;
+    verdict_result r;
+
+    if (ans->status != RESOLVER_SECURE)
+        DANCE_PANIC("only a secure RRset may be used stale");
+    r = verdict_evaluate_owner(v, ev, ans);
+    vo = &v->owners[v->nowners - 1];
+    vo->stale = true;
+    vo->stale_ago_s = ago_s;
+    stale_note(vo->reason, sizeof(vo->reason), ago_s);
+    stale_note(vo->brief, sizeof(vo->brief), ago_s);
+    return (r);
+}
+
 /* verdict_finish - combine the owners into the final result. */
 void verdict_finish(verdict *v)
 {
@@ -200,6 +231,8 @@ void verdict_finish(verdict *v)
     vo = &v->owners[best];
     v->decisive = best;
     v->result = vo->result;
+    v->stale = vo->stale;
+    v->stale_ago_s = vo->stale_ago_s;
     if (v->result == VERDICT_NONE && v->nowners > 1)
         text_copy(v->reason, sizeof(v->reason), "no DNSSEC-secure TLSA records at any owner");
     else

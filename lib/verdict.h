@@ -16,6 +16,9 @@
  * Several owners combine with precedence
  *   pass > temperror > fail > permerror > neutral > none,
  * so a pass anywhere wins, and an unanswered owner is never read as "no DANE".
+ * A stale answer (verdict_evaluate_stale: a secure RRset past its TTL, used
+ * because a fresh look-up failed) is evaluated like a fresh one; the owner and,
+ * when it decides, the verdict are marked stale and the reason says so.
  */
 #ifndef DANCE_LIB_VERDICT_H
 #define DANCE_LIB_VERDICT_H
@@ -54,6 +57,8 @@ typedef struct verdict_owner {
     verdict_result result;
     char reason[VERDICT_REASON_MAX];
     char brief[VERDICT_REASON_MAX];   /* reason without resolver-supplied text */
+    bool stale;                       /* decided from an expired answer (verdict_evaluate_stale) */
+    unsigned stale_ago_s;             /* and that many seconds after it expired */
 } verdict_owner;
 
 typedef struct verdict {
@@ -65,6 +70,8 @@ typedef struct verdict {
     int decisive;                     /* index of the owner that decided, -1 if none */
     char matched[VERDICT_RECORD_TEXT_MAX]; /* "3 1 1 abcd..." of the matched record, or "" */
     char spki_sha256[65];             /* client key SPKI SHA-256, or "" */
+    bool stale;                       /* the decisive owner's answer was stale */
+    unsigned stale_ago_s;             /* seconds since that answer expired */
     size_t nowners;
     verdict_owner owners[VERDICT_OWNERS_MAX];
 } verdict;
@@ -77,6 +84,9 @@ void verdict_set_none(verdict *v, const char *reason);
 
 /* verdict_evaluate_owner - append one owner's evaluation from its answer; returns that owner's result. */
 verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const resolver_answer *ans);
+
+/* verdict_evaluate_stale - as verdict_evaluate_owner for a secure answer that expired ago_s seconds ago. */
+verdict_result verdict_evaluate_stale(verdict *v, const evidence *ev, const resolver_answer *ans, unsigned ago_s);
 
 /* verdict_finish - combine the owners into v->result, v->reason, v->decisive and v->matched. */
 void verdict_finish(verdict *v);

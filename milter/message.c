@@ -147,6 +147,8 @@ static void msg_check_done(void *arg, verdict *v)
     dlog_verdict_of(msg_log(c), NULL, v, results_kind_name(ck->kind), ck->claimed, c->addr, NULL);
     metrics_verdict(danced_metrics(c->mf->d), METRICS_MILTER, ck->kind, v->result,
                     dnsloop_slot_elapsed_us(&ck->slot));
+    if (v->stale)
+        metrics_verdict_stale(danced_metrics(c->mf->d));
     results_item_from(&m->res[ck->kind], v);
     dnsloop_slot_done(&ck->slot);
     if (m->outstanding == 0)
@@ -236,6 +238,7 @@ static void msg_checks_give_up(milter_msg *m)
         dnsloop_slot_abort(&ck->slot);
         r->present = true;
         r->result = VERDICT_TEMPERROR;
+        r->stale = false;
         snprintf(r->name, sizeof(r->name), "%s",
                  identity_normalize(ck->claimed, name) == IDENTITY_OK ? name : "");
         snprintf(r->reason, sizeof(r->reason), "verdict not ready in time");

@@ -25,7 +25,8 @@
  *	used is reported and left out; the rest still counts.
  *
  *	Replies at RCPT look only at identities whose normalized name is
- *	in authorized_clients: any pass -> OK; else any temperror ->
+ *	in authorized_clients: any pass -> OK (a pass from a stale answer
+ *	only with stale_relay; else it counts as no result); else any temperror ->
  *	temperror_action; else any fail -> fail_action; else DUNNO.  At
  *	DATA: "PREPEND Authentication-Results: ..." with one dane result
  *	per identity that had a valid claimed name, in the order helo,
@@ -194,6 +195,8 @@ static void decide_rcpt(const snapshot *snap, const results_item res[RESULTS_KIN
             || !identity_in_list(r->name, (const char *const *) snap->cfg.authorized_clients.v,
                                  snap->cfg.authorized_clients.n))
             continue;
+        if (r->result == VERDICT_PASS && r->stale && !snap->cfg.stale_relay)
+            continue;                   /* the header says pass; relaying needs a fresh one */
         if (r->result == VERDICT_PASS) {
             if (policy_reply(out, outsize, "OK", NULL, len) != POLICY_OK)
                 DANCE_PANIC("unexpected: policy_reply(out, outsize, \"OK\", NULL, len) != POLICY_OK");

@@ -11,7 +11,8 @@
  * DESCRIPTION
  *	A table that grows by doubling from 1 to MEMO_ENTRIES slots (most
  *	connections need one or two: the EHLO name and the sender domain
- *	are often the same).  Each slot keeps the result and its key, name
+ *	are often the same).  Each slot keeps the result (and whether it
+ *	came from a stale answer) and its key, name
  *	and reason as one allocated "key name\0reason\0" string, so a slot
  *	costs what its text needs rather than the worst case.  The scope
  *	(the caller's bytes) is kept beside the table; a request of another
@@ -36,6 +37,7 @@ typedef struct memo_entry {
     long long expires_ms;
     unsigned long long seq;     /* store order: the smallest is the oldest */
     verdict_result result;
+    bool stale;                 /* decided from a stale answer (results_item.stale) */
     size_t keylen;
     char *text;                 /* key, then "name\0reason\0"; NULL when the slot is empty */
 } memo_entry;
@@ -112,6 +114,7 @@ bool memo_lookup(const memo *m, const void *key, size_t keylen, long long now_ms
     name = e->text + e->keylen;
     r->present = true;
     r->result = e->result;
+    r->stale = e->stale;
     text_copy(r->name, sizeof(r->name), name);
     text_copy(r->reason, sizeof(r->reason), name + strlen(name) + 1);
     return true;
@@ -149,6 +152,7 @@ void memo_store(memo **mp, const void *key, size_t keylen, const results_item *r
     memcpy(slot->text + keylen + nl + 1, r->reason, rl + 1);
     slot->keylen = keylen;
     slot->result = r->result;
+    slot->stale = r->stale;
     slot->expires_ms = expires_ms;
     slot->seq = ++m->stores;
 }

@@ -147,14 +147,16 @@ static size_t request_item_key(const request *req, const request_item *it, unsig
 
 /*
  * request_shareable - may v be kept for other connections?  Not when an
- * owner's answer was an error (timeout, network, bogus, SERVFAIL): those
- * are asked again rather than shared.
+ * owner's answer was an error (timeout, network, bogus, SERVFAIL) or a
+ * stale one: those are asked again rather than shared.
  */
 static bool request_shareable(const verdict *v)
 {
     for (size_t i = 0; i < v->nowners; i++) {
         resolver_status st = v->owners[i].dnssec;
 
+        if (v->owners[i].stale)
+            return false;
         if (st == RESOLVER_TIMEOUT || st == RESOLVER_NETERR || st == RESOLVER_BOGUS || st == RESOLVER_SERVFAIL)
             return false;
     }
@@ -164,14 +166,15 @@ static bool request_shareable(const verdict *v)
 /* request_memo_expiry - how long a verdict may be reused: its DNS TTL, capped by the cache settings. */
 static long long request_memo_expiry(const snapshot *snap, const verdict *v)
 {
-    long long life = v->result == VERDICT_TEMPERROR ? snap->cfg.cache_error_ttl : snap->cfg.cache_max_ttl;
+    long long life = v->result == VERDICT_TEMPERROR || v->stale ? snap->cfg.cache_error_ttl
+                                                                : snap->cfg.cache_max_ttl;
 
     for (size_t i = 0; i < v->nowners; i++) {
         resolver_status st = v->owners[i].dnssec;
         bool error = st == RESOLVER_TIMEOUT || st == RESOLVER_NETERR || st == RESOLVER_BOGUS
                      || st == RESOLVER_SERVFAIL;     /* no TTL of their own: cache_error_ttl */
 
-        if (!error && (long long) v->owners[i].ttl < life)
+        if (!error && !v->owners[i].stale && (long long) v->owners[i].ttl < life)
             life = v->owners[i].ttl;
     }
     return clock_now_ms() + life * 1000;
@@ -193,6 +196,8 @@ static void request_item_done(void *arg, verdict *v)
     request_log_verdict(s, it, &cv.log);
     metrics_verdict(danced_metrics(s->d), METRICS_POLICY, it->kind, v->result,
                     dnsloop_slot_elapsed_us(&it->check));
+    if (v->stale)
+        metrics_verdict_stale(danced_metrics(s->d));
     results_item_from(&req->res[it->kind], v);
     if (key_len > 0) {
         memo_store(&s->memo, key, memo_len, &req->res[it->kind], expires);
@@ -288,6 +293,7 @@ static void request_cached(session *s, request *req, request_item *it, const uns
     r->result = hit->result;
     text_copy(r->name, sizeof(r->name), hit->name);
     text_copy(r->reason, sizeof(r->reason), hit->brief);
+    r->stale = false;                   /* the verdict cache keeps no stale verdict */
     memo_store(&s->memo, key, memo_len, r, hit->expires_ms);
 }
 
@@ -407,6 +413,7 @@ static request *request_new(session *s, decide_state state)
         req->res[k].result = VERDICT_NONE;
         req->res[k].name[0] = '\0';
         req->res[k].reason[0] = '\0';
+        req->res[k].stale = false;
     }
     req->outstanding = 0;
     req->starting = false;

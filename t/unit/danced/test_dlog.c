@@ -128,6 +128,44 @@ static void test_json_line(void **state)
     dlog_close(&log);
 }
 
+/* A verdict from a stale answer: stale=yes (text) and "stale":true (JSON) after dnssec. */
+static void test_stale_field(void **state)
+{
+    dlog log;
+    capture c;
+    dlog_verdict_info in = hostile_info();
+    char *out;
+
+    (void) state;
+    in.claimed = "mx1.example";
+    in.reason = "matched TLSA 3 1 1 (stale answer, expired 12 s ago)";
+    in.stale = true;
+    dlog_init(&log, true, LOG_MAIL, CONFIG_LOG_TEXT);
+    capture_begin(&c);
+    dlog_verdict(&log, NULL, &in);
+    out = capture_end(&c);
+    assert_string_equal(out, "danced: info: verdict result=pass dnssec=secure stale=yes identity=helo,mailfrom "
+                        "client=192.0.2.1 spki_sha256=abcd instance=\"\" name=mx1.example "
+                        "owner=_smtp-client.mx1.example matched=\"3 1 1 abcd\" "
+                        "reason=\"matched TLSA 3 1 1 (stale answer, expired 12 s ago)\" claimed=\"mx1.example\"\n");
+    free(out);
+    dlog_close(&log);
+
+    dlog_init(&log, true, LOG_MAIL, CONFIG_LOG_JSON);
+    capture_begin(&c);
+    dlog_verdict(&log, NULL, &in);
+    out = capture_end(&c);
+    assert_string_equal(out, "danced: info: {\"event\":\"verdict\",\"result\":\"pass\","
+                        "\"dnssec\":\"secure\",\"stale\":true,\"identity\":\"helo,mailfrom\","
+                        "\"client\":\"192.0.2.1\",\"spki_sha256\":\"abcd\",\"instance\":\"\","
+                        "\"name\":\"mx1.example\",\"owner\":\"_smtp-client.mx1.example\","
+                        "\"matched\":\"3 1 1 abcd\","
+                        "\"reason\":\"matched TLSA 3 1 1 (stale answer, expired 12 s ago)\","
+                        "\"claimed\":\"mx1.example\"}\n");
+    free(out);
+    dlog_close(&log);
+}
+
 /* A line longer than DLOG_LINE_MAX: text is cut (still one line); JSON becomes a short error object. */
 static void test_line_bound(void **state)
 {
@@ -311,6 +349,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_line),
         cmocka_unit_test(test_json_line),
+        cmocka_unit_test(test_stale_field),
         cmocka_unit_test(test_line_bound),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_msg),

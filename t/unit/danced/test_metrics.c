@@ -99,6 +99,9 @@ static const char known_text[] =
     "# HELP dance_verdict_cache_hits_total Verdicts taken from those already computed for the same name and certificate (no look-up at all; still logged and counted in dance_verdicts_total).\n"
     "# TYPE dance_verdict_cache_hits_total counter\n"
     "dance_verdict_cache_hits_total 0\n"
+    "# HELP dance_stale_verdicts_total Verdicts decided from a secure answer past its TTL because a new look-up failed (stale_max; also counted in dance_verdicts_total).\n"
+    "# TYPE dance_stale_verdicts_total counter\n"
+    "dance_stale_verdicts_total 2\n"
     "# HELP dance_check_duration_seconds Time to compute one verdict, DNS included (memo reuse not counted).\n"
     "# TYPE dance_check_duration_seconds histogram\n"
     "dance_check_duration_seconds_bucket{le=\"0.001\"} 3\n"
@@ -130,7 +133,9 @@ static void known_state(metrics *m, metrics_gauges *g)
     metrics_init(m);
     metrics_verdict(m, METRICS_POLICY, RESULTS_HELO, VERDICT_PASS, 500);             /* <= 0.001 */
     metrics_verdict(m, METRICS_POLICY, RESULTS_HELO, VERDICT_PASS, 1000);            /* on 0.001 */
+    metrics_verdict_stale(m);                                                        /* that one was stale */
     metrics_verdict(m, METRICS_POLICY, RESULTS_HELO, VERDICT_FAIL, 3000);            /* <= 0.005 */
+    metrics_verdict_stale(m);                                                        /* and that one */
     metrics_verdict(m, METRICS_POLICY, RESULTS_MAILFROM, VERDICT_NONE, 2000000);     /* <= 2.5 */
     metrics_verdict(m, METRICS_MILTER, RESULTS_PTR, VERDICT_TEMPERROR, 20000000);   /* +Inf only */
     metrics_verdict(m, METRICS_MILTER, RESULTS_HELO, VERDICT_NEUTRAL, -5);           /* a clock step: 0 */
@@ -197,7 +202,7 @@ static void test_zero(void **state)
     }
     /* 36 verdicts, 3 requests, 4 single figures, 4 DNS statuses, 3 cache, 1 verdict cache,
        14 buckets + sum + count, build */
-    assert_int_equal(series, 36 + 3 + 2 + 2 + 4 + 3 + 1 + 16 + 1);
+    assert_int_equal(series, 36 + 3 + 2 + 2 + 4 + 3 + 1 + 1 + 16 + 1);
 }
 
 static void test_known_state_exact(void **state)

@@ -205,6 +205,9 @@ static void test_same_resolver(void **state)
         { "dns_timeout = 5s\nforwarders = 127.0.0.2\n", false },
         { "dns_timeout = 5s\nforwarders = 127.0.0.1, 127.0.0.2\n", false },
         { "dns_timeout = 5s\nforwarders = 127.0.0.1\ncache_entries = 7\n", false },
+        /* the stale window lives in the resolver's cache; stale_relay only in the decision */
+        { "dns_timeout = 5s\nforwarders = 127.0.0.1\nstale_max = 1d\n", false },
+        { "dns_timeout = 5s\nforwarders = 127.0.0.1\nstale_relay = yes\n", true },
     };
     snapshot *a = ok("dns_timeout = 5s\nforwarders = 127.0.0.1\n");
 

@@ -71,7 +71,7 @@ static bool hit(cache *c, const char *owner, long long now_ms, uint32_t *ttl)
 /* An entry lives while now < put time + 1000 * lifetime; TTL left rounds down. */
 static void test_ttl_boundaries(void **state)
 {
-    cache *c = cache_new(100, 3600, 10);
+    cache *c = cache_new(100, 3600, 10, 0);
     uint32_t ttl = 0;
 
     (void) state;
@@ -138,7 +138,7 @@ static void test_lifetime_table(void **state)
     (void) state;
     for (i = 0; i < sizeof(lifetime_cases) / sizeof(lifetime_cases[0]); i++) {
         const struct lifetime_case *lc = &lifetime_cases[i];
-        cache *c = cache_new(16, lc->max_ttl, lc->err_ttl);
+        cache *c = cache_new(16, lc->max_ttl, lc->err_ttl, 0);
         resolver_answer ans;
         uint32_t ttl = 0;
 
@@ -169,7 +169,7 @@ static void test_lifetime_table(void **state)
 /* The stored answer comes back whole: status, why, records, canon. */
 static void test_get_returns_answer(void **state)
 {
-    cache *c = cache_new(10, 3600, 10);
+    cache *c = cache_new(10, 3600, 10, 0);
     resolver_answer in, out;
     size_t i;
 
@@ -202,7 +202,7 @@ static void test_get_returns_answer(void **state)
 /* cache_peek: the same answer as cache_get, borrowing the entry's RDATA; misses and expiry as cache_get. */
 static void test_peek(void **state)
 {
-    cache *c = cache_new(10, 3600, 10);
+    cache *c = cache_new(10, 3600, 10, 0);
     resolver_answer in, got, view;
 
     (void) state;
@@ -238,7 +238,7 @@ static void test_peek(void **state)
 /* Copies: the cache owns its own; what cache_get hands out is the caller's. */
 static void test_copies_independent(void **state)
 {
-    cache *c = cache_new(10, 3600, 10);
+    cache *c = cache_new(10, 3600, 10, 0);
     resolver_answer in, a, b;
     unsigned char expect[35];
 
@@ -275,7 +275,7 @@ static void test_copies_independent(void **state)
 /* Re-putting an owner replaces its entry (no duplicate); TTL 0 drops it. */
 static void test_replace(void **state)
 {
-    cache *c = cache_new(10, 3600, 10);
+    cache *c = cache_new(10, 3600, 10, 0);
     resolver_answer ans;
     uint32_t ttl = 0;
 
@@ -312,7 +312,7 @@ static void test_replace(void **state)
 /* Keys fold ASCII case but are otherwise exact; the answer names the asked owner. */
 static void test_owner_case(void **state)
 {
-    cache *c = cache_new(10, 3600, 10);
+    cache *c = cache_new(10, 3600, 10, 0);
     resolver_answer ans;
     char longname[256];
 
@@ -349,8 +349,8 @@ static void test_disabled(void **state)
         RESOLVER_INSECURE, RESOLVER_BOGUS, RESOLVER_SERVFAIL,
         RESOLVER_TIMEOUT, RESOLVER_NETERR,
     };
-    cache *off_ttl = cache_new(100, 0, 10);
-    cache *off_size = cache_new(0, 3600, 10);
+    cache *off_ttl = cache_new(100, 0, 10, 0);
+    cache *off_size = cache_new(0, 3600, 10, 0);
     size_t i;
 
     (void) state;
@@ -370,7 +370,7 @@ static void test_disabled(void **state)
 /* Full: the entry expiring soonest goes, which is an expired one if any. */
 static void test_evict_simple(void **state)
 {
-    cache *c = cache_new(3, 3600, 10);
+    cache *c = cache_new(3, 3600, 10, 0);
 
     (void) state;
     put_simple(c, "a.example", RESOLVER_SECURE_NODATA, 100, 0);
@@ -414,7 +414,7 @@ struct model_entry {
 static void test_evict_model(void **state)
 {
     struct model_entry model[MODEL_OWNERS];
-    cache *c = cache_new(MODEL_CAP, 100, 10);
+    cache *c = cache_new(MODEL_CAP, 100, 10, 0);
     uint32_t rng = 12345;
     char owner[64];
     size_t present = 0;

@@ -76,6 +76,8 @@ static void assert_defaults(const dance_config *cfg)
     assert_int_equal(cfg->cache_max_ttl, RESOLVER_DEFAULT_CACHE_MAX_TTL);
     assert_int_equal(cfg->cache_error_ttl, RESOLVER_DEFAULT_CACHE_ERR_TTL);
     assert_int_equal(cfg->cache_entries, RESOLVER_DEFAULT_CACHE_ENTRIES);
+    assert_int_equal(cfg->stale_max, 0);
+    assert_false(cfg->stale_relay);
     assert_false(cfg->server_tlsa);
     assert_int_equal(cfg->lookup_domains.n, 0);
     assert_string_equal(cfg->authserv_id, "");
@@ -137,6 +139,8 @@ static void test_every_key(void **state)
             "cache_max_ttl = 2h\n"
             "cache_error_ttl = 5m\n"
             "cache_entries = 500\n"
+            "stale_max = 2h\n"
+            "stale_relay = yes\n"
             "server_tlsa = yes\n"
             "lookup_domains = Example.ORG .example.net\n"
             "authserv_id = mx1.Example.ORG\n"
@@ -164,6 +168,8 @@ static void test_every_key(void **state)
     assert_int_equal(cfg.cache_max_ttl, 7200);
     assert_int_equal(cfg.cache_error_ttl, 300);
     assert_int_equal(cfg.cache_entries, 500);
+    assert_int_equal(cfg.stale_max, 7200);
+    assert_true(cfg.stale_relay);
     assert_true(cfg.server_tlsa);
     assert_int_equal(cfg.lookup_domains.n, 2);
     assert_string_equal(cfg.lookup_domains.v[0], "example.org");
@@ -199,6 +205,7 @@ static void test_every_key(void **state)
     assert_int_equal(rc.cache_max_ttl, 7200);
     assert_int_equal(rc.cache_err_ttl, 300);
     assert_int_equal(rc.cache_entries, 500);
+    assert_int_equal(rc.stale_max, 7200);
     config_free(&cfg);
 }
 
@@ -288,6 +295,10 @@ static const struct number_case number_cases[] = {
     { "cache_entries = 0", FIELD(cache_entries), 0 },
     { "cache_entries = 10000000", FIELD(cache_entries), 10000000 },
     { "cache_entries = 123", FIELD(cache_entries), 123 },
+    { "stale_max = 0", FIELD(stale_max), 0 },
+    { "stale_max = 1d", FIELD(stale_max), 86400 },
+    { "stale_max = 7d", FIELD(stale_max), 604800 },
+    { "stale_max = 90m", FIELD(stale_max), 5400 },
     { "idle_timeout = 1", FIELD(idle_timeout), 1 },
     { "idle_timeout = 30m", FIELD(idle_timeout), 1800 },
     { "idle_timeout = 24h", FIELD(idle_timeout), 86400 },
@@ -614,17 +625,20 @@ static const struct bad_case bad_cases[] = {
     { "dns_timeout = 6m\n", "1: dns_timeout: 6m is out of range (1..300 seconds)" },
     { "dns_timeout = 1h\n", "1: dns_timeout: 1h is out of range (1..300 seconds)" },
     { "dns_timeout = 0m\n", "1: dns_timeout: 0m is out of range (1..300 seconds)" },
-    { "dns_timeout = abc\n", "1: dns_timeout: not a duration: \"abc\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = -1\n", "1: dns_timeout: not a duration: \"-1\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = +1\n", "1: dns_timeout: not a duration: \"+1\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = 10x\n", "1: dns_timeout: not a duration: \"10x\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = 10 s\n", "1: dns_timeout: not a duration: \"10 s\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = 10ss\n", "1: dns_timeout: not a duration: \"10ss\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = 10S\n", "1: dns_timeout: not a duration: \"10S\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = 1d\n", "1: dns_timeout: not a duration: \"1d\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = s\n", "1: dns_timeout: not a duration: \"s\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = 1.5\n", "1: dns_timeout: not a duration: \"1.5\" (use N, Ns, Nm or Nh)" },
-    { "dns_timeout = 0x10\n", "1: dns_timeout: not a duration: \"0x10\" (use N, Ns, Nm or Nh)" },
+    { "dns_timeout = abc\n", "1: dns_timeout: not a duration: \"abc\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = -1\n", "1: dns_timeout: not a duration: \"-1\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = +1\n", "1: dns_timeout: not a duration: \"+1\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = 10x\n", "1: dns_timeout: not a duration: \"10x\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = 10 s\n", "1: dns_timeout: not a duration: \"10 s\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = 10ss\n", "1: dns_timeout: not a duration: \"10ss\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = 10S\n", "1: dns_timeout: not a duration: \"10S\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = 1d\n", "1: dns_timeout: 1d is out of range (1..300 seconds)" },
+    { "stale_max = 8d\n", "1: stale_max: 8d is out of range (0..604800 seconds)" },
+    { "stale_max = 1w\n", "1: stale_max: not a duration: \"1w\" (use N, Ns, Nm, Nh or Nd)" },
+    { "stale_relay = sometimes\n", "1: stale_relay: not a boolean: \"sometimes\" (use yes or no)" },
+    { "dns_timeout = s\n", "1: dns_timeout: not a duration: \"s\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = 1.5\n", "1: dns_timeout: not a duration: \"1.5\" (use N, Ns, Nm, Nh or Nd)" },
+    { "dns_timeout = 0x10\n", "1: dns_timeout: not a duration: \"0x10\" (use N, Ns, Nm, Nh or Nd)" },
     { "dns_timeout = 4294967301\n", "1: dns_timeout: 4294967301 is out of range (1..300 seconds)" },
     { "dns_timeout = 99999999999999999999999999\n",
       "1: dns_timeout: 99999999999999999999999999 is out of range (1..300 seconds)" },
@@ -871,7 +885,7 @@ static const struct bad_case bad_cases[] = {
     /* idle_timeout, max_connections */
     { "idle_timeout = 0\n", "1: idle_timeout: 0 is out of range (1..86400 seconds)" },
     { "idle_timeout = 25h\n", "1: idle_timeout: 25h is out of range (1..86400 seconds)" },
-    { "idle_timeout = forever\n", "1: idle_timeout: not a duration: \"forever\" (use N, Ns, Nm or Nh)" },
+    { "idle_timeout = forever\n", "1: idle_timeout: not a duration: \"forever\" (use N, Ns, Nm, Nh or Nd)" },
     { "request_timeout = 0\n", "1: request_timeout: 0 is out of range (1..3600 seconds)" },
     { "request_timeout = 2h\n", "1: request_timeout: 2h is out of range (1..3600 seconds)" },
     { "max_connections = 0\n", "1: max_connections: 0 is out of range (1..1000000)" },

@@ -230,6 +230,84 @@ static void test_dns_statuses(void **state)
 }
 
 /* Two owners: pass > temperror > fail > permerror > neutral > none. */
+/* A stale answer keeps its word; the reason (and brief) says so, and the verdict is marked. */
+static void test_stale_keeps_word(void **state)
+{
+    fixture *f = *state;
+    resolver_answer a;
+    verdict v;
+
+    answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
+    add_spki311(&a, f->good);
+    verdict_init(&v, "mta1.example.net", f->ev);
+    assert_int_equal(verdict_evaluate_stale(&v, f->ev, &a, 1234), VERDICT_PASS);
+    verdict_finish(&v);
+    assert_int_equal(v.result, VERDICT_PASS);
+    assert_true(v.stale);
+    assert_int_equal(v.stale_ago_s, 1234);
+    assert_true(v.owners[0].stale);
+    assert_string_equal(v.reason, "matched TLSA 3 1 1 (stale answer, expired 1234 s ago)");
+    assert_string_equal(v.brief, v.reason);
+    assert_true(strncmp(v.matched, "3 1 1 ", 6) == 0);
+    verdict_clear(&v);
+    resolver_answer_clear(&a);
+
+    /* a stale fail stays fail; a fresh verdict is not marked */
+    answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
+    add_spki311(&a, f->rogue);
+    verdict_init(&v, "mta1.example.net", f->ev);
+    verdict_evaluate_stale(&v, f->ev, &a, 7);
+    verdict_finish(&v);
+    assert_int_equal(v.result, VERDICT_FAIL);
+    assert_true(v.stale);
+    assert_non_null(strstr(v.reason, " (stale answer, expired 7 s ago)"));
+    verdict_clear(&v);
+    resolver_answer_clear(&a);
+    answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
+    add_spki311(&a, f->good);
+    assert_int_equal(evaluate(&v, f->ev, &a), VERDICT_PASS);
+    assert_false(v.stale);
+    assert_null(strstr(v.reason, "stale"));
+    verdict_clear(&v);
+}
+
+/* With two owners the decisive one says whether the verdict is stale; the note survives a long reason. */
+static void test_stale_two_owners(void **state)
+{
+    fixture *f = *state;
+    resolver_answer a, b;
+    verdict v;
+    size_t i;
+
+    answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
+    add_spki311(&a, f->rogue);
+    answer_init(&b, RESOLVER_SECURE, "_25._tcp.mta1.example.net");
+    add_spki311(&b, f->good);
+    verdict_init(&v, "mta1.example.net", f->ev);
+    verdict_evaluate_stale(&v, f->ev, &a, 3);
+    verdict_evaluate_owner(&v, f->ev, &b);
+    verdict_finish(&v);
+    assert_int_equal(v.result, VERDICT_PASS);
+    assert_int_equal(v.decisive, 1);
+    assert_false(v.stale);                  /* the fresh pass decided */
+    assert_true(v.owners[0].stale);
+    verdict_clear(&v);
+    resolver_answer_clear(&a);
+
+    /* a fail reason with a long detail: the note is kept whole, the reason cut */
+    answer_init(&a, RESOLVER_SECURE, "_smtp-client.mta1.example.net");
+    for (i = 0; i < 40; i++)
+        add_spki311(&a, f->rogue);
+    verdict_init(&v, "mta1.example.net", f->ev);
+    verdict_evaluate_stale(&v, f->ev, &a, 604799);
+    verdict_finish(&v);
+    assert_true(strlen(v.reason) < VERDICT_REASON_MAX);
+    assert_non_null(strstr(v.reason, " (stale answer, expired 604799 s ago)"));
+    verdict_clear(&v);
+    resolver_answer_clear(&a);
+    resolver_answer_clear(&b);
+}
+
 static void test_combine(void **state)
 {
     static const struct {
@@ -325,6 +403,8 @@ int main(void)
         cmocka_unit_test(test_neutral_names_the_gap),
         cmocka_unit_test(test_permerror_malformed),
         cmocka_unit_test(test_dns_statuses),
+        cmocka_unit_test(test_stale_keeps_word),
+        cmocka_unit_test(test_stale_two_owners),
         cmocka_unit_test(test_combine),
         cmocka_unit_test(test_set_none),
         cmocka_unit_test(test_reason_printable),

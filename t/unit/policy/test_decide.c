@@ -874,6 +874,64 @@ static void test_rcpt(void **state)
         snapshot_unref(snaps[c]);
 }
 
+/* stale_reply - decide_reply() for spec with the identities in stale[] marked stale. */
+static void stale_reply(const snapshot *s, decide_state st, const res_spec spec[RESULTS_KINDS],
+                        const bool stale[RESULTS_KINDS], char out[DECIDE_REPLY_MAX])
+{
+    results_item res[RESULTS_KINDS];
+    size_t len = 0;
+
+    fill(res, spec);
+    for (int k = 0; k < RESULTS_KINDS; k++)
+        res[k].stale = stale[k];
+    memset(out, 'Z', DECIDE_REPLY_MAX);
+    decide_reply(s, st, res, false, out, DECIDE_REPLY_MAX, &len);
+    one_line(out, len);
+}
+
+/* A pass from a stale answer relays only with stale_relay; the header still says pass. */
+static void test_rcpt_stale(void **state)
+{
+    static const bool first[RESULTS_KINDS] = { true, false, false };
+    const res_spec pass[RESULTS_KINDS] = { { VERDICT_PASS, AUTH, "matched (stale answer, expired 3 s ago)" },
+                                           NP, NP };
+    const res_spec pass_fail[RESULTS_KINDS] = { { VERDICT_PASS, AUTH, "m (stale answer)" },
+                                                { VERDICT_FAIL, UNDER, "rogue key" }, NP };
+    const res_spec pass_pass[RESULTS_KINDS] = { { VERDICT_PASS, AUTH, "m (stale answer)" },
+                                                { VERDICT_PASS, UNDER, "matched" }, NP };
+    const res_spec stale_fail[RESULTS_KINDS] = { { VERDICT_FAIL, AUTH, "rogue key (stale answer)" },
+                                                 NP, NP };
+    snapshot *no = snap_load(confs[0]);
+    snapshot *strict = snap_load(confs[1]);
+    snapshot *yes = snap_load(CONF_BASE "stale_max = 1h\nstale_relay = yes\n");
+    char out[DECIDE_REPLY_MAX];
+
+    (void) state;
+    stale_reply(no, DECIDE_STATE_RCPT, pass, first, out);
+    assert_string_equal(out, "action=DUNNO\n\n");
+    stale_reply(yes, DECIDE_STATE_RCPT, pass, first, out);
+    assert_string_equal(out, "action=OK\n\n");
+    reply(no, DECIDE_STATE_RCPT, pass, false, out);          /* the same pass, fresh */
+    assert_string_equal(out, "action=OK\n\n");
+    /* a stale pass counts as no result: another identity's fail decides, a fresh pass relays */
+    stale_reply(strict, DECIDE_STATE_RCPT, pass_fail, first, out);
+    assert_string_equal(out, "action=REJECT 5.7.1 DANE authentication failed for " UNDER " (rogue key)\n\n");
+    stale_reply(no, DECIDE_STATE_RCPT, pass_pass, first, out);
+    assert_string_equal(out, "action=OK\n\n");
+    /* a stale fail keeps its word */
+    stale_reply(strict, DECIDE_STATE_RCPT, stale_fail, first, out);
+    assert_string_equal(out, "action=REJECT 5.7.1 DANE authentication failed for " AUTH
+                        " (rogue key (stale answer))\n\n");
+    /* at DATA the header is written as for a fresh pass */
+    stale_reply(no, DECIDE_STATE_DATA, pass, first, out);
+    assert_non_null(strstr(out, "action=PREPEND " AR));
+    assert_non_null(strstr(out, "dane=pass"));
+    assert_non_null(strstr(out, "stale answer"));
+    snapshot_unref(no);
+    snapshot_unref(strict);
+    snapshot_unref(yes);
+}
+
 /* --------------------------------------------------------- DATA replies */
 
 static void test_data(void **state)
@@ -1229,6 +1287,7 @@ int main(void)
         cmocka_unit_test(test_evidence_bad),
         cmocka_unit_test(test_evidence_keys_differ),
         cmocka_unit_test(test_rcpt),
+        cmocka_unit_test(test_rcpt_stale),
         cmocka_unit_test(test_data),
         cmocka_unit_test(test_data_servid),
         cmocka_unit_test(test_present_flag),

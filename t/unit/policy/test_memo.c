@@ -115,6 +115,35 @@ static void test_store_then_hit(void **state)
     memo_free(m);
 }
 
+/* The stale flag comes back as stored, both ways, whatever the caller's struct held. */
+static void test_stale_flag_kept(void **state)
+{
+    memo *m = NULL;
+    unsigned char k1[KEY_LEN], k2[KEY_LEN];
+    results_item stale = result_of(VERDICT_PASS, "mta1.example.net",
+                                   "matched TLSA 3 1 1 (stale answer, expired 3 s ago)");
+    results_item fresh = result_of(VERDICT_PASS, "mta2.example.net", "matched TLSA 3 1 1");
+    results_item out;
+    long long now = clock_now_ms();
+
+    (void) state;
+    stale.stale = true;
+    fresh.stale = false;
+    key_n(1, k1);
+    key_n(2, k2);
+    memo_store(&m, k1, KEY_LEN, &stale, now + 60000);
+    memo_store(&m, k2, KEY_LEN, &fresh, now + 60000);
+    memset(&out, 0, sizeof(out));
+    assert_true(memo_lookup(m, k1, KEY_LEN, now, &out));
+    assert_true(out.stale);
+    assert_string_equal(out.reason, "matched TLSA 3 1 1 (stale answer, expired 3 s ago)");
+    memset(&out, 0xff, sizeof(out));    /* garbage in the caller's struct must not survive */
+    assert_true(memo_lookup(m, k2, KEY_LEN, now, &out));
+    assert_false(out.stale);
+    assert_int_equal(out.result, VERDICT_PASS);
+    memo_free(m);
+}
+
 /* Every octet of the key counts: keys differing in one octet anywhere miss. */
 static void test_whole_key_compared(void **state)
 {
@@ -436,6 +465,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_null_memo),
         cmocka_unit_test(test_store_then_hit),
+        cmocka_unit_test(test_stale_flag_kept),
         cmocka_unit_test(test_whole_key_compared),
         cmocka_unit_test(test_expiry_boundary),
         cmocka_unit_test(test_stored_expired),
