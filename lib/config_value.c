@@ -324,7 +324,7 @@ static bool config_rate_parse(const config_key *key, const char *value, config_r
         v->per_s = 0;
         return true;
     }
-    if (*value == '\0' || slash == NULL) {
+    if (*value == '\0' || slash == NULL || slash == value || slash[1] == '\0') {
         snprintf(why, whysize, "not a rate: \"%s\" (use N/DURATION such as 60/1m, or off)", value);
         return false;
     }
