@@ -45,7 +45,7 @@
  *             list or a keyword given twice is an error
  *   digest    sha256 or sha512 (evidence_digest_alg); md5 and sha1 are
  *             refused with the fix, since no TLSA matching type uses them
- *   rate      N/DURATION (count bounded by max, the duration 1s..1d), or
+ *   rate      N/DURATION (count bounded by max, the duration 1s..24h), or
  *             "off" or 0 for none
  *
  * Strings that mean "use the default" (authserv_id, socket_group, user,

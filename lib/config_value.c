@@ -19,7 +19,7 @@
  *   digest    sha256 or sha512 (evidence_digest_alg); md5 and sha1 are
  *             refused with the fix, since no TLSA matching type uses them
  *   rate      N/DURATION ("30/1m", "5/10s"): N bounded by the key's max,
- *             the duration 1s..1d; "off" or "0" turn it off (count 0)
+ *             the duration 1s..24h; "off" or "0" turn it off (count 0)
  *   Numbers are parsed strictly (no sign, no white space, no overflow).
  */
 #define _POSIX_C_SOURCE 200809L
