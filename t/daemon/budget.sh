@@ -147,6 +147,7 @@ write_conf() {
     {
         echo "# danced for t/daemon/budget.sh"
         echo "resolver_config = $TB_CONF"
+        # shellcheck disable=SC2153  # TB_TA is set by testbed.sh
         echo "trust_anchor_file = $TB_TA"
         echo "dns_timeout = 3"
         echo "policy_socket = $PEP"
