@@ -16,7 +16,7 @@ openssl python3 procps postfix swaks libnet-ssleay-perl python3-authres
 libmail-authenticationresults-perl miltertest spamassassin m4 sendmail-cf clang
 libclang-rt-14-dev valgrind liblockfile1 libwrap0 libidn12 libsystemd-dev systemd
 util-linux iproute2 dpkg-dev debhelper lintian fakeroot mandoc prometheus
-rspamd redis-server redis-tools"
+rspamd redis-server redis-tools unbound ca-certificates"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing build dependencies"
@@ -25,10 +25,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     # Postfix is used by the end-to-end tests with private configuration
     # directories only; "No configuration" keeps the system instance unset.
     echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-    # rspamd and redis-server are started by the tests on their own ports;
-    # the system's copies are not wanted when this installs them.
+    # rspamd, redis-server and unbound (t/dns/dot.sh's DNS over TLS
+    # forwarder) are started by the tests on their own ports; the system's
+    # copies are not wanted when this installs them.
     NEW_DAEMONS=
-    for p in rspamd redis-server; do
+    for p in rspamd redis-server unbound; do
         dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || NEW_DAEMONS="$NEW_DAEMONS $p"
     done
     # shellcheck disable=SC2086

@@ -283,6 +283,7 @@ bool snapshot_same_resolver(const snapshot *a, const snapshot *b)
 
     if (!snapshot_same_str(x->trust_anchor_file, y->trust_anchor_file)
         || !snapshot_same_str(x->resolver_config, y->resolver_config)
+        || x->forwarders_tls != y->forwarders_tls || !snapshot_same_str(x->tls_ca_file, y->tls_ca_file)
         || x->dns_timeout != y->dns_timeout || x->cache_max_ttl != y->cache_max_ttl
         || x->cache_error_ttl != y->cache_error_ttl || x->cache_entries != y->cache_entries
         || x->forwarders.n != y->forwarders.n)

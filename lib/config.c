@@ -68,7 +68,11 @@
 #include <syslog.h>
 
 #include "config_private.h"
+#include "dotrelay.h"
 #include "panic.h"
+
+static config_status config_check_forwarders(const dance_config *cfg, const char *path, char *err,
+                                             size_t errsize);
 
 
 /* config_error - format a message into err (if any); returns status. */
@@ -132,6 +136,7 @@ void config_init(dance_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->trust_anchor_file = xstrdup(RESOLVER_DEFAULT_TRUST_ANCHOR);
     cfg->resolver_config = xstrdup("");      /* "" is "none" */
+    cfg->tls_ca_file = xstrdup("");          /* "" is the system's CA certificates */
     cfg->dns_timeout = RESOLVER_DEFAULT_TIMEOUT_MS / 1000;
     cfg->cache_max_ttl = RESOLVER_DEFAULT_CACHE_MAX_TTL;
     cfg->cache_error_ttl = RESOLVER_DEFAULT_CACHE_ERR_TTL;
@@ -257,7 +262,37 @@ config_status config_load_stream(FILE *fp, const char *path, dance_config *cfg, 
             break;
         }
     }
+    if (status == CONFIG_OK)
+        status = config_check_forwarders(cfg, path, err, errsize);
     return status;
+}
+
+/*
+ * config_check_forwarders - the keys that only make sense together: with
+ * forwarders_tls every forwarder needs its #NAME (and there must be one);
+ * without it a #NAME would be silently unauthenticated, so it is refused.
+ */
+static config_status config_check_forwarders(const dance_config *cfg, const char *path, char *err,
+                                             size_t errsize)
+{
+    unsigned fline = config_line_of(cfg, "forwarders"), tline = config_line_of(cfg, "forwarders_tls");
+    dotrelay_forwarder f;
+    dotrelay_addr_status st;
+
+    if (cfg->forwarders_tls && cfg->forwarders.n == 0)
+        return config_error(CONFIG_SYNTAX, err, errsize,
+                            "%s:%u: forwarders_tls: needs forwarders (IP#NAME or IP@PORT#NAME)", path, tline);
+    for (size_t i = 0; i < cfg->forwarders.n; i++) {
+        st = dotrelay_parse_forwarder(cfg->forwarders.v[i], cfg->forwarders_tls, &f);
+        if (st != DOTRELAY_ADDR_OK)
+            return config_error(CONFIG_SYNTAX, err, errsize, "%s:%u: forwarders: \"%s\": %s", path, fline,
+                                cfg->forwarders.v[i], dotrelay_addr_status_str(st));
+        if (!cfg->forwarders_tls && f.name[0] != '\0')
+            return config_error(CONFIG_SYNTAX, err, errsize,
+                                "%s:%u: forwarders: \"%s\": #NAME needs forwarders_tls = yes", path, fline,
+                                cfg->forwarders.v[i]);
+    }
+    return CONFIG_OK;
 }
 
 
@@ -281,6 +316,8 @@ void config_resolver(const dance_config *cfg, resolver_config *rc)
     for (size_t i = 0; i < cfg->forwarders.n; i++)
         rc->forwarders[i] = cfg->forwarders.v[i];
     rc->nforwarders = cfg->forwarders.n;
+    rc->forwarders_tls = cfg->forwarders_tls;
+    rc->tls_ca_file = (cfg->tls_ca_file != NULL && cfg->tls_ca_file[0] != '\0') ? cfg->tls_ca_file : NULL;
     rc->timeout_ms = cfg->dns_timeout * 1000u;
     /* cache_entries = 0 means no cache (the resolver reads 0 entries as "default"). */
     rc->cache_max_ttl = cfg->cache_entries == 0 ? 0 : cfg->cache_max_ttl;

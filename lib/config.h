@@ -72,7 +72,11 @@ typedef struct dance_config {
     /* resolver */
     char *trust_anchor_file;         /* trust_anchor_file (default RESOLVER_DEFAULT_TRUST_ANCHOR) */
     char *resolver_config;           /* resolver_config (default none) */
-    config_list forwarders;          /* forwarders (default none) */
+    config_list forwarders;          /* forwarders: IP, IP@PORT; with forwarders_tls IP#NAME,
+                                        IP@PORT#NAME (default none) */
+    bool forwarders_tls;             /* forwarders_tls: DNS over TLS to the forwarders (default no) */
+    char *tls_ca_file;               /* tls_ca_file: CA bundle for forwarders_tls (default "": the
+                                        system's CA certificates) */
     unsigned dns_timeout;            /* dns_timeout, seconds (default 10) */
     unsigned cache_max_ttl;          /* cache_max_ttl, seconds (default 3600; 0 = no cache) */
     unsigned cache_error_ttl;        /* cache_error_ttl, seconds (default 10) */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "config_private.h"
+#include "dotrelay.h"
 #include "endpoint.h"
 #include "identity.h"
 #include "netaddr.h"
@@ -33,31 +34,25 @@ bool config_check_path(const char *in, char *out, size_t outsize, char *why, siz
     return true;
 }
 
-/* config_check_address - an IPv4 or IPv6 address, optionally "@port" (libunbound's form). */
+/*
+ * config_check_address - a forwarder: an IPv4 or IPv6 address, optionally
+ * "@port" (libunbound's form) and "#NAME" (DNS over TLS; whether NAME is
+ * required or refused depends on forwarders_tls, checked after the load).
+ */
 bool config_check_address(const char *in, char *out, size_t outsize, char *why, size_t whysize)
 {
-    char host[INET6_ADDRSTRLEN + 1];
-    unsigned char addr[sizeof(struct in6_addr)];
-    const char *at = strchr(in, '@');
-    size_t hostlen = at ? (size_t) (at - in) : strlen(in);
-    unsigned port;
+    dotrelay_forwarder f;
+    dotrelay_addr_status st = dotrelay_parse_forwarder(in, false, &f);
 
-    if (hostlen == 0 || hostlen >= sizeof(host))
-        goto bad;
-    memcpy(host, in, hostlen);
-    host[hostlen] = '\0';
-    if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
-        goto bad;
-    if (at != NULL && !endpoint_port(at + 1, &port))
-        goto bad;
+    if (st != DOTRELAY_ADDR_OK) {
+        snprintf(why, whysize, "\"%s\": %s; expected IP, IP@PORT, IP#NAME or IP@PORT#NAME", in,
+                 dotrelay_addr_status_str(st));
+        return false;
+    }
     if (strlen(in) >= outsize)
         DANCE_PANIC("unexpected: strlen(in) >= outsize");
     strcpy(out, in);
     return true;
-
-bad:
-    snprintf(why, whysize, "not an IP address or IP@port: \"%s\"", in);
-    return false;
 }
 
 /* config_check_domain - a look-up domain: one leading dot allowed, then identity_normalize(). */

@@ -60,6 +60,8 @@ const config_key config_keys[] = {
     { "resolver_config", CONFIG_T_STRING, CONFIG_FIELD(resolver_config), 0, 0, config_check_path, NULL },
     { "forwarders", CONFIG_T_LIST, CONFIG_FIELD(forwarders), 0, RESOLVER_FORWARDERS_MAX, config_check_address,
       NULL },
+    { "forwarders_tls", CONFIG_T_BOOL, CONFIG_FIELD(forwarders_tls), 0, 0, NULL, NULL },
+    { "tls_ca_file", CONFIG_T_STRING, CONFIG_FIELD(tls_ca_file), 0, 0, config_check_path, NULL },
     { "dns_timeout", CONFIG_T_DURATION, CONFIG_FIELD(dns_timeout), 1, 300, NULL, NULL },
     { "cache_max_ttl", CONFIG_T_DURATION, CONFIG_FIELD(cache_max_ttl), 0, 86400, NULL, NULL },
     { "cache_error_ttl", CONFIG_T_DURATION, CONFIG_FIELD(cache_error_ttl), 0, 3600, NULL, NULL },

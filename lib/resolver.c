@@ -80,6 +80,12 @@
  *	once, so a broken trust anchor or configuration file is reported at
  *	start-up and not at the first query.
  *
+ *	DNS over TLS (forwarders_tls): resolver_new() starts the relay of
+ *	dotrelay.c before libunbound and points libunbound at it;
+ *	resolver_free() stops it after libunbound.  A look-up that fails
+ *	(SERVFAIL, error, timeout) while the relay could reach no verified
+ *	forwarder becomes RESOLVER_NETERR with the relay's reason.
+ *
  * DIAGNOSTICS
  *	resolver_new() returns NULL with a one-line message for a bad
  *	environment.  Bad input to a look-up becomes RESOLVER_NETERR with a
@@ -104,11 +110,14 @@
 
 #include "cache.h"
 #include "clock.h"
+#include "dotrelay.h"
 #include "panic.h"
 #include "resolver_private.h"
 
 #define RESOLVER_RRTYPE_TLSA 52
 #define RESOLVER_RRCLASS_IN  1
+_Static_assert(DOTRELAY_FORWARDERS_MAX == RESOLVER_FORWARDERS_MAX, "the relay takes every forwarder");
+_Static_assert(DOTRELAY_CONN_MAX >= RESOLVER_OUTGOING_NUM_TCP, "a relay connection per TCP query in flight");
 
 typedef struct resolver_query {
     resolver *res;
@@ -135,6 +144,7 @@ struct resolver {
     resolver_query *expired_tail;
     size_t nexpired;
     resolver_stats *stats; /* the user's counters, or NULL */
+    dotrelay *relay;       /* forwarders_tls: the DNS over TLS relay, else NULL */
 };
 
 
@@ -207,6 +217,21 @@ static void resolver_deliver(resolver *res, resolver_query *q, resolver_answer *
     free(q);
 }
 
+/*
+ * resolver_relay_reason - a failed look-up through the DNS over TLS relay
+ * carries the relay's failure (certificate, name, connection) as its reason.
+ */
+static void resolver_relay_reason(resolver *res, const resolver_query *q, resolver_answer *ans)
+{
+    char why[sizeof(ans->why)];
+
+    if (res->relay == NULL || (ans->status != RESOLVER_SERVFAIL && ans->status != RESOLVER_NETERR &&
+                               ans->status != RESOLVER_TIMEOUT))
+        return;
+    if (dotrelay_error_since(res->relay, q->deadline_ms - res->timeout_ms, why, sizeof(why)))
+        resolver_answer_fail(ans, RESOLVER_NETERR, "%s", why);
+}
+
 /* resolver_ub_done - libunbound's completion callback (runs inside ub_process()). */
 static void resolver_ub_done(void *arg, int err, struct ub_result *result)
 {
@@ -216,6 +241,7 @@ static void resolver_ub_done(void *arg, int err, struct ub_result *result)
     resolver_unlink(q->res, q);
     resolver_map_result(&ans, q->owner, err, result);
     ub_resolve_free(result);
+    resolver_relay_reason(q->res, q, &ans);
     resolver_deliver(q->res, q, &ans);
 }
 
@@ -245,13 +271,26 @@ resolver *resolver_new(const resolver_config *cfg, char *err, size_t errsize)
     res = xcalloc(1, sizeof(*res));
     res->next_id = 1;
     res->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : RESOLVER_DEFAULT_TIMEOUT_MS;
+    if (cfg->forwarders_tls) {
+        dotrelay_config dc = { .nforwarders = cfg->nforwarders, .ca_file = cfg->tls_ca_file,
+                               .timeout_ms = res->timeout_ms };
+
+        for (size_t i = 0; i < cfg->nforwarders && i < DOTRELAY_FORWARDERS_MAX; i++)
+            dc.forwarders[i] = cfg->forwarders[i];
+        if ((res->relay = dotrelay_new(&dc, err, errsize)) == NULL) {
+            free(res);
+            return (NULL);
+        }
+    }
     if ((res->ctx = ub_ctx_create()) == NULL) {
         resolver_error(err, errsize, "resolver: cannot create a libunbound context");
+        dotrelay_free(res->relay);
         free(res);
         return (NULL);
     }
-    if (!resolver_ctx_setup(res->ctx, cfg, err, errsize)) {
+    if (!resolver_ctx_setup(res->ctx, cfg, res->relay ? dotrelay_port(res->relay) : 0, err, errsize)) {
         ub_ctx_delete(res->ctx);
+        dotrelay_free(res->relay);
         free(res);
         return (NULL);
     }
@@ -270,6 +309,7 @@ void resolver_free(resolver *res)
         return;
     /* Deleting the context stops the worker; no callback can follow. */
     ub_ctx_delete(res->ctx);
+    dotrelay_free(res->relay); /* after libunbound: nothing connects to it any more */
     for (i = 0; i < res->npending; i++)
         free(res->pending[i]);
     while ((q = res->expired) != NULL) {
@@ -447,6 +487,7 @@ int resolver_expire(resolver *res)
         res->nexpired--;
         resolver_answer_init(&ans, q->owner);
         resolver_answer_fail(&ans, RESOLVER_TIMEOUT, "no answer within %u ms", res->timeout_ms);
+        resolver_relay_reason(res, q, &ans);
         resolver_deliver(res, q, &ans);
         count++;
     }

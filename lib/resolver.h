@@ -40,6 +40,8 @@ typedef struct resolver_config {
     const char *unbound_config;      /* optional unbound.conf-style file (ub_ctx_config) */
     const char *forwarders[RESOLVER_FORWARDERS_MAX]; /* "IP" or "IP@port"; NULL-terminated or nforwarders */
     size_t nforwarders;
+    bool forwarders_tls;             /* forwarders over TLS ("IP@PORT#NAME"), through the relay (dotrelay.h) */
+    const char *tls_ca_file;         /* CA bundle for forwarders_tls; NULL: the system's */
     unsigned timeout_ms;             /* 0: default */
     unsigned cache_max_ttl;          /* ceiling in seconds; 0 disables caching */
     unsigned cache_err_ttl;          /* seconds to remember errors (bogus/servfail/timeout) */

@@ -2,18 +2,23 @@
  * resolver_ctx.c - a libunbound context set up from a resolver_config, safely.
  *
  * USAGE
- *	if (!resolver_ctx_setup(ub_ctx_create(), cfg, err, sizeof(err))) ... bad environment ...
+ *	if (!resolver_ctx_setup(ub_ctx_create(), cfg, relay_port, err, sizeof(err))) ... bad environment ...
  *
  * DESCRIPTION
  *	Threaded mode (ub_ctx_async), RESOLVER_OUTGOING_RANGE and
  *	RESOLVER_OUTGOING_NUM_TCP queries in flight (libunbound's library
  *	defaults of 16 and 2 cap cold look-ups; set first, so a value in the
  *	operator's unbound config still wins), the unbound config file, the
- *	trust anchor, the forwarders.  Then it reads two options back and
- *	refuses a configuration that enables val-permissive-mode (bogus
- *	answers would look insecure) or leaves out the validator module, and
- *	makes libunbound initialise at once, so a broken trust anchor or
- *	configuration file is reported at start-up, not at the first query.
+ *	trust anchor, the forwarders - or, with forwarders_tls, the DNS over
+ *	TLS relay's loopback port (relay_port, dotrelay.c) in tcp-upstream
+ *	mode, with do-not-query-localhost off so 127.0.0.1 may be asked
+ *	(set after the unbound config file, so they win; stub and forward
+ *	zones of that file are still asked as it says).  Then it reads two
+ *	options back and refuses a configuration that enables
+ *	val-permissive-mode (bogus answers would look insecure) or leaves
+ *	out the validator module, and makes libunbound initialise at once,
+ *	so a broken trust anchor or configuration file is reported at
+ *	start-up, not at the first query.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -99,9 +104,12 @@ static bool resolver_check_safety(struct ub_ctx *ctx, const char *cfgname, char 
     return (ok);
 }
 
+static bool resolver_relay_setup(struct ub_ctx *ctx, unsigned relay_port, char *err, size_t errsize);
+static bool resolver_finish(struct ub_ctx *ctx, const char *conf, const char *ta, char *err, size_t errsize);
+
 /* resolver_ctx_setup - configure a fresh libunbound context from cfg; false with a message. */
-bool resolver_ctx_setup(struct ub_ctx *ctx, const resolver_config *cfg, char *err,
-                           size_t errsize)
+bool resolver_ctx_setup(struct ub_ctx *ctx, const resolver_config *cfg, unsigned relay_port, char *err,
+                        size_t errsize)
 {
     const char *ta =
         cfg->trust_anchor_file ? cfg->trust_anchor_file : RESOLVER_DEFAULT_TRUST_ANCHOR;
@@ -146,6 +154,9 @@ bool resolver_ctx_setup(struct ub_ctx *ctx, const resolver_config *cfg, char *er
                        RESOLVER_FORWARDERS_MAX);
         return (false);
     }
+    if (relay_port != 0)
+        return (resolver_relay_setup(ctx, relay_port, err, errsize) &&
+                resolver_finish(ctx, conf, ta, err, errsize));
     for (i = 0; i < RESOLVER_FORWARDERS_MAX && cfg->forwarders[i] != NULL &&
                 (cfg->nforwarders == 0 || i < cfg->nforwarders);
          i++) {
@@ -157,6 +168,31 @@ bool resolver_ctx_setup(struct ub_ctx *ctx, const resolver_config *cfg, char *er
             return (false);
         }
     }
+    return (resolver_finish(ctx, conf, ta, err, errsize));
+}
+
+/* resolver_relay_setup - forward everything over TCP to the relay on 127.0.0.1; false with a message. */
+static bool resolver_relay_setup(struct ub_ctx *ctx, unsigned relay_port, char *err, size_t errsize)
+{
+    char fwd[32];
+    int rc;
+
+    snprintf(fwd, sizeof(fwd), "127.0.0.1@%u", relay_port);
+    if ((rc = ub_ctx_set_option(ctx, "tcp-upstream:", "yes")) != 0 ||
+        (rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
+        (rc = ub_ctx_set_fwd(ctx, fwd)) != 0) {
+        resolver_error(err, errsize, "resolver: cannot forward to the DNS over TLS relay: %s",
+                       ub_strerror(rc));
+        return (false);
+    }
+    return (true);
+}
+
+/* resolver_finish - refuse unsafe options, then make libunbound initialise; false with a message. */
+static bool resolver_finish(struct ub_ctx *ctx, const char *conf, const char *ta, char *err, size_t errsize)
+{
+    int rc;
+
     if (!resolver_check_safety(ctx, conf && conf[0] ? conf : NULL, err, errsize))
         return (false);
 

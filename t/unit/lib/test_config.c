@@ -676,18 +676,30 @@ static const struct bad_case bad_cases[] = {
     { "server_tlsa = yes no\n", "1: server_tlsa: not a boolean: \"yes no\" (use yes or no)" },
     { "server_tlsa = 2\n", "1: server_tlsa: not a boolean: \"2\" (use yes or no)" },
     /* forwarders */
-    { "forwarders = 127.0.0.1:53\n", "1: forwarders: not an IP address or IP@port: \"127.0.0.1:53\"" },
-    { "forwarders = localhost\n", "1: forwarders: not an IP address or IP@port: \"localhost\"" },
-    { "forwarders = 1.2.3\n", "1: forwarders: not an IP address or IP@port: \"1.2.3\"" },
-    { "forwarders = 256.1.1.1\n", "1: forwarders: not an IP address or IP@port: \"256.1.1.1\"" },
-    { "forwarders = [::1]\n", "1: forwarders: not an IP address or IP@port: \"[::1]\"" },
-    { "forwarders = 192.0.2.1@0\n", "1: forwarders: not an IP address or IP@port: \"192.0.2.1@0\"" },
-    { "forwarders = 192.0.2.1@65536\n", "1: forwarders: not an IP address or IP@port: \"192.0.2.1@65536\"" },
-    { "forwarders = 192.0.2.1@\n", "1: forwarders: not an IP address or IP@port: \"192.0.2.1@\"" },
-    { "forwarders = 192.0.2.1@53x\n", "1: forwarders: not an IP address or IP@port: \"192.0.2.1@53x\"" },
-    { "forwarders = 192.0.2.1@5@3\n", "1: forwarders: not an IP address or IP@port: \"192.0.2.1@5@3\"" },
-    { "forwarders = @53\n", "1: forwarders: not an IP address or IP@port: \"@53\"" },
-    { "forwarders = 192.0.2.1 ::1 nope\n", "1: forwarders: not an IP address or IP@port: \"nope\"" },
+    { "forwarders = 127.0.0.1:53\n", "1: forwarders: \"127.0.0.1:53\": not an IP address; "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = localhost\n", "1: forwarders: \"localhost\": not an IP address; "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 1.2.3\n", "1: forwarders: \"1.2.3\": not an IP address; "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 256.1.1.1\n", "1: forwarders: \"256.1.1.1\": not an IP address; "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = [::1]\n", "1: forwarders: \"[::1]\": not an IP address; "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 192.0.2.1@0\n", "1: forwarders: \"192.0.2.1@0\": bad port after @ (1-65535); "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 192.0.2.1@65536\n", "1: forwarders: \"192.0.2.1@65536\": bad port after @ (1-65535); "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 192.0.2.1@\n", "1: forwarders: \"192.0.2.1@\": bad port after @ (1-65535); "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 192.0.2.1@53x\n", "1: forwarders: \"192.0.2.1@53x\": bad port after @ (1-65535); "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 192.0.2.1@5@3\n", "1: forwarders: \"192.0.2.1@5@3\": bad port after @ (1-65535); "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = @53\n", "1: forwarders: \"@53\": not an IP address; "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
+    { "forwarders = 192.0.2.1 ::1 nope\n", "1: forwarders: \"nope\": not an IP address; "
+      "expected IP, IP@PORT, IP#NAME or IP@PORT#NAME" },
     { "forwarders = ,192.0.2.1\n", "1: forwarders: empty list entry" },
     { "forwarders = 192.0.2.1,,192.0.2.2\n", "1: forwarders: empty list entry" },
     { "forwarders = 192.0.2.1, ,192.0.2.2\n", "1: forwarders: empty list entry" },
@@ -1164,7 +1176,8 @@ static void test_sample(void **state)
 {
     (void) state;
     static const char *const keys[] = {
-        "trust_anchor_file", "resolver_config", "forwarders", "dns_timeout", "cache_max_ttl",
+        "trust_anchor_file", "resolver_config", "forwarders", "forwarders_tls", "tls_ca_file", "dns_timeout",
+        "cache_max_ttl",
         "cache_error_ttl", "cache_entries", "server_tlsa", "lookup_domains", "authserv_id",
         "policy_socket", "milter_socket", "stats_socket", "trusted_authserv_ids", "socket_mode", "socket_group",
         "identities", "authorized_clients",
