@@ -42,6 +42,7 @@ static const char *const stats_results[] = { "pass", "fail", "none", "neutral", 
 static const char *const stats_faces[] = { "policy", "milter" };
 static const char *const stats_requests[] = { "rcpt", "data", "other" };
 static const char *const stats_dns[] = { "secure", "insecure", "bogus", "error" };
+static const char *const stats_limits[] = { "client", "in_flight" };
 
 #define STATS_N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -54,6 +55,7 @@ typedef struct stats_figures {
     double messages, forged;
     double dns[4];
     double hits, misses, entries, reused, stale;
+    double refused[2];                /* look-up budget refusals: client, in_flight */
     double checks, check_seconds;
     char version[STATS_LABEL_MAX];
     size_t series;                    /* dance_ lines read */
@@ -174,6 +176,9 @@ static void stats_add(stats_figures *f, const stats_line *l)
     } else if (strcmp(n, "dance_dns_lookups_total") == 0) {
         if ((a = stats_index(stats_dns, STATS_N(stats_dns), stats_label(l, "status"))) >= 0)
             f->dns[a] += l->value;
+    } else if (strcmp(n, "dance_lookup_budget_refusals_total") == 0) {
+        if ((a = stats_index(stats_limits, STATS_N(stats_limits), stats_label(l, "limit"))) >= 0)
+            f->refused[a] += l->value;
     } else if (strcmp(n, "dance_policy_connections") == 0) {
         f->connections[0] = l->value;
     } else if (strcmp(n, "dance_milter_connections") == 0) {
@@ -267,6 +272,8 @@ static void stats_print(const stats_figures *f, const char *endpoint)
            stats_u(f->entries));
     printf("verdict cache     hits %llu\n", stats_u(f->reused));
     printf("stale verdicts    %llu\n", stats_u(f->stale));
+    printf("look-up budget    refused: client %llu, in flight %llu\n", stats_u(f->refused[0]),
+           stats_u(f->refused[1]));
     printf("checks            %llu, average %.3f s\n", stats_u(f->checks),
            f->checks > 0 ? f->check_seconds / f->checks : 0.0);
 }

@@ -423,6 +423,7 @@ void danced_shutdown(danced *d)
     join_free(d->join);
     vcache_free(d->vcache);
     dnsloop_free(d->dns);
+    budget_free(d->budget);
     danced_release_log(d);
     event_base_free(d->base);
 }

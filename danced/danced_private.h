@@ -13,6 +13,7 @@
 #include "danced.h"
 #include "dlog.h"
 #include "face.h"
+#include "budget.h"
 #include "metrics.h"
 
 struct event;
@@ -30,6 +31,7 @@ struct danced {
     dlog log;
     snapshot *snap;               /* current configuration */
     dnsloop *dns;                 /* current resolver */
+    budget *budget;               /* look-up budgets per client and in flight (every resolver asks it) */
     vcache *vcache;               /* the verdicts already computed, shared by all connections */
     join *join;                   /* DATA verdicts for the milter (both faces on), else NULL */
     struct event *join_report;    /* the periodic report of uncollected verdicts */

@@ -3,7 +3,8 @@
  *
  * USAGE
  *	d = dnsloop_new(base, &log, &rc, err, sizeof(err));
- *	job = dnsloop_check(d, ev, name, &opt, v, done, arg);
+ *	dnsloop_set_budget(d, budget, metrics);	(optional)
+ *	job = dnsloop_check(d, &client, ev, name, &opt, v, done, arg);
  *	    ... done(arg, v) runs (maybe already inside dnsloop_check) ...
  *	    dnsloop_release(d);		(from done, or after check_abort)
  *	dnsloop_retire(d);		(after a reload replaced it)
@@ -21,12 +22,17 @@
  *	callback (resolver_free() is not allowed there): the release
  *	activates a one-shot "reap" event and the freeing happens from
  *	the loop.
+ *
+ *	The budget gate (check_start_gated) runs only for checks with
+ *	uncached owners; the in-flight figure it is given is this
+ *	resolver's pending queries (a retired resolver only drains).
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "lib/clock.h"
+#include "lib/netaddr.h"
 #include "lib/panic.h"
 #include "dnsloop.h"
 
@@ -38,7 +44,15 @@ struct dnsloop {
     struct event *reap;      /* frees a retired, idle dnsloop from the loop */
     size_t holds;
     bool retired;
+    budget *budget;          /* the gate, or NULL */
+    metrics *metrics;        /* where refusals are counted */
 };
+
+/* What the budget gate of one check needs. */
+typedef struct dnsloop_gate_arg {
+    dnsloop *d;
+    const netaddr *client;
+} dnsloop_gate_arg;
 
 /* dnsloop_arm - (re)arm the deadline timer from the resolver's earliest deadline. */
 static void dnsloop_arm(dnsloop *d)
@@ -116,23 +130,62 @@ dnsloop *dnsloop_new(struct event_base *base, const dlog *log, const resolver_co
     return d;
 }
 
-/* dnsloop_check - check_start() on this resolver with one hold taken. */
-check_job *dnsloop_check(dnsloop *d, const evidence *ev, const char *claimed,
+/* dnsloop_set_budget - gate the checks by b and count refusals into m. */
+void dnsloop_set_budget(dnsloop *d, budget *b, metrics *m)
+{
+    d->budget = b;
+    d->metrics = m;
+}
+
+/* dnsloop_gate - (check_gate) ask the budget about n uncached look-ups of the check's client. */
+static check_gate_status dnsloop_gate(void *arg, size_t n, char *reason, size_t reasonsize)
+{
+    dnsloop_gate_arg *g = arg;
+    dnsloop *d = g->d;
+    char addr[NETADDR_TEXT_MAX] = "";
+    budget_status st;
+    bool log;
+
+    st = budget_admit(d->budget, g->client, n, resolver_pending(d->res), clock_now_ms(), &log);
+    if (st == BUDGET_OK)
+        return CHECK_GATE_OPEN;
+    if (d->metrics != NULL)
+        metrics_budget_refusal(d->metrics, st);
+    if (log) {
+        if (g->client != NULL)
+            netaddr_format(g->client, addr);
+        if (st == BUDGET_CLIENT)
+            dlog_msg(d->log, LOG_WARNING, "look-up budget exceeded: client %s made more uncached "
+                     "look-ups than lookup_budget allows; its checks are temperror until the budget "
+                     "refills (logged once a minute per client)", addr[0] != '\0' ? addr : "unknown");
+        else
+            dlog_msg(d->log, LOG_WARNING, "look-up budget exceeded: lookups_in_flight_max look-ups "
+                     "are in flight; a check of client %s is temperror (logged once a minute)",
+                     addr[0] != '\0' ? addr : "unknown");
+    }
+    snprintf(reason, reasonsize, "%s", BUDGET_REASON);
+    return CHECK_GATE_REFUSED;
+}
+
+/* dnsloop_check - check_start() on this resolver with one hold taken, on client's budget. */
+check_job *dnsloop_check(dnsloop *d, const netaddr *client, const evidence *ev, const char *claimed,
                          const check_options *opt, verdict *v, check_done done, void *arg)
 {
+    dnsloop_gate_arg gate = { d, client };   /* the gate runs inside check_start_gated only */
     check_job *job;
 
     if (d->retired)
         DANCE_PANIC("new work for a retired resolver");
     dnsloop_hold(d);
-    job = check_start(d->res, ev, claimed, opt, v, done, arg);
+    job = check_start_gated(d->res, ev, claimed, opt, d->budget != NULL ? dnsloop_gate : NULL, &gate, v,
+                            done, arg);
     dnsloop_arm(d);
     return job;
 }
 
 /* dnsloop_slot_start - allocate the slot's verdict and start its check on d. */
-void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const char *claimed,
-                        const check_options *opt, check_done done, void *arg)
+void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const netaddr *client, const evidence *ev,
+                        const char *claimed, const check_options *opt, check_done done, void *arg)
 {
     if (s->v != NULL || s->dns != NULL)
         DANCE_PANIC("the slot is busy");
@@ -140,7 +193,7 @@ void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const c
         DANCE_PANIC("out of memory");
     s->dns = d;                 /* before the check: done may run inside it */
     s->started_us = clock_now_us();
-    s->job = dnsloop_check(d, ev, claimed, opt, s->v, done, arg);
+    s->job = dnsloop_check(d, client, ev, claimed, opt, s->v, done, arg);
 }
 
 /* dnsloop_slot_done - the check is over: free the verdict, drop the hold. */

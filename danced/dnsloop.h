@@ -6,6 +6,12 @@
  * start and release it when the check is done or aborted; a retired
  * dnsloop (replaced after a reload changed the resolver settings) keeps
  * running until its last hold is released, then frees itself.
+ *
+ * With a budget set (dnsloop_set_budget), every check that needs uncached
+ * look-ups asks it first, with the client's address and the look-ups in
+ * flight (the global cap, lookups_in_flight_max); a refusal makes the
+ * verdict temperror (BUDGET_REASON), is counted, and is logged at most
+ * once a minute per client.
  */
 #ifndef DANCE_DANCED_DNSLOOP_H
 #define DANCE_DANCED_DNSLOOP_H
@@ -13,8 +19,11 @@
 #include <stddef.h>
 #include <event2/event.h>
 #include "lib/check.h"
+#include "lib/netaddr.h"
 #include "lib/resolver.h"
+#include "budget.h"
 #include "dlog.h"
+#include "metrics.h"
 
 typedef struct dnsloop dnsloop;
 
@@ -22,11 +31,15 @@ typedef struct dnsloop dnsloop;
 dnsloop *dnsloop_new(struct event_base *base, const dlog *log, const resolver_config *rc,
                      char *err, size_t errsize);
 
+/* dnsloop_set_budget - gate the checks by b and count refusals into m (both outlive d); NULL b: no gate. */
+void dnsloop_set_budget(dnsloop *d, budget *b, metrics *m);
+
 /*
- * dnsloop_check - check_start() on this resolver with one hold taken;
- * the caller releases it (dnsloop_release) once done ran or after check_abort().
+ * dnsloop_check - check_start() on this resolver with one hold taken, on
+ * client's budget (NULL or family 0: the unknown client); the caller
+ * releases it (dnsloop_release) once done ran or after check_abort().
  */
-check_job *dnsloop_check(dnsloop *d, const evidence *ev, const char *claimed,
+check_job *dnsloop_check(dnsloop *d, const netaddr *client, const evidence *ev, const char *claimed,
                          const check_options *opt, verdict *v, check_done done, void *arg);
 
 /* One check in progress, as its user keeps it: the verdict, the job, the hold. */
@@ -39,11 +52,11 @@ typedef struct dnsloop_slot {
 
 /*
  * dnsloop_slot_start - allocate the slot's verdict and start its check on d
- * (dnsloop_check); done(arg, v) may run before this returns.  done must call
+ * for client (dnsloop_check); done(arg, v) may run before this returns.  done must call
  * dnsloop_slot_done() after reading v.
  */
-void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const evidence *ev, const char *claimed,
-                        const check_options *opt, check_done done, void *arg);
+void dnsloop_slot_start(dnsloop_slot *s, dnsloop *d, const netaddr *client, const evidence *ev,
+                        const char *claimed, const check_options *opt, check_done done, void *arg);
 
 /* dnsloop_slot_done - (from done) the check is over: free the verdict, drop the hold. */
 void dnsloop_slot_done(dnsloop_slot *s);

@@ -82,6 +82,7 @@
 #include "milter/milter.h"
 #include "policy/policy.h"
 #include "activation.h"
+#include "budget.h"
 #include "danced_private.h"
 #include "dnsloop.h"
 #include "listen.h"
@@ -135,6 +136,9 @@ static void main_serve(danced *d, startup *st)
     if ((d->dns = dnsloop_new(d->base, &d->log, &d->snap->rc, err, sizeof(err))) == NULL)
         startup_fatal(d, st, "%s", err);
     dnsloop_count_into(d->dns, metrics_dns(&d->metrics));
+    if ((d->budget = budget_new(cfg)) == NULL)
+        startup_fatal(d, st, "cannot draw the look-up budget's random key: %s", strerror(errno));
+    dnsloop_set_budget(d->dns, d->budget, &d->metrics);
     danced_hold_log(d);
     if ((d->vcache = vcache_new()) == NULL)
         startup_fatal(d, st, "cannot draw the verdict cache's random key: %s", strerror(errno));

@@ -24,6 +24,7 @@
  *	    dance_cache_entries				gauge
  *	    dance_verdict_cache_hits_total			counter
  *	    dance_stale_verdicts_total				counter
+ *	    dance_lookup_budget_refusals_total{limit}		counter
  *	    dance_check_duration_seconds			histogram
  *	    dance_build_info{version} 1			gauge
  *	DNS statuses are folded to four: secure (an RRset, or a secure
@@ -166,6 +167,14 @@ void metrics_milter_message(metrics *m, size_t forged_removed)
     m->forged_removed += forged_removed;
 }
 
+/* metrics_budget_refusal - one check refused by limit st. */
+void metrics_budget_refusal(metrics *m, budget_status st)
+{
+    if (st != BUDGET_CLIENT && st != BUDGET_IN_FLIGHT)
+        DANCE_PANIC("metrics_budget_refusal: not a refusal (%d)", (int) st);
+    m->budget_refusals[st]++;
+}
+
 /* metrics_dns - the counters a resolver counts into. */
 resolver_stats *metrics_dns(metrics *m)
 {
@@ -239,6 +248,13 @@ static void metrics_render_dns(metrics_out *o, const metrics *m, const metrics_g
                  "Verdicts decided from a secure answer past its TTL because a new look-up failed "
                  "(stale_max; also counted in dance_verdicts_total).");
     metrics_put(o, "dance_stale_verdicts_total %llu\n", m->verdicts_stale);
+    metrics_head(o, "dance_lookup_budget_refusals_total", "counter",
+                 "Checks refused (temperror) by a look-up budget: a client's lookup_budget, or "
+                 "lookups_in_flight_max.");
+    metrics_put(o, "dance_lookup_budget_refusals_total{limit=\"client\"} %llu\n",
+                m->budget_refusals[BUDGET_CLIENT]);
+    metrics_put(o, "dance_lookup_budget_refusals_total{limit=\"in_flight\"} %llu\n",
+                m->budget_refusals[BUDGET_IN_FLIGHT]);
 }
 
 /* metrics_render_duration - the histogram of one verdict's time. */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include "lib/resolver.h"
 #include "lib/verdict.h"
+#include "budget.h"
 #include "results.h"
 
 #define METRICS_RESULTS (VERDICT_PASS + 1)     /* verdict_result values */
@@ -54,6 +55,7 @@ typedef struct metrics {
     unsigned long long duration_count;
     unsigned long long duration_sum_us;
     resolver_stats dns;                   /* the resolvers count here (resolver_count_into) */
+    unsigned long long budget_refusals[BUDGET_LIMITS]; /* checks refused by a look-up budget, by limit */
 } metrics;
 
 /* What is read, not counted, when the text is made. */
@@ -81,6 +83,9 @@ void metrics_policy_request(metrics *m, metrics_request kind);
 
 /* metrics_milter_message - (the milter face) one message answered, forged_removed fields deleted from it. */
 void metrics_milter_message(metrics *m, size_t forged_removed);
+
+/* metrics_budget_refusal - (the resolver's gate) one check refused by limit st (BUDGET_CLIENT, BUDGET_IN_FLIGHT). */
+void metrics_budget_refusal(metrics *m, budget_status st);
 
 /* metrics_dns - the counters a resolver counts into (resolver_count_into). */
 resolver_stats *metrics_dns(metrics *m);

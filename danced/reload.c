@@ -22,6 +22,7 @@
 #include <syslog.h>
 
 #include "danced_private.h"
+#include "budget.h"
 #include "dnsloop.h"
 #include "listen.h"
 #include "snapshot.h"
@@ -62,6 +63,7 @@ bool danced_reload(danced *d)
             return false;
         }
         dnsloop_count_into(dns, metrics_dns(&d->metrics));   /* the counters go on across reloads */
+        dnsloop_set_budget(dns, d->budget, &d->metrics);
     }
     n->generation = d->snap->generation + 1;
     if (reload_startup_only(&d->snap->cfg, &n->cfg))
@@ -73,6 +75,7 @@ bool danced_reload(danced *d)
         d->dns = dns;
     }
     dlog_reconfigure(&d->log, n->cfg.log_facility, n->cfg.log_format);
+    budget_configure(d->budget, &n->cfg);
     snapshot_unref(d->snap);
     d->snap = n;
     danced_face_limits(d, &n->cfg, max);

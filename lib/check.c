@@ -6,6 +6,7 @@
  *	check_identity(resolver, evidence, "mta1.example.net", &opt, &v);
  * or, from an event loop,
  *	job = check_start(resolver, evidence, name, &opt, &v, done, arg);
+ *	job = check_start_gated(resolver, evidence, name, &opt, gate, garg, &v, done, arg);
  *
  * DESCRIPTION
  *	Both paths run the same steps, in the order that keeps hostile
@@ -26,6 +27,12 @@
  *	or a network error (never bogus) and the resolver still holds that
  *	owner's secure RRset, expired less than stale_max ago
  *	(resolver_stale), that RRset is evaluated instead, marked stale.
+ *
+ *	check_start_gated() asks a gate (the daemon's look-up budget)
+ *	once the owners are known: the owners the cache cannot answer are
+ *	counted, and when there are any the gate may refuse them; the
+ *	verdict is then temperror with the gate's reason and nothing is
+ *	sent.  The library knows no policy: the gate decides.
  */
 
 #include <stdio.h>
@@ -203,9 +210,37 @@ static void on_answer(void *arg, const resolver_answer *ans)
         job_complete(job);
 }
 
+/* check_gate_refuses - ask gate about the owners not in the cache; true when it refused (v decided). */
+static bool check_gate_refuses(resolver *res, const owners *own, check_gate gate, void *gate_arg, verdict *v)
+{
+    char reason[VERDICT_REASON_MAX];
+    size_t i, n = 0;
+
+    if (gate == NULL)
+        return false;
+    for (i = 0; i < own->n; i++)
+        if (!resolver_cached(res, own->name[i]))
+            n++;
+    if (n == 0)
+        return false;           /* cached answers never count */
+    reason[0] = '\0';
+    if (gate(gate_arg, n, reason, sizeof(reason)) == CHECK_GATE_OPEN)
+        return false;
+    verdict_set_temperror(v, reason[0] != '\0' ? reason : "look-up refused");
+    return true;
+}
+
 /* check_start - begin an asynchronous check into *v. */
 check_job *check_start(resolver *res, const evidence *ev, const char *claimed,
                        const check_options *opt, verdict *v, check_done done, void *arg)
+{
+    return check_start_gated(res, ev, claimed, opt, NULL, NULL, v, done, arg);
+}
+
+/* check_start_gated - check_start() that asks gate before sending queries. */
+check_job *check_start_gated(resolver *res, const evidence *ev, const char *claimed,
+                             const check_options *opt, check_gate gate, void *gate_arg, verdict *v,
+                             check_done done, void *arg)
 {
     check_job *job;
     size_t i;
@@ -220,7 +255,7 @@ check_job *check_start(resolver *res, const evidence *ev, const char *claimed,
         job->kept[i] = false;
         job->stale[i] = false;
     }
-    if (!prepare(ev, claimed, opt, v, &job->own)) {
+    if (!prepare(ev, claimed, opt, v, &job->own) || check_gate_refuses(res, &job->own, gate, gate_arg, v)) {
         free(job);
         done(arg, v);
         return NULL;

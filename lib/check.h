@@ -42,6 +42,28 @@ typedef struct check_job check_job;
 check_job *check_start(resolver *res, const evidence *ev, const char *claimed,
                        const check_options *opt, verdict *v, check_done done, void *arg);
 
+/* What a gate says of the look-ups a check needs. */
+typedef enum {
+    CHECK_GATE_OPEN = 0,       /* go ahead */
+    CHECK_GATE_REFUSED         /* not now: the verdict is temperror with the gate's reason */
+} check_gate_status;
+
+/*
+ * A gate: asked once per check that needs n >= 1 uncached look-ups (cache
+ * hits never reach it), before any query is sent; a refusal writes a short
+ * printable reason into reason.
+ */
+typedef check_gate_status (*check_gate)(void *gate_arg, size_t n, char *reason, size_t reasonsize);
+
+/*
+ * check_start_gated - check_start() that asks gate (if not NULL) before
+ * sending queries; refused, the verdict is temperror, done runs before
+ * this returns and nothing is sent.
+ */
+check_job *check_start_gated(resolver *res, const evidence *ev, const char *claimed,
+                             const check_options *opt, check_gate gate, void *gate_arg, verdict *v,
+                             check_done done, void *arg);
+
 /* check_abort - cancel a pending job: its look-ups are cancelled and done never runs. */
 void check_abort(check_job *job);
 

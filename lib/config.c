@@ -45,6 +45,8 @@
  *             list or a keyword given twice is an error
  *   digest    sha256 or sha512 (evidence_digest_alg); md5 and sha1 are
  *             refused with the fix, since no TLSA matching type uses them
+ *   rate      N/DURATION (count bounded by max, the duration 1s..24h), or
+ *             "off" or 0 for none
  *
  * Strings that mean "use the default" (authserv_id, socket_group, user,
  * group, pid_file) accept an empty value, so that every line of the
@@ -140,6 +142,9 @@ void config_init(dance_config *cfg)
     cfg->cache_error_ttl = RESOLVER_DEFAULT_CACHE_ERR_TTL;
     cfg->cache_entries = RESOLVER_DEFAULT_CACHE_ENTRIES;
     cfg->server_tlsa = false;
+    cfg->lookup_budget.count = CONFIG_DEFAULT_LOOKUP_BUDGET_COUNT;
+    cfg->lookup_budget.per_s = CONFIG_DEFAULT_LOOKUP_BUDGET_PER;
+    cfg->lookups_in_flight_max = CONFIG_DEFAULT_LOOKUPS_IN_FLIGHT;
     cfg->authserv_id = xstrdup("");          /* the host's FQDN, found by danced */
     cfg->policy_socket = xstrdup("inet:127.0.0.1:10040");
     cfg->milter_socket = xstrdup("");        /* "" is "none": no milter */

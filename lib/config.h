@@ -53,6 +53,16 @@ typedef enum {
     CONFIG_ACTION_REJECT
 } config_action;
 
+/* A rate "N/DURATION": at most count events per per_s seconds; count 0 is off. */
+typedef struct config_rate {
+    unsigned count;
+    unsigned per_s;
+} config_rate;
+
+#define CONFIG_DEFAULT_LOOKUP_BUDGET_COUNT 60     /* lookup_budget = 60/1m */
+#define CONFIG_DEFAULT_LOOKUP_BUDGET_PER 60
+#define CONFIG_DEFAULT_LOOKUPS_IN_FLIGHT 1000     /* lookups_in_flight_max */
+
 typedef enum {
     CONFIG_LOG_TEXT = 0,
     CONFIG_LOG_JSON
@@ -78,6 +88,10 @@ typedef struct dance_config {
     bool server_tlsa;                /* server_tlsa (default no) */
     config_list lookup_domains;      /* lookup_domains (default: all), normalized */
     /* daemon (danced) */
+    config_rate lookup_budget;       /* lookup_budget: uncached look-ups per client address (IPv6: per
+                                        /64) and period, N/DURATION, "off" or 0 (default 60/1m) */
+    unsigned lookups_in_flight_max;  /* lookups_in_flight_max: look-ups in flight, all clients
+                                        (1..RESOLVER_MAX_PENDING, default 1000) */
     char *authserv_id;               /* authserv_id (default "": the host's FQDN at start-up) */
     char *policy_socket;             /* policy_socket: inet:HOST:PORT, inet:[V6]:PORT, unix:/path,
                                         or "" (none: no policy service) (default inet:127.0.0.1:10040) */

@@ -73,6 +73,9 @@ const config_key config_keys[] = {
     { "lookup_domains", CONFIG_T_LIST, CONFIG_FIELD(lookup_domains), 0, CONFIG_LIST_MAX, config_check_domain,
       NULL },
     /* daemon */
+    { "lookup_budget", CONFIG_T_RATE, CONFIG_FIELD(lookup_budget), 0, 1000000, NULL, NULL },
+    { "lookups_in_flight_max", CONFIG_T_UINT, CONFIG_FIELD(lookups_in_flight_max), 1, RESOLVER_MAX_PENDING,
+      NULL, NULL },
     { "authserv_id", CONFIG_T_STRING, CONFIG_FIELD(authserv_id), 0, 0, config_check_authserv_id, NULL },
     { "policy_socket", CONFIG_T_STRING, CONFIG_FIELD(policy_socket), 0, 0, config_check_optional_endpoint,
       NULL },

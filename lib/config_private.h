@@ -37,7 +37,8 @@ typedef enum {
     CONFIG_T_MODE,              /* unsigned, octal permission bits */
     CONFIG_T_WORD,              /* int or int-sized enum: one of words[] */
     CONFIG_T_FLAGS,             /* unsigned: words[] values ORed */
-    CONFIG_T_DIGEST             /* digest_alg */
+    CONFIG_T_DIGEST,            /* digest_alg */
+    CONFIG_T_RATE               /* config_rate: N/DURATION, or off */
 } config_type;
 
 /* A keyword and the value it stands for; tables end with a NULL name. */
@@ -50,7 +51,7 @@ typedef struct config_key {
     const char *name;
     config_type type;
     size_t offset;              /* of the field in dance_config */
-    unsigned long min, max;     /* numbers, modes: bounds; lists: max is the entry limit */
+    unsigned long min, max;     /* numbers, modes: bounds; lists: max is the entry limit; rates: of N */
     config_check_fn check;      /* strings, list entries: NULL keeps any text */
     const config_word *words;   /* words, flags: the keywords accepted */
 } config_key;

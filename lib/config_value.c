@@ -18,6 +18,8 @@
  *             list or a keyword given twice is an error
  *   digest    sha256 or sha512 (evidence_digest_alg); md5 and sha1 are
  *             refused with the fix, since no TLSA matching type uses them
+ *   rate      N/DURATION ("30/1m", "5/10s"): N bounded by the key's max,
+ *             the duration 1s..24h; "off" or "0" turn it off (count 0)
  *   Numbers are parsed strictly (no sign, no white space, no overflow).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -306,6 +308,40 @@ static bool config_digest(const char *value, digest_alg *alg, char *why, size_t 
     return false;
 }
 
+#define CONFIG_RATE_PER_MAX 86400       /* a rate's period: at most a day */
+
+/* config_rate_parse - N/DURATION, or off / 0 (count 0); N within the key's bounds. */
+static bool config_rate_parse(const config_key *key, const char *value, config_rate *v, char *why,
+                              size_t whysize)
+{
+    const config_key count_key = { key->name, CONFIG_T_UINT, 0, key->min, key->max, NULL, NULL };
+    const config_key per_key = { key->name, CONFIG_T_DURATION, 0, 1, CONFIG_RATE_PER_MAX, NULL, NULL };
+    char count[CONFIG_LINE_MAX + 1];
+    const char *slash = strchr(value, '/');
+    size_t n;
+
+    if (strcasecmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+        v->count = 0;
+        v->per_s = 0;
+        return true;
+    }
+    if (*value == '\0' || slash == NULL || slash == value || slash[1] == '\0') {
+        snprintf(why, whysize, "not a rate: \"%s\" (use N/DURATION such as 60/1m, or off)", value);
+        return false;
+    }
+    n = (size_t) (slash - value);
+    if (n >= sizeof(count))
+        DANCE_PANIC("a value longer than a line");
+    memcpy(count, value, n);
+    count[n] = '\0';
+    if (!config_number(&count_key, count, &v->count, why, whysize)
+        || !config_number(&per_key, slash + 1, &v->per_s, why, whysize))
+        return false;
+    if (v->count == 0)
+        v->per_s = 0;       /* "0/1m" is off too */
+    return true;
+}
+
 /* config_set - store value for key in cfg; false with a problem in why. */
 bool config_set(dance_config *cfg, const config_key *key, const char *value, char *why, size_t whysize)
 {
@@ -348,6 +384,8 @@ bool config_set(dance_config *cfg, const config_key *key, const char *value, cha
         return config_flags(key, value, (unsigned *) (void *) field, why, whysize);
     case CONFIG_T_DIGEST:
         return config_digest(value, (digest_alg *) (void *) field, why, whysize);
+    case CONFIG_T_RATE:
+        return config_rate_parse(key, value, (config_rate *) (void *) field, why, whysize);
     }
     DANCE_PANIC("not a config_type");
 }

@@ -119,7 +119,6 @@
 
 #define RESOLVER_RRTYPE_TLSA 52
 #define RESOLVER_RRCLASS_IN  1
-#define RESOLVER_MAX_PENDING 4096 /* queries in flight */
 _Static_assert(DOTRELAY_FORWARDERS_MAX == RESOLVER_FORWARDERS_MAX, "the relay takes every forwarder");
 _Static_assert(DOTRELAY_CONN_MAX >= RESOLVER_OUTGOING_NUM_TCP, "a relay connection per TCP query in flight");
 
@@ -375,6 +374,14 @@ int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void
     q->slot = res->npending;
     res->pending[res->npending++] = q;
     return (q->id);
+}
+
+/* resolver_cached - would a look-up of owner be answered from the cache now? */
+bool resolver_cached(resolver *res, const char *owner)
+{
+    resolver_answer view;
+
+    return resolver_owner_ok(owner) && cache_peek(res->cache, owner, clock_now_ms(), &view);
 }
 
 /* resolver_cancel - forget a pending query; its callback will not run. */

@@ -34,6 +34,7 @@ struct ub_result;
  * once; danced asks for these unless resolver_config sets its own. */
 #define RESOLVER_OUTGOING_RANGE 1024          /* outgoing-range: UDP queries in flight */
 #define RESOLVER_OUTGOING_NUM_TCP 16          /* outgoing-num-tcp: TCP queries in flight */
+#define RESOLVER_MAX_PENDING 4096             /* queries one resolver keeps in flight at most */
 
 typedef struct resolver_config {
     const char *trust_anchor_file;   /* NULL: RESOLVER_DEFAULT_TRUST_ANCHOR; "" : none */
@@ -84,6 +85,9 @@ typedef void (*resolver_callback)(void *arg, const resolver_answer *ans);
  * on an immediate error (cb has then been called with RESOLVER_NETERR).
  */
 int resolver_submit(resolver *res, const char *owner, resolver_callback cb, void *arg);
+
+/* resolver_cached - would a look-up of owner be answered from the cache now (no DNS query)? */
+bool resolver_cached(resolver *res, const char *owner);
 
 /* resolver_cancel - forget a pending query; its callback will not run. */
 void resolver_cancel(resolver *res, int id);

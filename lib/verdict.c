@@ -61,6 +61,17 @@ void verdict_set_none(verdict *v, const char *reason)
     printable(v->brief);
 }
 
+/* verdict_set_temperror - decide temperror without DNS (a look-up refused), with a reason. */
+void verdict_set_temperror(verdict *v, const char *reason)
+{
+    v->result = VERDICT_TEMPERROR;
+    v->decisive = -1;
+    text_copy(v->reason, sizeof(v->reason), reason);
+    text_copy(v->brief, sizeof(v->brief), reason);
+    printable(v->reason);
+    printable(v->brief);
+}
+
 /* owner_from_dns - per-owner result for answers that carry no usable RRset. */
 static verdict_result owner_from_dns(verdict_owner *vo)
 {

@@ -82,6 +82,9 @@ void verdict_init(verdict *v, const char *name, const evidence *ev);
 /* verdict_set_none - decide none without DNS (no evidence, invalid name, out of scope) with a reason. */
 void verdict_set_none(verdict *v, const char *reason);
 
+/* verdict_set_temperror - decide temperror without DNS (a look-up was refused, e.g. over a budget) with a reason. */
+void verdict_set_temperror(verdict *v, const char *reason);
+
 /* verdict_evaluate_owner - append one owner's evaluation from its answer; returns that owner's result. */
 verdict_result verdict_evaluate_owner(verdict *v, const evidence *ev, const resolver_answer *ans);
 

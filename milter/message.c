@@ -217,7 +217,7 @@ static void msg_start_checks(mconn *c, milter_msg *m)
         snprintf(ck->buf, sizeof(ck->buf), "%s", claimed[k]);
         ck->claimed = ck->buf;
         m->outstanding++;
-        dnsloop_slot_start(&ck->slot, danced_dns(c->mf->d), m->ev, ck->claimed,
+        dnsloop_slot_start(&ck->slot, danced_dns(c->mf->d), &c->client, m->ev, ck->claimed,
                            k == RESULTS_MAILFROM ? &m->snap->copt_domain : &m->snap->copt, msg_check_done,
                            ck);
     }

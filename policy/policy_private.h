@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/netaddr.h"
 #include "danced/danced.h"
 #include "danced/dlog.h"
 #include "danced/dnsloop.h"
@@ -58,6 +59,7 @@ struct request {
     evidence *ev;
     unsigned char evid[EVIDENCE_ID_MAX];  /* evidence_id(ev): names the certificate in keys */
     size_t evid_len;
+    netaddr client;                   /* client_address, for the look-up budget (family 0: unknown) */
     request_item item[RESULTS_KINDS];
     results_item res[RESULTS_KINDS];
     size_t outstanding;

@@ -53,6 +53,7 @@
 #include <event2/event.h>
 
 #include "lib/clock.h"
+#include "lib/netaddr.h"
 #include "lib/panic.h"
 #include "lib/text.h"
 #include "danced/metrics.h"
@@ -315,7 +316,7 @@ static void request_start_item(session *s, request *req, int k, long long now)
         }
     }
     req->outstanding++;
-    dnsloop_slot_start(&it->check, danced_dns(s->d), req->ev, it->claimed,
+    dnsloop_slot_start(&it->check, danced_dns(s->d), &req->client, req->ev, it->claimed,
                        it->kind == RESULTS_MAILFROM ? &req->snap->copt_domain : &req->snap->copt,
                        request_item_done, it);
 }
@@ -428,6 +429,7 @@ void request_dispatch(session *s)
     decide_ev_report rep[DECIDE_EV_ATTRS];
     decide_state state = decide_state_of(preq);
     request *req;
+    const char *addr;
     long long now = clock_now_ms();
 
     metrics_policy_request(danced_metrics(s->d), state == DECIDE_STATE_RCPT ? METRICS_RCPT
@@ -449,6 +451,9 @@ void request_dispatch(session *s)
         request_join_begin(s, req, preq, now);
     req->ev = decide_evidence(preq, req->snap->cfg.fingerprint_digest, rep);
     req->evid_len = evidence_id(req->ev, req->evid);
+    addr = policy_get_attr(preq, POLICY_ATTR_CLIENT_ADDRESS);
+    if (addr == NULL || !netaddr_parse(addr, &req->client))
+        memset(&req->client, 0, sizeof(req->client));     /* the "unknown" client's budget */
     request_evidence_problems(s, preq, rep);
     request_scope(s, preq, req);
     req->starting = true;

@@ -102,6 +102,10 @@ static const char known_text[] =
     "# HELP dance_stale_verdicts_total Verdicts decided from a secure answer past its TTL because a new look-up failed (stale_max; also counted in dance_verdicts_total).\n"
     "# TYPE dance_stale_verdicts_total counter\n"
     "dance_stale_verdicts_total 2\n"
+    "# HELP dance_lookup_budget_refusals_total Checks refused (temperror) by a look-up budget: a client's lookup_budget, or lookups_in_flight_max.\n"
+    "# TYPE dance_lookup_budget_refusals_total counter\n"
+    "dance_lookup_budget_refusals_total{limit=\"client\"} 2\n"
+    "dance_lookup_budget_refusals_total{limit=\"in_flight\"} 1\n"
     "# HELP dance_check_duration_seconds Time to compute one verdict, DNS included (memo reuse not counted).\n"
     "# TYPE dance_check_duration_seconds histogram\n"
     "dance_check_duration_seconds_bucket{le=\"0.001\"} 3\n"
@@ -147,6 +151,9 @@ static void known_state(metrics *m, metrics_gauges *g)
     metrics_policy_request(m, METRICS_OTHER);
     metrics_milter_message(m, 2);
     metrics_milter_message(m, 0);
+    metrics_budget_refusal(m, BUDGET_CLIENT);
+    metrics_budget_refusal(m, BUDGET_CLIENT);
+    metrics_budget_refusal(m, BUDGET_IN_FLIGHT);
     dns = metrics_dns(m);
     dns->lookups[RESOLVER_SECURE] = 3;
     dns->lookups[RESOLVER_SECURE_NXDOMAIN] = 1;
@@ -201,8 +208,8 @@ static void test_zero(void **state)
             assert_memory_equal(end - 2, " 0", 2);
     }
     /* 36 verdicts, 3 requests, 4 single figures, 4 DNS statuses, 3 cache, 1 verdict cache,
-       14 buckets + sum + count, build */
-    assert_int_equal(series, 36 + 3 + 2 + 2 + 4 + 3 + 1 + 1 + 16 + 1);
+       1 stale, 2 look-up budget refusals, 14 buckets + sum + count, build */
+    assert_int_equal(series, 36 + 3 + 2 + 2 + 4 + 3 + 1 + 1 + 2 + 16 + 1);
 }
 
 static void test_known_state_exact(void **state)

@@ -104,6 +104,9 @@ static void assert_defaults(const dance_config *cfg)
     assert_int_equal(cfg->peer_users.n, 0);
     assert_int_equal(cfg->remove_authserv_ids.n, 0);
     assert_false(cfg->remote_sockets);
+    assert_int_equal(cfg->lookup_budget.count, 60);
+    assert_int_equal(cfg->lookup_budget.per_s, 60);
+    assert_int_equal(cfg->lookups_in_flight_max, 1000);
 }
 
 static void test_defaults(void **state)
@@ -280,6 +283,8 @@ struct number_case {
 #define FIELD(f) offsetof(dance_config, f)
 
 static const struct number_case number_cases[] = {
+    { "lookups_in_flight_max = 1", FIELD(lookups_in_flight_max), 1 },
+    { "lookups_in_flight_max = 4096", FIELD(lookups_in_flight_max), 4096 },
     { "dns_timeout = 1", FIELD(dns_timeout), 1 },
     { "dns_timeout = 300", FIELD(dns_timeout), 300 },
     { "dns_timeout = 45s", FIELD(dns_timeout), 45 },
@@ -647,6 +652,22 @@ static const struct bad_case bad_cases[] = {
     { "dns_timeout = 5124095576030432h\n",
       "1: dns_timeout: 5124095576030432h is out of range (1..300 seconds)" },
     { "cache_max_ttl = 86401\n", "1: cache_max_ttl: 86401 is out of range (0..86400 seconds)" },
+    /* rates */
+    { "lookup_budget =\n", "1: lookup_budget: not a rate: \"\" (use N/DURATION such as 60/1m, or off)" },
+    { "lookup_budget = 60\n", "1: lookup_budget: not a rate: \"60\" (use N/DURATION such as 60/1m, or off)" },
+    { "lookup_budget = /1m\n", "1: lookup_budget: not a rate: \"/1m\" (use N/DURATION such as 60/1m, or off)" },
+    { "lookup_budget = 60/\n", "1: lookup_budget: not a rate: \"60/\" (use N/DURATION such as 60/1m, or off)" },
+    { "lookup_budget = on\n", "1: lookup_budget: not a rate: \"on\" (use N/DURATION such as 60/1m, or off)" },
+    { "lookup_budget = x/1m\n", "1: lookup_budget: not a number: \"x\"" },
+    { "lookup_budget = -1/1m\n", "1: lookup_budget: not a number: \"-1\"" },
+    { "lookup_budget = 1000001/1m\n", "1: lookup_budget: 1000001 is out of range (0..1000000)" },
+    { "lookup_budget = 60/0\n", "1: lookup_budget: 0 is out of range (1..86400 seconds)" },
+    { "lookup_budget = 60/2d\n", "1: lookup_budget: not a duration: \"2d\" (use N, Ns, Nm or Nh)" },
+    { "lookup_budget = 60/25h\n", "1: lookup_budget: 25h is out of range (1..86400 seconds)" },
+    { "lookup_budget = 60/1m/1m\n", "1: lookup_budget: not a duration: \"1m/1m\" (use N, Ns, Nm or Nh)" },
+    { "lookup_budget = 60 / 1m\n", "1: lookup_budget: not a number: \"60 \"" },
+    { "lookups_in_flight_max = 0\n", "1: lookups_in_flight_max: 0 is out of range (1..4096)" },
+    { "lookups_in_flight_max = 4097\n", "1: lookups_in_flight_max: 4097 is out of range (1..4096)" },
     { "cache_max_ttl = 25h\n", "1: cache_max_ttl: 25h is out of range (0..86400 seconds)" },
     { "cache_max_ttl = 1441m\n", "1: cache_max_ttl: 1441m is out of range (0..86400 seconds)" },
     { "cache_error_ttl = 3601\n", "1: cache_error_ttl: 3601 is out of range (0..3600 seconds)" },
@@ -1129,6 +1150,42 @@ static bool sample_path(char *path, size_t size)
  * line uncommented it still loads, sets every key once, and yields exactly
  * the defaults.
  */
+/* A rate value and the count and period it stores. */
+struct rate_case {
+    const char *line;
+    unsigned count, per_s;
+};
+
+static const struct rate_case rate_cases[] = {
+    { "lookup_budget = 30/1m", 30, 60 },
+    { "lookup_budget = 5/10s", 5, 10 },
+    { "lookup_budget = 5/10", 5, 10 },
+    { "lookup_budget = 1/1s", 1, 1 },
+    { "lookup_budget = 1000000/24h", 1000000, 86400 },
+    { "lookup_budget = 100/1h", 100, 3600 },
+    { "lookup_budget = off", 0, 0 },
+    { "lookup_budget = OFF", 0, 0 },
+    { "lookup_budget = 0", 0, 0 },
+    { "lookup_budget = 0/1m", 0, 0 },
+};
+
+static void test_rates(void **state)
+{
+    (void) state;
+    dance_config cfg;
+
+    for (size_t i = 0; i < sizeof(rate_cases) / sizeof(rate_cases[0]); i++) {
+        char text[128];
+
+        snprintf(text, sizeof(text), "%s\n", rate_cases[i].line);
+        load_ok(text, &cfg);
+        if (cfg.lookup_budget.count != rate_cases[i].count || cfg.lookup_budget.per_s != rate_cases[i].per_s)
+            fail_msg("%s: %u/%u", rate_cases[i].line, cfg.lookup_budget.count, cfg.lookup_budget.per_s);
+        assert_int_equal(config_line_of(&cfg, "lookup_budget"), 1);
+        config_free(&cfg);
+    }
+}
+
 static void test_sample(void **state)
 {
     (void) state;
@@ -1141,6 +1198,7 @@ static void test_sample(void **state)
         "fingerprint_digest", "user", "group", "pid_file", "log_facility", "log_format",
         "temperror_action", "fail_action", "idle_timeout", "request_timeout", "max_connections",
         "milter_max_connections", "peer_users", "remove_authserv_ids", "remote_sockets",
+        "lookup_budget", "lookups_in_flight_max",
     };
     char path[PATH_MAX], line[CONFIG_LINE_MAX + 2], err[512], tmp[PATH_MAX];
     char *uncommented = NULL;
@@ -1196,6 +1254,7 @@ int main(void)
         cmocka_unit_test(test_resolver_defaults),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_rates),
         cmocka_unit_test(test_words),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_booleans),

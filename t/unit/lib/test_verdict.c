@@ -367,6 +367,23 @@ static void test_set_none(void **state)
     verdict_clear(&v);
 }
 
+static void test_set_temperror(void **state)
+{
+    verdict v;
+
+    (void) state;
+    verdict_init(&v, "mta1.example.net", NULL);
+    verdict_set_temperror(&v, "look-up budget exceeded\x01");
+    verdict_finish(&v);     /* no owner: the decision stands */
+    assert_int_equal(v.result, VERDICT_TEMPERROR);
+    assert_string_equal(v.reason, "look-up budget exceeded?");
+    assert_string_equal(v.brief, "look-up budget exceeded?");
+    assert_string_equal(v.name, "mta1.example.net");
+    assert_int_equal(v.decisive, -1);
+    assert_int_equal(v.nowners, 0);
+    verdict_clear(&v);
+}
+
 /* A hostile why_bogus must come out printable. */
 static void test_reason_printable(void **state)
 {
@@ -397,6 +414,7 @@ static void test_words(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_temperror),
         cmocka_unit_test(test_pass_names_record),
         cmocka_unit_test(test_fail_rogue),
         cmocka_unit_test(test_neutral_pkix_only),
