@@ -32,7 +32,7 @@
  *   string    kept as written after the check (paths: "none", "" or ""
  *             written as two quotes mean "no file" and are kept as "";
  *             config_resolver() passes resolver_config "" on as NULL)
- *   duration  digits with an optional s, m or h suffix; bounded in seconds
+ *   duration  digits with an optional s, m, h or d suffix; bounded in seconds
  *   uint      digits only; bounded
  *   bool      yes/no, true/false, 1/0 (any case)
  *   list      entries separated by commas and/or white space; empty
