@@ -23,7 +23,7 @@
  *	of metrics_render(): the counters of the daemon context and the
  *	gauges read now (each face's open connections, the current cache's
  *	entries).  Another path answers 404; another method on /metrics
- *	405 with "Allow: GET".  The stats socket is not a face: it is not
+ *	405 with "Allow: GET" (to HEAD without a body).  The stats socket is not a face: it is not
  *	stopped when danced drains, it has no connection limit of its own,
  *	and its connections do not keep danced from stopping.  evhttp reads
  *	and writes without blocking, closes a connection idle or slow for
@@ -136,14 +136,22 @@ stats_route stats_route_of(bool get, const char *target)
     return r;
 }
 
-/* stats_reply - a short text answer with status code and reason. */
+/*
+ * stats_reply - a short text answer with status code and reason; none to
+ * HEAD (evhttp would send it without a length, and a client could not tell
+ * where the next answer starts).
+ */
 static void stats_reply(struct evhttp_request *req, int code, const char *reason, const char *body)
 {
-    struct evbuffer *buf = evbuffer_new();
+    struct evbuffer *buf;
 
-    if (buf == NULL)
-        DANCE_PANIC("out of memory");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        evhttp_send_reply(req, code, reason, NULL);
+        return;
+    }
+    if ((buf = evbuffer_new()) == NULL)
+        DANCE_PANIC("out of memory");
     evbuffer_add_printf(buf, "%s\n", body);
     evhttp_send_reply(req, code, reason, buf);
     evbuffer_free(buf);

@@ -11,8 +11,9 @@
  *
  * Checked: every answer is a sequence of whole HTTP responses - a status
  * line "HTTP/D.D NNN reason", header fields, a Content-Length that the
- * body matches (an HTTP/1.0 answer may go without: its body ends with
- * the connection); a 200 carries the Prometheus content type and exactly the
+ * body matches; without one, no body from HTTP/1.1 on (1xx, 204, 304,
+ * answers to HEAD), and in HTTP/1.0 and older the body ends with the
+ * connection; a 200 carries the Prometheus content type and exactly the
  * text metrics_render() makes of the daemon's counters, and only answers
  * an input that asks for GET and /metrics; a 405 says "Allow: GET".
  * stats_route_of(): a GET for "/metrics" or "/metrics?anything" is the
@@ -168,12 +169,15 @@ static void fuzz_responses(const char *r, size_t len, const uint8_t *data, size_
         if (sscanf(r, "HTTP/%d.%d %3u %n", &major, &minor, &code, &used) != 3 || used == 0 || code < 100
             || code > 599 || major < 0 || minor < 0)
             abort();
-        if (fuzz_header(r, hlen, "Content-Length", v, sizeof(v)) != NULL)
+        if (fuzz_header(r, hlen, "Content-Length", v, sizeof(v)) != NULL) {
             body = (size_t) strtoul(v, NULL, 10);
-        else if (major == 1 && minor == 0)
-            body = len - hlen;  /* HTTP/1.0 without keep-alive: the body ends with the connection */
-        else
-            abort();            /* from HTTP/1.1 on, every answer says its length */
+        } else if ((major == 1 && minor >= 1) || code < 200 || code == 204 || code == 304) {
+            body = 0;           /* no length: no body (1xx, 204, 304, an answer to HEAD) */
+            if (len > hlen && strncmp(hend, "HTTP/", 5) != 0)
+                abort();        /* a body nobody can tell the end of */
+        } else {
+            body = len - hlen;  /* HTTP/1.0 and older: the body ends with the connection */
+        }
         if (body > len - hlen)
             abort();
         if (code == 200) {
