@@ -6,13 +6,14 @@
 #   FOUNDDIR  inputs found by a run, FOUNDDIR/TARGET/ (KEEP=FOUNDDIR t/fuzz/run.sh ...)
 #   TARGET    as for run.sh (default: every target with a FOUNDDIR/TARGET/)
 #
-# For each target, libFuzzer's -merge=1 picks from the kept corpus,
-# t/fuzz/corpus/TARGET/, and FOUNDDIR/TARGET/ a small set of inputs that
-# covers every edge both cover, into a fresh directory (-use_counters=0:
-# edges, not hit counts, so the corpora stay small - a tenth of the files,
-# the same coverage; a run grows the counters back within seconds); that set then
-# replaces t/fuzz/corpus/TARGET/ (files named by their SHA-1, as libFuzzer
-# names them).  Nothing is replaced when a merge fails.  One line per
+# In t/fuzz/corpus/TARGET/ the inputs written by hand (seeds, regression
+# cases: any name that is not a SHA-1) always stay.  Starting from them,
+# libFuzzer's -merge=1 picks from the found inputs kept before (named by
+# their SHA-1) and FOUNDDIR/TARGET/ a small set that adds every edge they
+# cover (-use_counters=0: edges, not hit counts, so the corpora stay small
+# - a tenth of the files for the same coverage; a run grows the counters
+# back within seconds); that set replaces the SHA-1-named files.  Nothing
+# is replaced when a merge fails.  One line per
 # target: files and octets before and after.  Review with git status and
 # commit what changed.
 set -u
@@ -43,17 +44,19 @@ for t in $TARGETS; do
         status=1
         continue
     fi
-    mkdir -p "$WORK/$t" "$kept"
+    mkdir -p "$WORK/$t" "$WORK/$t.found" "$kept"
     before="$(count_of "$kept") ($(size_of "$kept") B)"
-    if ! ASAN_OPTIONS=detect_leaks=1 "$bin" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 "$WORK/$t" "$kept" \
-        ${FOUND:+"$FOUND/$t"} >"$WORK/$t.log" 2>&1; then
+    find "$kept" -regextype posix-extended -maxdepth 1 -type f ! -regex '.*/[0-9a-f]{40}' -exec cp {} "$WORK/$t/" \;
+    find "$kept" -regextype posix-extended -maxdepth 1 -type f -regex '.*/[0-9a-f]{40}' -exec cp {} "$WORK/$t.found/" \;
+    if ! ASAN_OPTIONS=detect_leaks=1 "$bin" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 \
+        "$WORK/$t" "$WORK/$t.found" "$FOUND/$t" >"$WORK/$t.log" 2>&1; then
         echo "minimize.sh: $t: the merge failed; $kept left as it was:" >&2
         tail -n 5 "$WORK/$t.log" >&2
         status=1
         continue
     fi
-    find "$kept" -maxdepth 1 -type f -delete
-    cp "$WORK/$t"/* "$kept/" 2>/dev/null
+    find "$kept" -regextype posix-extended -maxdepth 1 -type f -regex '.*/[0-9a-f]{40}' -delete
+    find "$WORK/$t" -regextype posix-extended -maxdepth 1 -type f -regex '.*/[0-9a-f]{40}' -exec cp {} "$kept/" \;
     printf '%-9s %13s %13s\n' "$t" "$before" "$(count_of "$kept") ($(size_of "$kept") B)"
 done
 exit "$status"
