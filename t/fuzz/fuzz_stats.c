@@ -11,9 +11,11 @@
  *
  * Checked: every answer is a sequence of whole HTTP responses - a status
  * line "HTTP/D.D NNN reason", header fields, a Content-Length that the
- * body matches; without one, no body from HTTP/1.1 on (1xx, 204, 304,
- * answers to HEAD), and in HTTP/1.0 and older the body ends with the
- * connection; a 200 carries the Prometheus content type and exactly the
+ * body matches; without one (RFC 9112, 6.3) no body for 1xx, 204 and 304,
+ * and none on an HTTP/1.1 connection kept open (the answers to HEAD); in
+ * HTTP/1.0 and older, or with "Connection: close", the body ends with the
+ * connection (so libevent's own 400 page to a malformed HEAD request,
+ * which carries a body, passes); a 200 carries the Prometheus content type and exactly the
  * text metrics_render() makes of the daemon's counters, and only answers
  * an input that asks for GET and /metrics; a 405 says "Allow: GET".
  * stats_route_of(): a GET for "/metrics" or "/metrics?anything" is the
@@ -171,12 +173,15 @@ static void fuzz_responses(const char *r, size_t len, const uint8_t *data, size_
             abort();
         if (fuzz_header(r, hlen, "Content-Length", v, sizeof(v)) != NULL) {
             body = (size_t) strtoul(v, NULL, 10);
-        } else if ((major == 1 && minor >= 1) || code < 200 || code == 204 || code == 304) {
-            body = 0;           /* no length: no body (1xx, 204, 304, an answer to HEAD) */
+        } else if (code < 200 || code == 204 || code == 304) {
+            body = 0;           /* never a body */
+        } else if ((major == 1 && minor >= 1)
+                   && (fuzz_header(r, hlen, "Connection", v, sizeof(v)) == NULL || strcasecmp(v, "close") != 0)) {
+            body = 0;           /* a connection kept open and no length: no body (an answer to HEAD) */
             if (len > hlen && strncmp(hend, "HTTP/", 5) != 0)
                 abort();        /* a body nobody can tell the end of */
         } else {
-            body = len - hlen;  /* HTTP/1.0 and older: the body ends with the connection */
+            body = len - hlen;  /* HTTP/1.0 and older, or Connection: close: the body ends with the connection */
         }
         if (body > len - hlen)
             abort();
