@@ -378,7 +378,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             nf = 0;
             break;
         }
-        default:                /* abort, or another session on the connection */
+        default:                /* abort, or QUIT_NC: the next SMTP client on this connection */
             open = fuzz_send(c, pick & 1 ? SMFIC_ABORT : SMFIC_QUIT_NC, s, 0, NULL, 0);
             break;
         }

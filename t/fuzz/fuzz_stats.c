@@ -43,7 +43,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static danced fuzz_d;
-static char fuzz_dir[] = "/tmp/fuzz_stats.XXXXXX";
+static char fuzz_dir[256];
 static char fuzz_sock[128];
 static char fuzz_text[METRICS_TEXT_MAX];
 static size_t fuzz_text_len;
@@ -65,8 +65,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
     (void) argc;
     (void) argv;
-    if (mkdtemp(fuzz_dir) == NULL)
-        abort();
+    /* under $TMPDIR: run.sh points it into its scratch directory, removed even after a crash */
+    snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/fuzz_stats.XXXXXX",
+             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+    if (strlen(fuzz_dir) > 80 || mkdtemp(fuzz_dir) == NULL)
+        abort();            /* the socket's path must fit sun_path */
     snprintf(fuzz_sock, sizeof(fuzz_sock), "%s/stats", fuzz_dir);
     snprintf(path, sizeof(path), "%s/dance.conf", fuzz_dir);
     snprintf(conf, sizeof(conf), "authserv_id = mx.fuzz.test\nstats_socket = unix:%s\n", fuzz_sock);

@@ -39,9 +39,9 @@ for t in $TARGETS; do
         status=1
         continue
     fi
-    mkdir -p "$WORK/$t"
+    mkdir -p "$WORK/$t" "$WORK/$t.tmp"
     start=$(date +%s)
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    TMPDIR="$WORK/$t.tmp" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$WORK/$t/crash-" "$WORK/$t" "$HERE/corpus/$t" >"$WORK/$t.log" 2>&1
     rc=$?
