@@ -15,6 +15,7 @@
 # counts them), corpus files (seed and new), crashes.  A crash, a leak, a sanitizer report or a
 # time-out (10 s for one input) stops that target: the input is kept as
 # $TMPDIR/dance-fuzz-TARGET.crash, printed in base64, and the status is 1.
+# Each target gets a TMPDIR of its own inside the scratch directory.
 # Exit status 0 when every target ran its time clean.
 
 set -u
