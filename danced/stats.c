@@ -17,11 +17,13 @@
  *	(snapshot.c), and with peer_users set only root and those users may
  *	ask (danced_admit, on every request: 403 otherwise).
  *
+ *	stats_route_of() decides by method and request target alone (a
+ *	pure function, so it is unit-tested and fuzzed without sockets):
  *	GET /metrics (a query string is ignored) answers 200 with the text
  *	of metrics_render(): the counters of the daemon context and the
  *	gauges read now (each face's open connections, the current cache's
  *	entries).  Another path answers 404; another method on /metrics
- *	405 with "Allow: GET".  The stats socket is not a face: it is not
+ *	405 with "Allow: GET" (to HEAD without a body).  The stats socket is not a face: it is not
  *	stopped when danced drains, it has no connection limit of its own,
  *	and its connections do not keep danced from stopping.  evhttp reads
  *	and writes without blocking, closes a connection idle or slow for
@@ -118,14 +120,38 @@ static int stats_peer_fd(struct evhttp_request *req, char *peer, size_t size)
     return bufferevent_getfd(evhttp_connection_get_bufferevent(conn));
 }
 
-/* stats_reply - a short text answer with status code and reason. */
+/* stats_route_of - the answer to a request for target with method GET or not. */
+stats_route stats_route_of(bool get, const char *target)
+{
+    /* parsed as evhttp parses a request line's URI, so the path is the one it would see */
+    struct evhttp_uri *uri = target != NULL ? evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT)
+                                            : NULL;
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    stats_route r = STATS_ROUTE_NOT_FOUND;
+
+    if (path != NULL && strcmp(path, STATS_PATH) == 0)
+        r = get ? STATS_ROUTE_METRICS : STATS_ROUTE_BAD_METHOD;
+    if (uri != NULL)
+        evhttp_uri_free(uri);
+    return r;
+}
+
+/*
+ * stats_reply - a short text answer with status code and reason; none to
+ * HEAD (evhttp would send it without a length, and a client could not tell
+ * where the next answer starts).
+ */
 static void stats_reply(struct evhttp_request *req, int code, const char *reason, const char *body)
 {
-    struct evbuffer *buf = evbuffer_new();
+    struct evbuffer *buf;
 
-    if (buf == NULL)
-        DANCE_PANIC("out of memory");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        evhttp_send_reply(req, code, reason, NULL);
+        return;
+    }
+    if ((buf = evbuffer_new()) == NULL)
+        DANCE_PANIC("out of memory");
     evbuffer_add_printf(buf, "%s\n", body);
     evhttp_send_reply(req, code, reason, buf);
     evbuffer_free(buf);
@@ -135,8 +161,6 @@ static void stats_reply(struct evhttp_request *req, int code, const char *reason
 static void stats_on_request(struct evhttp_request *req, void *arg)
 {
     stats *s = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     struct evbuffer *buf;
     metrics_gauges g;
     char peer[128];
@@ -147,14 +171,16 @@ static void stats_on_request(struct evhttp_request *req, void *arg)
         stats_reply(req, 403, "Forbidden", "forbidden (peer_users)");
         return;
     }
-    if (path == NULL || strcmp(path, STATS_PATH) != 0) {
+    switch (stats_route_of(evhttp_request_get_command(req) == EVHTTP_REQ_GET, evhttp_request_get_uri(req))) {
+    case STATS_ROUTE_NOT_FOUND:
         stats_reply(req, HTTP_NOTFOUND, "Not Found", "not found: the counters are at " STATS_PATH);
         return;
-    }
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+    case STATS_ROUTE_BAD_METHOD:
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
         stats_reply(req, HTTP_BADMETHOD, "Method Not Allowed", "method not allowed: use GET");
         return;
+    case STATS_ROUTE_METRICS:
+        break;
     }
     stats_gauges(s->d, &g);
     if (metrics_render(&s->d->metrics, &g, PACKAGE_VERSION, s->text, sizeof(s->text), &len) != METRICS_OK)

@@ -10,6 +10,7 @@
 #ifndef DANCE_DANCED_STATS_H
 #define DANCE_DANCED_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct danced danced;
@@ -20,6 +21,19 @@ typedef enum {
     STATS_BAD_ENDPOINT,               /* bad input: the stats_socket value */
     STATS_ENVIRONMENT                 /* bad environment: bind, socket file, group, the event loop */
 } stats_status;
+
+/* What a request gets, by its method and request target. */
+typedef enum {
+    STATS_ROUTE_METRICS = 0,          /* GET /metrics (any query string): 200 and the text */
+    STATS_ROUTE_NOT_FOUND,            /* another path, or a target that is no URI: 404 */
+    STATS_ROUTE_BAD_METHOD            /* /metrics with another method: 405, Allow: GET */
+} stats_route;
+
+/*
+ * stats_route_of - the answer to a request for target (the request line's
+ * URI, as sent) with method GET or not; no I/O, any string is fine.
+ */
+stats_route stats_route_of(bool get, const char *target);
 
 /* stats_open - bind the configured stats_socket (none: nothing to do) into d; a message in err otherwise. */
 stats_status stats_open(danced *d, char *err, size_t errsize);

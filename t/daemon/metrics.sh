@@ -17,7 +17,7 @@
 #   - the open policy connections gauge while a client holds one open;
 #   - the text passes `promtool check metrics` (Debian: prometheus; the
 #     line is skipped without it);
-#   - 404 for another path, 405 (Allow: GET) for POST /metrics;
+#   - 404 for another path, 405 (Allow: GET) for POST /metrics; to HEAD no body;
 #   - `dance stats --stats-socket` and `dance stats -c` print the same
 #     figures as a table; an unreachable socket exits 69;
 #   - garbage and a silent client on the stats socket do not delay the
@@ -275,6 +275,11 @@ http "$SPORT" GET /other && status_is 404
 report $? "GET /other -> 404"
 http "$SPORT" POST /metrics && status_is 405 && { grep -qi '^Allow: GET' "$TB_DIR/http" || why "no Allow: GET"; }
 report $? "POST /metrics -> 405 with Allow: GET"
+http "$SPORT" HEAD /metrics && status_is 405 && { grep -qi '^Allow: GET' "$TB_DIR/http" || why "no Allow: GET"; } \
+    && { [ ! -s "$TB_DIR/body" ] || why "a body to HEAD: $(head -c 60 "$TB_DIR/body")"; }
+report $? "HEAD /metrics -> 405 with Allow: GET and no body (a body to HEAD is found by the fuzz target stats)"
+http "$SPORT" HEAD /other && status_is 404 && { [ ! -s "$TB_DIR/body" ] || why "a body to HEAD: $(head -c 60 "$TB_DIR/body")"; }
+report $? "HEAD /other -> 404 and no body"
 
 # --- dance stats ----------------------------------------------------------------------
 "$DANCE" stats --stats-socket "$SEP" >"$TB_DIR/stats" 2>"$TB_DIR/err"
