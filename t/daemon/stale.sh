@@ -22,6 +22,9 @@
 #     signature tampered: C's fresh bogus answer (temperror) ends the
 #     stale life, so with nsd killed again C says temperror, not a stale
 #     pass;
+#   - nsd comes back signing correctly (A: fresh pass), then the record is
+#     withdrawn: A's secure NXDOMAIN (none) ends the stale life, so with
+#     nsd killed again A says temperror, not a stale pass;
 #   - every instance stops on SIGTERM with status 0 and no sanitizer report.
 #
 # Output is TAP with the plan at the end; skipped (1..0) without the bed's
@@ -300,6 +303,37 @@ replies_are "DEFER_IF_PERMIT *" "PREPEND *dane=temperror (TLSA look-up *) smtp.h
 [ $(($(date +%s) + 1)) -lt $((FRESH + TTL + WINDOW)) ] \
     || why "too slow: the fresh answer's stale window had passed anyway ($(($(date +%s) - FRESH)) s)"
 report $? "after a bogus answer the old secure answer is gone: DNS down gives temperror, not a stale pass"
+
+# --- a secure answer proving no record ends the stale life ---------------------------
+tb_zone_sign ok.test       # signed correctly again, the record still published
+tb_nsd_restart
+for _ in $(seq 1 15); do
+    ask "$EA" mta1.ok.test
+    [ "$(reply_n 0)" = OK ] && break
+    sleep 1
+done
+FRESH=$(date +%s)
+replies_are OK "PREPEND *dane=pass (matched TLSA 3 1 1) smtp.helo=mta1.ok.test"
+report $? "nsd back and signing correctly: A computes a fresh pass"
+
+# the record is withdrawn: the owner no longer exists (secure NXDOMAIN)
+sed -i '/^_smtp-client\.mta1\.ok\.test\..*TLSA/d' "$TB_ZONES/ok.test.zone"
+tb_zone_sign ok.test
+touch -d '+2 seconds' "$TB_ZONES/ok.test.signed"
+kill -HUP "$TB_NSD_PID"
+GONE=$(date +%s.%N)
+wait_until "$GONE" $((TTL + 1))
+ask "$EA" mta1.ok.test
+replies_are DUNNO "PREPEND *dane=none (no TLSA records \\\\(NXDOMAIN\\\\)) smtp.helo=mta1.ok.test"
+report $? "the record is withdrawn: the secure NXDOMAIN gives none"
+
+tb_nsd_kill
+wait_until "$(date +%s.%N)" $((TTL + 1))
+ask "$EA" mta1.ok.test
+replies_are "DEFER_IF_PERMIT *" "PREPEND *dane=temperror (TLSA look-up *) smtp.helo=mta1.ok.test"
+[ $(($(date +%s) + 1)) -lt $((FRESH + TTL + WINDOW)) ] \
+    || why "too slow: the fresh answer's stale window had passed anyway ($(($(date +%s) - FRESH)) s)"
+report $? "after a secure denial the old secure answer is gone: DNS down gives temperror, not a stale pass"
 
 # --- stop --------------------------------------------------------------------------
 RC=0
