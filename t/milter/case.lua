@@ -1,7 +1,8 @@
 -- case.lua - one Sendmail-style milter conversation with danced, for t/milter/sendmail.sh.
 --
 -- miltertest -D SOCK=inet:PORT@127.0.0.1 -D CASE=name [-D FP=AB:CD:...] [-D HELO=...]
---            [-D MAILFROM=...] [-D VERIFY=...] [-D MTA=...] [-D TLS=1] [-D WANT=...] -s case.lua
+--            [-D MAILFROM=...] [-D VERIFY=...] [-D MTA=...] [-D TLS=1] [-D WANT=...]
+--            [-D ADDR=client address, default 127.0.0.1] -s case.lua
 --
 -- It plays the MTA: negotiation, connect (with the v macro MTA), HELO with
 -- the TLS macros a Sendmail built with STARTTLS passes ({tls_version},
@@ -38,7 +39,7 @@ check(mt.test_option(conn, SMFIP_NR_CONN) and mt.test_option(conn, SMFIP_NR_HELO
 check(not mt.test_option(conn, SMFIP_NR_MAIL), "danced answers MAIL")
 
 check(mt.macro(conn, SMFIC_CONNECT, "v", MTA or "8.17.1", "{client_resolve}", "FAIL") == nil, "connect macros")
-check(mt.conninfo(conn, "mta.client.test", "127.0.0.1") == nil, "conninfo")
+check(mt.conninfo(conn, "mta.client.test", ADDR or "127.0.0.1") == nil, "conninfo")
 check(mt.getreply(conn) == SMFIR_CONTINUE, "connect continues")
 
 local helo_macros = {}

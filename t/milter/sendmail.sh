@@ -21,6 +21,9 @@
 #     service") and a CONFIGURATION warning naming smtpd_data_restrictions;
 #   - an MD5-length {cert_fp}: none, and one CONFIGURATION ERROR naming
 #     confCERT_FINGERPRINT_ALGORITHM;
+#   - lookup_budget on the milter face: a client's fresh names past its
+#     budget are temperror (look-up budget exceeded), a warning names it,
+#     cached names still pass, another client keeps its own budget;
 #   - garbage on the milter socket and a connection dropped mid-message
 #     close only their own connection;
 #   - a unix: milter_socket with socket_mode; 3000 SIGHUPs in a burst leave the
@@ -109,6 +112,16 @@ log_has() {
         sleep 0.02
     done
     why "no log line matching /$1/"
+}
+
+# reloads N - danced's log has N "configuration reloaded" lines or more (waits up to 10 s).
+reloads() {
+    local i
+    for i in $(seq 1 500); do
+        [ "$(grep -c 'configuration reloaded' "$DLOG")" -ge "$1" ] && return 0
+        sleep 0.02
+    done
+    why "fewer than $1 reloads logged"
 }
 
 # ---------------------------------------------------------------------------
@@ -221,6 +234,27 @@ n=$(grep -c 'CONFIGURATION ERROR' "$DLOG")
 [ "$n" = 1 ] || why "$n CONFIGURATION ERROR lines, want 1"
 report $? "the digest mismatch is logged once, not per message"
 
+# --- look-up budgets on the milter face ----------------------------------------
+cp "$DCONF" "$DCONF.saved"
+printf 'lookup_budget = 4/24h\n' >> "$DCONF"
+kill -HUP "$DANCED_PID"
+reloads 1 && mt ADDR=192.0.2.7 TLS=1 FP="$GOOD" HELO=b1.ok.test WANT="dane=none" && \
+    mt ADDR=192.0.2.7 TLS=1 FP="$GOOD" HELO=b2.ok.test WANT="dane=none" && \
+    inserted "dane=none smtp.helo=b2.ok.test" "dane=none smtp.mailfrom=b2.ok.test"
+report $? "lookup_budget = 4/24h: a client's first four uncached look-ups (two fresh names, HELO and MAIL FROM) are made"
+mt ADDR=192.0.2.7 TLS=1 FP="$GOOD" HELO=b3.ok.test WANT="dane=temperror (look-up budget exceeded)" && \
+    inserted "dane=temperror smtp.helo=b3.ok.test" "dane=temperror smtp.mailfrom=b3.ok.test" && \
+    log_has "look-up budget exceeded: client 192\.0\.2\.7 "
+report $? "the fifth and sixth: dane=temperror (look-up budget exceeded) for both identities, a warning names the client"
+mt ADDR=192.0.2.7 TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="dane=pass"
+report $? "the spent client's cached names still pass (cached answers never count)"
+mt ADDR=192.0.2.8 TLS=1 FP="$GOOD" HELO=b4.ok.test WANT="dane=none" && \
+    inserted "dane=none smtp.helo=b4.ok.test" "dane=none smtp.mailfrom=b4.ok.test"
+report $? "another client's fresh names are looked up (its own budget)"
+mv "$DCONF.saved" "$DCONF"
+kill -HUP "$DANCED_PID"
+reloads 2
+
 # --- hostile connections -------------------------------------------------------
 "$TB_PYTHON" - "$MPORT" <<'EOF' >"$TB_DIR/hostile.out" 2>&1
 import socket, struct, sys
@@ -258,7 +292,7 @@ BURST=3000
 import os, signal, sys
 for _ in range(int(sys.argv[2])):
     os.kill(int(sys.argv[1]), signal.SIGHUP)' "$DANCED_PID" "$BURST"
-log_has "configuration reloaded" && sleep 0.5 && \
+reloads 3 && sleep 0.5 && \
     SERVID_NOW=reloaded.dest.test mt TLS=1 FP="$GOOD" HELO=ee301.ok.test WANT="reloaded.dest.test;|dane=pass"
 report $? "$BURST SIGHUP(s) in a burst: the milter keeps serving, with the reloaded authserv-id"
 tb_running "$DANCED_PID" || why "danced died"
