@@ -24,6 +24,8 @@
 #   danced_end PID LOG SIGNAL   send SIGNAL (default TERM), wait up to 15 s;
 #                      fails unless it exited 0 with no sanitizer report in LOG
 #   sanitizer_clean LOG    fails when LOG holds an ASan/LSan/UBSan report
+#   log_has REGEX [SECONDS]    danced's log ($DLOG) has a line matching the ERE
+#                      REGEX, waiting up to SECONDS (default 3); fails with WHY
 #
 # Needs testbed.sh (tb_running, TB_PIDS) sourced first, and DANCED set.
 
@@ -151,4 +153,13 @@ danced_end() {
     [ "$rc" = 0 ] && [ "$i" != 0 ] && { why "danced exit status $i after SIG$sig"; rc=1; }
     sanitizer_clean "$log" || rc=1
     return "$rc"
+}
+
+log_has() {
+    local i
+    for i in $(seq 1 $((${2:-3} * 20))); do
+        grep -Eq -- "$1" "$DLOG" && return 0
+        sleep 0.05
+    done
+    why "no danced log line matching /$1/"
 }

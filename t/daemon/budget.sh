@@ -49,7 +49,8 @@ TB_TAP=1
 
 tap_need_beds
 tap_need_binaries
-CLIENT="$TB_PYTHON $TESTDIR/daemon/policyclient.py"
+# shellcheck source=t/daemon/ask.sh
+. "$TESTDIR/daemon/ask.sh"
 REASON="look-up budget exceeded"
 
 # tap_diag - on failure: the client's output and danced's last lines.
@@ -58,32 +59,6 @@ tap_diag() {
     [ -s "$TB_DIR/err" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/err" | tail -n 3 | sed 's/^/#   err: /'
     [ -f "${DLOG:-}" ] && tail -n 4 "$DLOG" | cut -c1-300 | sed 's/^/#   danced: /'
     return 0
-}
-
-# client ARGS... - run policyclient.py on the policy socket; its JSON in $TB_DIR/out.
-client() {
-    # shellcheck disable=SC2086  # CLIENT is "python script"
-    $CLIENT "$PEP" "$@" >"$TB_DIR/out" 2>"$TB_DIR/err" </dev/null
-}
-
-# py EXPR - print EXPR evaluated over the JSON in $TB_DIR/out (j).
-py() {
-    "$TB_PYTHON" -c '
-import json, sys
-j = json.load(open(sys.argv[1]))
-print(eval(sys.argv[2]))' "$TB_DIR/out" "$1" 2>/dev/null
-}
-
-# replies_are PATTERN... - the last "ask" got exactly these replies, each matching its shell pattern.
-replies_are() {
-    local n=$# i=0 r
-    tb_json_is "j['error'] is None and len(j['replies']) == $n" || return 1
-    for pat in "$@"; do
-        r=$(py "j['replies'][$i]")
-        # shellcheck disable=SC2254  # a pattern on purpose
-        case $r in $pat) ;; *) why "reply $i is '$r', want '$pat'"; return 1 ;; esac
-        i=$((i + 1))
-    done
 }
 
 # count_lines ERE - lines of danced's log matching ERE.
@@ -187,7 +162,7 @@ rc=$?
 report "$rc" "danced starts with lookup_budget = 100/24h, lookups_in_flight_max = 4"
 [ "$rc" = 0 ] || { echo "Bail out! danced did not start"; exit 1; }
 
-client ask "${GOOD[@]}" client_address=192.0.2.2 helo_name=mta1.ok.test
+client "$PEP" ask "${GOOD[@]}" client_address=192.0.2.2 helo_name=mta1.ok.test
 replies_are 'OK'
 report $? "client B (192.0.2.2): mta1.ok.test passes (OK)"
 
@@ -205,7 +180,7 @@ for i in $(seq 2 200); do
 done
 sleep 0.2
 T0=$(date +%s%N)
-client ask --timeout 60 "${GOOD[@]}" client_address=192.0.2.2 client_port=3001 helo_name=ee301.ok.test \
+client "$PEP" ask --timeout 60 "${GOOD[@]}" client_address=192.0.2.2 client_port=3001 helo_name=ee301.ok.test \
     "${B_ARGS[@]}"
 cp "$TB_DIR/out" "$TB_DIR/b.out"
 wait "$APID"
@@ -227,28 +202,28 @@ report $? "one warning line names client 192.0.2.1"
 cp "$TB_DIR/b.out" "$TB_DIR/out"
 tb_json_is "j['error'] is None and j['replies'] == ['OK'] * 200"
 report $? "client B's 200 requests during the flood all pass (OK), none temperror"
-P99=$(py "sorted(j['ms'])[int(len(j['ms']) * 0.99) - 1]")
-P50=$(py "sorted(j['ms'])[len(j['ms']) // 2]")
+P99=$(json_get "sorted(j['ms'])[int(len(j['ms']) * 0.99) - 1]")
+P50=$(json_get "sorted(j['ms'])[len(j['ms']) // 2]")
 timing "client B during the flood: p50 $P50 ms, p99 $P99 ms"
 tb_json_is "sorted(j['ms'])[int(len(j['ms']) * 0.99) - 1] < 500"
 report $? "client B's p99 latency during the flood is under 0.5 s (p99 $P99 ms, p50 $P50 ms)"
 
 # --- what is cached never counts --------------------------------------------------
-client ask "${GOOD[@]}" client_address=192.0.2.1 client_port=1001 helo_name=mta1.ok.test
+client "$PEP" ask "${GOOD[@]}" client_address=192.0.2.1 client_port=1001 helo_name=mta1.ok.test
 replies_are 'OK'
 report $? "client A over its budget: mta1.ok.test (a verdict already computed) still passes (OK)"
-client ask "${ROGUE[@]}" client_address=192.0.2.1 client_port=1002 helo_name=ee301.ok.test
+client "$PEP" ask "${ROGUE[@]}" client_address=192.0.2.1 client_port=1002 helo_name=ee301.ok.test
 replies_are 'DUNNO'
 report $? "client A over its budget: another certificate for ee301.ok.test (its TLSA answer cached) is a fail (DUNNO), not temperror"
 n=$(count_lines "result=fail .*client=192\.0\.2\.1")
 [ "$n" = 1 ] || why "$n fail verdict lines for 192.0.2.1, want 1"
 report $? "that verdict is logged as a fail"
-client ask "${GOOD[@]}" client_address=192.0.2.1 client_port=1003 helo_name=fresh-1001.ok.test
+client "$PEP" ask "${GOOD[@]}" client_address=192.0.2.1 client_port=1003 helo_name=fresh-1001.ok.test
 replies_are 'DEFER_IF_PERMIT*'
 n=$(count_lines "$REASON: client 192\.0\.2\.1 ")
 [ "$n" = 1 ] || why "$n warning lines name 192.0.2.1, want still 1"
 report $? "client A's next fresh name is refused again, and not logged again within the minute"
-client ask "${GOOD[@]}" client_address=192.0.2.2 client_port=3500 helo_name=fresh-b.ok.test
+client "$PEP" ask "${GOOD[@]}" client_address=192.0.2.2 client_port=3500 helo_name=fresh-b.ok.test
 replies_are 'DUNNO'
 report $? "client B's own fresh name is looked up (none: DUNNO), not refused"
 
@@ -258,7 +233,7 @@ report $? "dance_lookup_budget_refusals_total: client 901, in_flight 0"
 
 # --- the in-flight cap -------------------------------------------------------------
 H0=$(tb_blackhole_hits)
-client many --conns 6 --timeout 10 "${GOOD[@]}" client_address=198.51.100.7 helo_name=cap.dead.test
+client "$PEP" many --conns 6 --timeout 10 "${GOOD[@]}" client_address=198.51.100.7 helo_name=cap.dead.test
 tb_json_is "j['answered'] == 6 and sorted((k.split(' ')[0], k.endswith('($REASON)'), v) for k, v in j['actions'].items()) == [('DEFER_IF_PERMIT', False, 4), ('DEFER_IF_PERMIT', True, 2)]"
 report $? "six concurrent checks of a name behind the blackhole: four time out, two are refused ($REASON), all DEFER_IF_PERMIT"
 scrape && [ "$(refusals in_flight)" = 2 ] || why "in_flight refusals '$(refusals in_flight)', want 2"
@@ -281,19 +256,19 @@ report $? "dance stats: look-up budget refused: client 901, in flight 2"
 reload "lookup_budget = off" "lookups_in_flight_max = 4"
 report $? "SIGHUP with lookup_budget = off"
 mapfile -t FRESH < <(fresh_args again 20)
-client ask "${GOOD[@]}" client_address=192.0.2.1 client_port=1004 helo_name=again-1.ok.test "${FRESH[@]}"
+client "$PEP" ask "${GOOD[@]}" client_address=192.0.2.1 client_port=1004 helo_name=again-1.ok.test "${FRESH[@]}"
 tb_json_is "j['error'] is None and [r.split(' ')[0] for r in j['replies']] == ['DUNNO'] * 20"
 report $? "budget off: client A's 20 fresh names are all looked up (DUNNO), none refused"
 reload "lookup_budget = 2/24h"
 report $? "SIGHUP with lookup_budget = 2/24h"
 mapfile -t FRESH < <(fresh_args small 4)
-client ask "${GOOD[@]}" client_address=2001:db8:5:6::1 client_port=1005 helo_name=small-1.ok.test "${FRESH[@]}"
+client "$PEP" ask "${GOOD[@]}" client_address=2001:db8:5:6::1 client_port=1005 helo_name=small-1.ok.test "${FRESH[@]}"
 tb_json_is "j['error'] is None and [r.split(' ')[0] for r in j['replies']] == ['DUNNO', 'DUNNO', 'DEFER_IF_PERMIT', 'DEFER_IF_PERMIT']"
 report $? "budget 2/24h: a new IPv6 client gets two look-ups, then temperror"
-client ask "${GOOD[@]}" client_address=2001:db8:5:6:ffff::9 client_port=1006 helo_name=small-5.ok.test
+client "$PEP" ask "${GOOD[@]}" client_address=2001:db8:5:6:ffff::9 client_port=1006 helo_name=small-5.ok.test
 replies_are 'DEFER_IF_PERMIT*'
 report $? "another address of the same /64 shares that budget (temperror)"
-client ask "${GOOD[@]}" client_address=2001:db8:5:7::1 client_port=1007 helo_name=small-6.ok.test
+client "$PEP" ask "${GOOD[@]}" client_address=2001:db8:5:7::1 client_port=1007 helo_name=small-6.ok.test
 replies_are 'DUNNO'
 report $? "the next /64 has its own (looked up: DUNNO)"
 scrape && [ "$(refusals client)" = 904 ] || why "client refusals '$(refusals client)', want 904"

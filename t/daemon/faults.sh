@@ -54,7 +54,8 @@ TB_TAP=1
 tap_need_beds
 tap_need_binaries
 
-CLIENT="$TB_PYTHON $TESTDIR/daemon/policyclient.py"
+# shellcheck source=t/daemon/ask.sh
+. "$TESTDIR/daemon/ask.sh"
 FAULT="$TB_PYTHON $TESTDIR/daemon/faultclient.py"
 
 # tap_diag - on failure: the client's output and danced's last lines.

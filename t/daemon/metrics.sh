@@ -57,7 +57,8 @@ if ! command -v miltertest >/dev/null 2>&1; then
     exit 0
 fi
 tap_need_binaries
-CLIENT="$TB_PYTHON $TESTDIR/daemon/policyclient.py"
+# shellcheck source=t/daemon/ask.sh
+. "$TESTDIR/daemon/ask.sh"
 SERVID=mx.dest.test
 
 # tap_diag - on failure: the last answer and danced's last lines.
@@ -66,12 +67,6 @@ tap_diag() {
     [ -s "$TB_DIR/out" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/out" | head -c 600 | sed 's/^/#   out: /'
     [ -f "${DLOG:-}" ] && tail -n 4 "$DLOG" | cut -c1-300 | sed 's/^/#   danced: /'
     return 0
-}
-
-# client ENDPOINT ARGS... - run policyclient.py; its JSON in $TB_DIR/out.
-client() {
-    # shellcheck disable=SC2086  # CLIENT is "python script"
-    $CLIENT "$@" >"$TB_DIR/out" 2>"$TB_DIR/err" </dev/null
 }
 
 # http PORT METHOD PATH - one raw HTTP/1.0 request to 127.0.0.1:PORT; the whole answer in $TB_DIR/http,

@@ -54,7 +54,8 @@ TB_TAP=1
 
 tap_need_beds
 tap_need_binaries
-CLIENT="$TB_PYTHON $TESTDIR/daemon/policyclient.py"
+# shellcheck source=t/daemon/ask.sh
+. "$TESTDIR/daemon/ask.sh"
 HAVE_AUTHRES=
 "$TB_PYTHON" -c 'import authres' 2>/dev/null && HAVE_AUTHRES=1
 [ -n "$HAVE_AUTHRES" ] || tb_log "python3-authres is missing: headers are checked with a regular expression instead"
@@ -64,20 +65,6 @@ tap_diag() {
     [ -s "$TB_DIR/out" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/out" | cut -c1-600 | sed 's/^/#   out: /'
     [ -s "$TB_DIR/err" ] && tr -c '[:print:]\n' '?' < "$TB_DIR/err" | tail -n 5 | sed 's/^/#   err: /'
     return 0
-}
-
-# client ENDPOINT ARGS... - run policyclient.py; its JSON in $TB_DIR/out, stderr in $TB_DIR/err.
-client() {
-    # shellcheck disable=SC2086  # CLIENT is "python script"
-    $CLIENT "$@" >"$TB_DIR/out" 2>"$TB_DIR/err" </dev/null
-}
-
-# json_get EXPR - print the value of EXPR over the client's JSON.
-json_get() {
-    "$TB_PYTHON" -c '
-import json, sys
-j = json.load(open(sys.argv[1]))
-print(eval(sys.argv[2]))' "$TB_DIR/out" "$1" 2>/dev/null
 }
 
 # ar_is ACTION SERVID RESULT... - ACTION is "PREPEND Authentication-Results: ..." whose
@@ -127,11 +114,6 @@ EOF
         return 1
     fi
     return 0
-}
-
-# reply_n N - the N-th reply (0-based) of the last "ask".
-reply_n() {
-    json_get "j['replies'][$1]"
 }
 
 # reply_is N PATTERN - the N-th reply of the last "ask" matches the shell PATTERN.

@@ -49,7 +49,8 @@ TB_TAP=1
 
 tap_need_beds
 tap_need_binaries
-CLIENT="$TB_PYTHON $TESTDIR/daemon/policyclient.py"
+# shellcheck source=t/daemon/ask.sh
+. "$TESTDIR/daemon/ask.sh"
 TTL=2           # of every record in the bed
 WINDOW=12       # stale_max of A and C, seconds
 
@@ -60,33 +61,6 @@ tap_diag() {
         [ -s "$TB_DIR/$l.log" ] && tail -n 2 "$TB_DIR/$l.log" | cut -c1-400 | sed "s/^/#   $l: /"
     done
     return 0
-}
-
-# client ENDPOINT ARGS... - run policyclient.py; its JSON in $TB_DIR/out.
-client() {
-    # shellcheck disable=SC2086  # CLIENT is "python script"
-    $CLIENT "$@" >"$TB_DIR/out" 2>"$TB_DIR/err" </dev/null
-}
-
-# reply_n N - the N-th reply (0-based) of the last "ask".
-reply_n() {
-    "$TB_PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["replies"][int(sys.argv[2])])' \
-        "$TB_DIR/out" "$1" 2>/dev/null
-}
-
-# replies_are PATTERN... - the last "ask" got exactly these replies (shell patterns), no error.
-replies_are() {
-    local i=0 r p
-    tb_json_is "j['error'] is None and len(j['replies']) == $#" || { why "$WHY"; return 1; }
-    for p in "$@"; do
-        r=$(reply_n "$i")
-        # shellcheck disable=SC2254  # a pattern on purpose
-        case $r in
-            $p) ;;
-            *) why "reply $i is '$r', want '$p'"; return 1 ;;
-        esac
-        i=$((i + 1))
-    done
 }
 
 # ask ENDPOINT NAME - RCPT then DATA for helo NAME with the good certificate, on one connection.

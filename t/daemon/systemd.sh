@@ -46,7 +46,8 @@ if ! grep -q 'sd_notify' "$DANCED" 2>/dev/null && ! ldd "$DANCED" 2>/dev/null | 
     echo "1..0 # SKIP $DANCED was built without systemd support"
     exit 0
 fi
-CLIENT="$TB_PYTHON $TESTDIR/daemon/policyclient.py"
+# shellcheck source=t/daemon/ask.sh
+. "$TESTDIR/daemon/ask.sh"
 
 # tap_diag - on failure: the notifications and danced's last lines.
 tap_diag() {

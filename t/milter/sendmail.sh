@@ -104,16 +104,6 @@ inserted() {
     return 0
 }
 
-# log_has REGEX - danced's log has a line matching REGEX (waits up to 2 s).
-log_has() {
-    local i
-    for i in $(seq 1 100); do
-        grep -Eq "$1" "$DLOG" && return 0
-        sleep 0.02
-    done
-    why "no log line matching /$1/"
-}
-
 # reloads N - danced's log has N "configuration reloaded" lines or more (waits up to 10 s).
 reloads() {
     local i

@@ -63,16 +63,6 @@ tap_diag() {
     pb_tap_diag
 }
 
-# log_has REGEX - danced's log has a line matching REGEX (waits up to 3 s).
-log_has() {
-    local i
-    for i in $(seq 1 60); do
-        grep -Eq "$1" "$DLOG" && return 0
-        sleep 0.05
-    done
-    why "no danced log line matching /$1/"
-}
-
 # headers_file NAME FIELD... - a file of header fields for smtpclient.py --headers-file.
 headers_file() {
     local f=$PB_DIR/$1.hdr

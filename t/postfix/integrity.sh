@@ -61,16 +61,6 @@ tap_diag() {
     pb_tap_diag
 }
 
-# log_has REGEX [SECONDS] - danced's log has a line matching REGEX (waits up to SECONDS, default 3).
-log_has() {
-    local i
-    for i in $(seq 1 $((${2:-3} * 20))); do
-        grep -Eq "$1" "$DLOG" && return 0
-        sleep 0.05
-    done
-    why "no danced log line matching /$1/"
-}
-
 # as_nobody CMD... - run CMD as user nobody (group nogroup).
 as_nobody() {
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
