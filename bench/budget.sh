@@ -73,11 +73,7 @@ CLIENT="$TB_PYTHON $SRCDIR/t/daemon/policyclient.py"
 NERR=0
 tb_init
 # NSD's response rate limiting would measure itself: off, as in bench/run.sh.
-eval "$(declare -f tb_nsd_conf | sed '1s/^tb_nsd_conf /tb_nsd_conf_without_rrl /')"
-tb_nsd_conf() {
-    tb_nsd_conf_without_rrl "$@"
-    sed -i 's/^server:$/server:\n\trrl-ratelimit: 0\n\trrl-whitelist-ratelimit: 0/' "$TB_DIR/nsd.conf"
-}
+TB_NSD_NO_RRL=1
 tb_standard_bed
 printf 'server:\n\taggressive-nsec: no\n' >> "$TB_CONF"
 C=$TB_CERTS

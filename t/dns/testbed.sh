@@ -427,12 +427,17 @@ tb_blackhole_hits() {
 }
 
 # tb_nsd_conf PORT ZONE... - write nsd.conf serving the given zones (their .signed files).
+# With TB_NSD_NO_RRL=1 nsd's response rate limiting is off (on by default in
+# Debian's build: 200 answers a second per /24, the rest dropped or
+# truncated), so that a benchmark does not measure it.
 tb_nsd_conf() {
     local port=$1 z
     shift
     cat > "$TB_DIR/nsd.conf" <<EOF
 server:
-	ip-address: 127.0.0.1
+${TB_NSD_NO_RRL:+	rrl-ratelimit: 0
+	rrl-whitelist-ratelimit: 0
+}	ip-address: 127.0.0.1
 	port: $port
 	do-ip6: no
 	username: ""
