@@ -79,6 +79,40 @@ wait_until() {
         "$1" "${2:-0}"
 }
 
+# nsd_back ENDPOINT - restart nsd and ask until ENDPOINT computes a fresh pass (RCPT OK); sets FRESH.
+nsd_back() {
+    tb_nsd_restart
+    # libunbound takes a few seconds to trust a server it saw die
+    for _ in $(seq 1 15); do
+        ask "$1" mta1.ok.test
+        [ "$(reply_n 0)" = OK ] && break
+        sleep 1
+    done
+    FRESH=$(date +%s)
+    replies_are OK "PREPEND *dane=pass (matched TLSA 3 1 1) smtp.helo=mta1.ok.test"
+}
+
+# nsd_reread - nsd rereads ok.test's changed zone file (SIGHUP), then the TTL passes.
+nsd_reread() {
+    local at
+    touch -d '+2 seconds' "$TB_ZONES/ok.test.signed"
+    kill -HUP "$TB_NSD_PID"
+    at=$(date +%s.%N)
+    wait_until "$at" $((TTL + 1))
+}
+
+# no_stale_pass ENDPOINT - nsd is killed while the fresh answer (FRESH) would still be
+# in its stale window: ENDPOINT must give temperror, not a stale pass.
+no_stale_pass() {
+    tb_nsd_kill
+    wait_until "$(date +%s.%N)" $((TTL + 1))
+    ask "$1" mta1.ok.test
+    replies_are "DEFER_IF_PERMIT *" "PREPEND *dane=temperror (TLSA look-up *) smtp.helo=mta1.ok.test"
+    # only meaningful while the fresh answer would still be inside its stale window
+    [ $(($(date +%s) + 1)) -lt $((FRESH + TTL + WINDOW)) ] \
+        || why "too slow: the fresh answer's stale window had passed anyway ($(($(date +%s) - FRESH)) s)"
+}
+
 # write_conf FILE PORT LINE... - a danced configuration for the bed.
 write_conf() {
     local f=$1 port=$2
@@ -248,65 +282,33 @@ case $R in *stale*) why "after the window: $R" ;; esac
 report $? "stale_max: after expiry + stale_max the answer is temperror again"
 
 # --- a fresh bogus answer ends the stale life ----------------------------------------
-tb_nsd_restart
-# libunbound takes a few seconds to trust a server it saw die
-for _ in $(seq 1 15); do
-    ask "$EC" mta1.ok.test
-    [ "$(reply_n 0)" = OK ] && break
-    sleep 1
-done
-FRESH=$(date +%s)
-replies_are OK "PREPEND *dane=pass (matched TLSA 3 1 1) smtp.helo=mta1.ok.test"
+nsd_back "$EC"
 report $? "nsd back: a fresh pass again (no stale note)"
 
-# the same server now signs wrongly: nsd rereads the changed zone file on SIGHUP
+# the same server now signs wrongly
 tb_zone_tamper ok.test _smtp-client.mta1.ok.test. TLSA
-touch -d '+2 seconds' "$TB_ZONES/ok.test.signed"
-kill -HUP "$TB_NSD_PID"
-BOGUS=$(date +%s.%N)
-wait_until "$BOGUS" $((TTL + 1))
+nsd_reread
 ask "$EC" mta1.ok.test
 replies_are "DEFER_IF_PERMIT *" "PREPEND *dane=temperror (DNSSEC validation failed*"
 report $? "the zone turns bogus: temperror (DNSSEC validation failed), not a stale pass"
 
-tb_nsd_kill
-wait_until "$(date +%s.%N)" 2
-ask "$EC" mta1.ok.test
-replies_are "DEFER_IF_PERMIT *" "PREPEND *dane=temperror (TLSA look-up *) smtp.helo=mta1.ok.test"
-# only meaningful while the fresh answer would still be inside its stale window
-[ $(($(date +%s) + 1)) -lt $((FRESH + TTL + WINDOW)) ] \
-    || why "too slow: the fresh answer's stale window had passed anyway ($(($(date +%s) - FRESH)) s)"
+no_stale_pass "$EC"
 report $? "after a bogus answer the old secure answer is gone: DNS down gives temperror, not a stale pass"
 
 # --- a secure answer proving no record ends the stale life ---------------------------
 tb_zone_sign ok.test       # signed correctly again, the record still published
-tb_nsd_restart
-for _ in $(seq 1 15); do
-    ask "$EA" mta1.ok.test
-    [ "$(reply_n 0)" = OK ] && break
-    sleep 1
-done
-FRESH=$(date +%s)
-replies_are OK "PREPEND *dane=pass (matched TLSA 3 1 1) smtp.helo=mta1.ok.test"
+nsd_back "$EA"
 report $? "nsd back and signing correctly: A computes a fresh pass"
 
 # the record is withdrawn: the owner no longer exists (secure NXDOMAIN)
 sed -i '/^_smtp-client\.mta1\.ok\.test\..*TLSA/d' "$TB_ZONES/ok.test.zone"
 tb_zone_sign ok.test
-touch -d '+2 seconds' "$TB_ZONES/ok.test.signed"
-kill -HUP "$TB_NSD_PID"
-GONE=$(date +%s.%N)
-wait_until "$GONE" $((TTL + 1))
+nsd_reread
 ask "$EA" mta1.ok.test
 replies_are DUNNO "PREPEND *dane=none (no TLSA records \\\\(NXDOMAIN\\\\)) smtp.helo=mta1.ok.test"
 report $? "the record is withdrawn: the secure NXDOMAIN gives none"
 
-tb_nsd_kill
-wait_until "$(date +%s.%N)" $((TTL + 1))
-ask "$EA" mta1.ok.test
-replies_are "DEFER_IF_PERMIT *" "PREPEND *dane=temperror (TLSA look-up *) smtp.helo=mta1.ok.test"
-[ $(($(date +%s) + 1)) -lt $((FRESH + TTL + WINDOW)) ] \
-    || why "too slow: the fresh answer's stale window had passed anyway ($(($(date +%s) - FRESH)) s)"
+no_stale_pass "$EA"
 report $? "after a secure denial the old secure answer is gone: DNS down gives temperror, not a stale pass"
 
 # --- stop --------------------------------------------------------------------------
