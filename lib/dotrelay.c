@@ -39,9 +39,11 @@
  *	sockets of live connections down (which ends their blocking calls)
  *	and joins every thread.
  *
- *	Caveat: the relay's port is a TCP port on 127.0.0.1, reachable by
- *	every local user (libunbound cannot forward to a unix socket); it
- *	only ever relays DNS messages to the configured forwarders.
+ *	The relay's port is a TCP port on 127.0.0.1, reachable by every local
+ *	user (libunbound cannot forward to a unix socket).  So that no other
+ *	user can hold its connections and starve the look-ups, it serves only
+ *	sockets of its own user (dotrelay_peer.c asks the kernel whose the
+ *	other end is) and closes the others' connections at once.
  */
 #define _GNU_SOURCE                 /* accept4, pipe2 */
 #include <errno.h>
@@ -64,6 +66,7 @@
 #include <openssl/x509v3.h>
 
 #include "dotrelay.h"
+#include "dotrelay_peer.h"
 #include "clock.h"
 #include "panic.h"
 
@@ -82,6 +85,7 @@ struct dotrelay {
     size_t nfwd;
     unsigned timeout_ms;
     int listen_fd;
+    dotrelay_peer peer;      /* asks the kernel who connected (the accept thread's) */
     int wake[2];             /* dotrelay_free() writes to wake[1] */
     unsigned port;
     pthread_t acceptor;
@@ -403,8 +407,12 @@ static void *dotrelay_accept_main(void *arg)
 {
     dotrelay *relay = arg;
     struct pollfd pfd[2] = { { relay->listen_fd, POLLIN, 0 }, { relay->wake[0], POLLIN, 0 } };
+    char why[160];
 
     for (;;) {
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof(peer);
+        dotrelay_peer_status st;
         int fd;
 
         if (poll(pfd, 2, -1) < 0) {
@@ -416,9 +424,17 @@ static void *dotrelay_accept_main(void *arg)
             break;
         if ((pfd[0].revents & POLLIN) == 0)
             continue;
-        if ((fd = accept4(relay->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+        if ((fd = accept4(relay->listen_fd, (struct sockaddr *) &peer, &plen, SOCK_CLOEXEC)) < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                 (void) poll(&pfd[1], 1, 100);   /* out of descriptors: no busy loop; still wakeable */
+            continue;
+        }
+        if ((st = dotrelay_peer_check(&relay->peer, &peer)) != DOTRELAY_PEER_OWN) {
+            if (st == DOTRELAY_PEER_ERROR) {
+                snprintf(why, sizeof(why), "DNS over TLS relay: cannot tell who connected: %s", strerror(errno));
+                dotrelay_fail(relay, why);
+            }
+            close(fd);      /* another user's (or gone, or unknown): never relayed */
             continue;
         }
         dotrelay_set_timeouts(fd, relay->timeout_ms);
@@ -479,7 +495,7 @@ dotrelay *dotrelay_new(const dotrelay_config *cfg, char *err, size_t errsize)
     sigset_t all, old;
     int rc;
 
-    relay->listen_fd = relay->wake[0] = relay->wake[1] = -1;
+    relay->listen_fd = relay->peer.fd = relay->wake[0] = relay->wake[1] = -1;
     relay->last_error_ms = -1;
     relay->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
     pthread_mutex_init(&relay->lock, NULL);
@@ -498,7 +514,8 @@ dotrelay *dotrelay_new(const dotrelay_config *cfg, char *err, size_t errsize)
         }
     }
     relay->nfwd = cfg->nforwarders;
-    if (!dotrelay_tls_setup(relay, cfg->ca_file, err, errsize) || !dotrelay_listen(relay, err, errsize))
+    if (!dotrelay_tls_setup(relay, cfg->ca_file, err, errsize) || !dotrelay_listen(relay, err, errsize) ||
+        !dotrelay_peer_init(&relay->peer, relay->port, err, errsize))
         goto fail;
     if (pipe2(relay->wake, O_CLOEXEC) != 0) {
         snprintf(err, errsize, "DNS over TLS relay: pipe: %s", strerror(errno));
@@ -522,6 +539,7 @@ fail:
         close(relay->wake[1]);
     if (relay->listen_fd >= 0)
         close(relay->listen_fd);
+    dotrelay_peer_close(&relay->peer);
     SSL_CTX_free(relay->ssl_ctx);
     pthread_mutex_destroy(&relay->lock);
     free(relay);
@@ -574,6 +592,7 @@ void dotrelay_free(dotrelay *relay)
     close(relay->wake[0]);
     close(relay->wake[1]);
     close(relay->listen_fd);
+    dotrelay_peer_close(&relay->peer);
     SSL_CTX_free(relay->ssl_ctx);
     pthread_mutex_destroy(&relay->lock);
     free(relay);

@@ -16,8 +16,11 @@
 #   - a wrong #NAME, a CA that did not issue the certificate, the system
 #     CAs (which do not know the test CA): temperror with the TLS failure
 #     as the reason, and no query answered by the forwarder;
-#   - danced: a DANE pass over TLS, then SIGHUP to a wrong #NAME (a new
-#     relay): DEFER_IF_PERMIT with the TLS failure in the verdict line;
+#   - danced: a DANE pass over TLS; another local user (65534) connecting
+#     to the relay's loopback port is closed unanswered and nothing reaches
+#     the forwarder, while danced's own user (root here) is answered; then
+#     SIGHUP to a wrong #NAME (a new relay): DEFER_IF_PERMIT with the TLS
+#     failure in the verdict line;
 #   - a dead first forwarder and a good second one: pass; the default port
 #     (853) named in the reason when nothing listens there;
 #   - configuration errors named FILE:LINE: KEY: no #NAME with TLS, a bad
@@ -285,6 +288,41 @@ else
     why "danced did not come up: $(tail -n 3 "$LOG" | tr '\n' ' ')"
 fi
 report $? "danced with forwarders_tls: RCPT of an authorized pass -> OK, looked up over TLS only"
+
+# relay AS - connect to danced's relay port as user AS (setpriv) and send one DNS query
+# framed for TCP; prints "answered", "closed" or "timeout".
+relay() {
+    setpriv --reuid="$1" --regid="$1" --clear-groups "$TB_PYTHON" - "$RPORT" <<'PY' 2>&1
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x02ok\x04test\x00" + struct.pack(">HH", 6, 1)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+try:
+    s.sendall(struct.pack(">H", len(q)) + q)
+    print("answered" if s.recv(2) else "closed")
+except (ConnectionResetError, BrokenPipeError):
+    print("closed")
+except socket.timeout:
+    print("timeout")
+PY
+}
+
+# another local user cannot use the relay's loopback port (nor hold its connections)
+RPORT=$(ss -Htln4p 2>/dev/null | awk -v pid="pid=$DPID," -v pp="127.0.0.1:$PPORT" \
+    'index($0, pid) && $4 ~ /^127[.]0[.]0[.]1:/ && $4 != pp { sub(/.*:/, "", $4); print $4; exit }')
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
+    tap_skip "another user's connection to the relay is closed unanswered" "needs root and setpriv"
+elif [ -z "$RPORT" ]; then
+    why "no relay port of danced (pid $DPID) in: $(ss -Htln4p | tr '\n' ' ')"
+    report 1 "another user's connection to the relay is closed unanswered"
+else
+    BEFORE=$(stats total.num.queries)
+    R=$(relay 65534)
+    [ "$R" = closed ] || why "user 65534 on the relay port $RPORT: $R"
+    [ "$(stats total.num.queries)" = "$BEFORE" ] || why "the forwarder answered a query for user 65534"
+    R=$(relay 0)
+    [ "$R" = answered ] || why "danced's own user (root here) on the relay port $RPORT: $R (the check is not sound)"
+    report $? "the relay (127.0.0.1:$RPORT) closes user 65534's connection unanswered, nothing relayed; its own user's is answered"
+fi
 
 # a reload to a wrong #NAME: a new resolver with a new relay, temperror with the TLS reason in the log
 sed -i "s/^forwarders = .*/forwarders = 127.0.0.1@$DOT_PORT#wrong.test/" "$D/danced.conf"
