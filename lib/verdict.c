@@ -50,10 +50,10 @@ static void printable(char *s)
             *s = '?';
 }
 
-/* verdict_set_none - decide none without DNS, with a reason. */
-void verdict_set_none(verdict *v, const char *reason)
+/* verdict_set_without_dns - decide result without a look-up, with a reason. */
+static void verdict_set_without_dns(verdict *v, verdict_result result, const char *reason)
 {
-    v->result = VERDICT_NONE;
+    v->result = result;
     v->decisive = -1;
     text_copy(v->reason, sizeof(v->reason), reason);
     text_copy(v->brief, sizeof(v->brief), reason);
@@ -61,15 +61,16 @@ void verdict_set_none(verdict *v, const char *reason)
     printable(v->brief);
 }
 
+/* verdict_set_none - decide none without DNS, with a reason. */
+void verdict_set_none(verdict *v, const char *reason)
+{
+    verdict_set_without_dns(v, VERDICT_NONE, reason);
+}
+
 /* verdict_set_temperror - decide temperror without DNS (a look-up refused), with a reason. */
 void verdict_set_temperror(verdict *v, const char *reason)
 {
-    v->result = VERDICT_TEMPERROR;
-    v->decisive = -1;
-    text_copy(v->reason, sizeof(v->reason), reason);
-    text_copy(v->brief, sizeof(v->brief), reason);
-    printable(v->reason);
-    printable(v->brief);
+    verdict_set_without_dns(v, VERDICT_TEMPERROR, reason);
 }
 
 /* owner_from_dns - per-owner result for answers that carry no usable RRset. */
