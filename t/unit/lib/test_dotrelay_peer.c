@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -66,69 +67,78 @@ static int accept_peer(int lfd, struct sockaddr_in *peer)
     return fd;
 }
 
+/* A relay's side: its listening socket and its question (the fixture of the tests below). */
+typedef struct relay_side {
+    dotrelay_peer p;
+    unsigned port;
+    int lfd;
+} relay_side;
+
+/* relay_setup - listen on 127.0.0.1 and open the question for that port. */
+static int relay_setup(void **state)
+{
+    relay_side *r = calloc(1, sizeof(*r));
+    char err[256] = "";
+
+    assert_non_null(r);
+    r->lfd = listen_loopback(&r->port);
+    assert_true(dotrelay_peer_init(&r->p, r->port, err, sizeof(err)));
+    assert_true(r->p.fd >= 0);
+    *state = r;
+    return 0;
+}
+
+/* relay_teardown - close the question (twice is fine) and the listening socket. */
+static int relay_teardown(void **state)
+{
+    relay_side *r = *state;
+
+    dotrelay_peer_close(&r->p);
+    assert_int_equal(r->p.fd, -1);
+    dotrelay_peer_close(&r->p);
+    close(r->lfd);
+    free(r);
+    return 0;
+}
+
 static void test_own(void **state)
 {
-    dotrelay_peer p;
+    relay_side *r = *state;
     struct sockaddr_in peer;
-    char err[256] = "";
-    unsigned port;
-    int lfd, cfd, afd;
+    int cfd = connect_loopback(r->port), afd = accept_peer(r->lfd, &peer);
 
-    (void) state;
-    lfd = listen_loopback(&port);
-    assert_true(dotrelay_peer_init(&p, port, err, sizeof(err)));
-    assert_true(p.fd >= 0);
-    cfd = connect_loopback(port);
-    afd = accept_peer(lfd, &peer);
-    assert_int_equal(dotrelay_peer_check(&p, &peer), DOTRELAY_PEER_OWN);
-    assert_int_equal(dotrelay_peer_check(&p, &peer), DOTRELAY_PEER_OWN);   /* asked again: same */
-    dotrelay_peer_close(&p);
-    assert_int_equal(p.fd, -1);
-    dotrelay_peer_close(&p);                                                /* twice is fine */
+    assert_int_equal(dotrelay_peer_check(&r->p, &peer), DOTRELAY_PEER_OWN);
+    assert_int_equal(dotrelay_peer_check(&r->p, &peer), DOTRELAY_PEER_OWN);   /* asked again: same */
     close(afd);
     close(cfd);
-    close(lfd);
 }
 
 static void test_gone(void **state)
 {
-    dotrelay_peer p;
+    relay_side *r = *state;
     struct sockaddr_in peer, nobody;
-    char err[256] = "";
-    unsigned port;
-    int lfd, cfd, afd;
+    int cfd = connect_loopback(r->port), afd = accept_peer(r->lfd, &peer);
 
-    (void) state;
-    lfd = listen_loopback(&port);
-    assert_true(dotrelay_peer_init(&p, port, err, sizeof(err)));
-    cfd = connect_loopback(port);
-    afd = accept_peer(lfd, &peer);
     close(cfd);                 /* the client is closing: FIN-WAIT, then TIME-WAIT */
-    assert_int_equal(dotrelay_peer_check(&p, &peer), DOTRELAY_PEER_GONE);
+    assert_int_equal(dotrelay_peer_check(&r->p, &peer), DOTRELAY_PEER_GONE);
     nobody = peer;
     nobody.sin_port = htons(1);  /* no socket 127.0.0.1:1 -> the relay */
-    assert_int_equal(dotrelay_peer_check(&p, &nobody), DOTRELAY_PEER_GONE);
+    assert_int_equal(dotrelay_peer_check(&r->p, &nobody), DOTRELAY_PEER_GONE);
     nobody.sin_family = AF_INET6;
-    assert_int_equal(dotrelay_peer_check(&p, &nobody), DOTRELAY_PEER_FOREIGN);
-    dotrelay_peer_close(&p);
+    assert_int_equal(dotrelay_peer_check(&r->p, &nobody), DOTRELAY_PEER_FOREIGN);
     close(afd);
-    close(lfd);
 }
 
 static void test_foreign(void **state)
 {
-    dotrelay_peer p;
+    relay_side *r = *state;
     struct sockaddr_in peer;
-    char err[256] = "", c = 0;
-    unsigned port;
-    int lfd, afd, go[2], status;
+    char c = 0;
+    int afd, go[2], status;
     pid_t pid;
 
-    (void) state;
     if (geteuid() != 0)
         skip();                 /* another user's socket needs a child that can become one */
-    lfd = listen_loopback(&port);
-    assert_true(dotrelay_peer_init(&p, port, err, sizeof(err)));
     assert_int_equal(pipe(go), 0);
     if ((pid = fork()) == 0) {
         int fd;
@@ -136,22 +146,20 @@ static void test_foreign(void **state)
         close(go[1]);
         if (setgid(65534) != 0 || setuid(65534) != 0)
             _exit(2);
-        fd = connect_loopback(port);
+        fd = connect_loopback(r->port);
         (void) read(go[0], &c, 1);  /* hold the connection until the parent has asked */
         close(fd);
         _exit(0);
     }
     assert_true(pid > 0);
     close(go[0]);
-    afd = accept_peer(lfd, &peer);
-    assert_int_equal(dotrelay_peer_check(&p, &peer), DOTRELAY_PEER_FOREIGN);
+    afd = accept_peer(r->lfd, &peer);
+    assert_int_equal(dotrelay_peer_check(&r->p, &peer), DOTRELAY_PEER_FOREIGN);
     assert_int_equal(write(go[1], "x", 1), 1);
     close(go[1]);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    dotrelay_peer_close(&p);
     close(afd);
-    close(lfd);
 }
 
 static void test_init_nothing_listens(void **state)
@@ -174,9 +182,9 @@ static void test_init_nothing_listens(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own),
-        cmocka_unit_test(test_gone),
-        cmocka_unit_test(test_foreign),
+        cmocka_unit_test_setup_teardown(test_own, relay_setup, relay_teardown),
+        cmocka_unit_test_setup_teardown(test_gone, relay_setup, relay_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign, relay_setup, relay_teardown),
         cmocka_unit_test(test_init_nothing_listens),
     };
 
