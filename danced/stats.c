@@ -30,6 +30,10 @@
  *	STATS_TIMEOUT_S, and refuses requests with more than
  *	STATS_HEADERS_MAX octets of header or STATS_BODY_MAX of body, so
  *	whatever arrives there cannot hold up the faces on the same loop.
+ *	A request evhttp cannot read never reaches stats_on_request():
+ *	libevent answers it with its own HTML page (400, or 413 past the
+ *	limits) and closes the connection; to HEAD that page comes with a
+ *	body but no length (libevent 2.1), so it ends with the connection.
  *
  * DIAGNOSTICS
  *	Binding problems are start-up errors (main.c makes them fatal);

@@ -14,8 +14,11 @@
  * body matches; without one (RFC 9112, 6.3) no body for 1xx, 204 and 304,
  * and none on an HTTP/1.1 connection kept open (the answers to HEAD); in
  * HTTP/1.0 and older, or with "Connection: close", the body ends with the
- * connection (so libevent's own 400 page to a malformed HEAD request,
- * which carries a body, passes); a 200 carries the Prometheus content type and exactly the
+ * connection; so does the body of libevent's own HTML page (400 or 413)
+ * for a request it could not read, after which it closes the connection:
+ * to a HEAD request that page comes without a length and, in HTTP/1.1,
+ * without "Connection: close" (libevent 2.1; danced never sees such a
+ * request, see stats.c), and nothing can follow it; a 200 carries the Prometheus content type and exactly the
  * text metrics_render() makes of the daemon's counters, and only answers
  * an input that asks for GET and /metrics; a 405 says "Allow: GET".
  * stats_route_of(): a GET for "/metrics" or "/metrics?anything" is the
@@ -179,6 +182,9 @@ static void fuzz_responses(const char *r, size_t len, const uint8_t *data, size_
             body = (size_t) strtoul(v, NULL, 10);
         } else if (code < 200 || code == 204 || code == 304) {
             body = 0;           /* never a body */
+        } else if ((code == 400 || code == 413) && fuzz_header(r, hlen, "Content-Type", v, sizeof(v)) != NULL
+                   && strcmp(v, "text/html") == 0) {
+            body = len - hlen;  /* libevent's own page, for a request it could not read: the connection ends it */
         } else if ((major == 1 && minor >= 1)
                    && (fuzz_header(r, hlen, "Connection", v, sizeof(v)) == NULL || strcasecmp(v, "close") != 0)) {
             body = 0;           /* a connection kept open and no length: no body (an answer to HEAD) */
