@@ -143,6 +143,18 @@ static bool cache_keeps_stale(const cache *c, const cache_entry *e, long long no
     return c->stale_ms > 0 && e->ans.status == RESOLVER_SECURE && now_ms < e->expires_ms + c->stale_ms;
 }
 
+/*
+ * cache_stale_only - is ans a secure RRset with TTL 0 that is kept anyway,
+ * expired from the start, for its stale life?  It is the newest word on the
+ * owner: dropping it would also drop the older answer it replaces, and
+ * libunbound hands out TTL 0 for an RRset of its own cache that is just
+ * expiring.
+ */
+static bool cache_stale_only(const cache *c, const resolver_answer *ans)
+{
+    return c->stale_ms > 0 && c->max_ttl > 0 && c->max_entries > 0 && ans->status == RESOLVER_SECURE;
+}
+
 /* Heap helpers: the entry at index i has children 2i+1 and 2i+2. */
 
 /* cache_heap_set - place entry e at heap index i. */
@@ -302,7 +314,7 @@ void cache_free(cache *c)
     free(c);
 }
 
-/* cache_put - remember a copy of ans at now_ms; nothing is kept when its lifetime is 0. */
+/* cache_put - remember a copy of ans at now_ms; with lifetime 0 nothing is kept but a stale-only RRset. */
 void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
 {
     char key[sizeof(((cache_entry *)0)->key)];
@@ -317,7 +329,7 @@ void cache_put(cache *c, const resolver_answer *ans, long long now_ms)
     if (e != NULL && cache_is_error(ans) && cache_keeps_stale(c, e, now_ms))
         return; /* keep the secure answer; the next look-up asks the DNS again */
     lifetime = cache_lifetime(c, ans);
-    if (lifetime == 0) {
+    if (lifetime == 0 && !cache_stale_only(c, ans)) {
         if (e != NULL) /* newer answer says: do not keep */
             cache_remove(c, e);
         return;

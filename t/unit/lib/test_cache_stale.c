@@ -2,7 +2,8 @@
  * test_cache_stale.c - unit tests for the stale window of cache.c: an
  * expired secure RRset stays available to cache_stale() (never to
  * cache_get()) until expiry + stale_max, error answers do not replace it,
- * NXDOMAIN/NODATA, insecure and bogus answers end its stale life, stale
+ * NXDOMAIN/NODATA, insecure and bogus answers end its stale life, a secure
+ * RRset with TTL 0 is kept for its stale life only, stale
  * entries count against the bound and are evicted first, and a window of
  * 0 keeps nothing past expiry.  The clock is fed by the tests.
  */
@@ -172,6 +173,35 @@ static void test_fresh_replaces_stale(void **state)
     cache_free(c);
 }
 
+/* A secure RRset with TTL 0 is the newest word: kept expired, for its stale life only. */
+static void test_ttl_zero_secure_is_stale_only(void **state)
+{
+    cache *c = cache_new(10, 3600, 10, 60);
+
+    (void) state;
+    put(c, "o.example", RESOLVER_SECURE, 5, 0x4b, 0);
+    put(c, "o.example", RESOLVER_SECURE, 0, 0x4c, 4000); /* e.g. libunbound's own copy expiring */
+    assert_false(live(c, "o.example", 4000));
+    assert_int_equal(stale_ago(c, "o.example", 4000, 0x4c), 0);
+    assert_int_equal(stale_ago(c, "o.example", 10000, 0x4c), 6); /* expired when it came */
+    assert_int_equal(stale_ago(c, "o.example", 64000, 0x4c), -1);
+    assert_int_equal(cache_size(c), 0);
+    /* with no stale window, TTL 0 keeps nothing and drops the older answer, as before */
+    {
+        cache *z = cache_new(10, 3600, 10, 0);
+
+        put(z, "o.example", RESOLVER_SECURE, 5, 0x4b, 0);
+        put(z, "o.example", RESOLVER_SECURE, 0, 0x4c, 1000);
+        assert_int_equal(cache_size(z), 0);
+        cache_free(z);
+    }
+    /* a TTL 0 denial still ends the stale life */
+    put(c, "d.example", RESOLVER_SECURE, 5, 0x4d, 0);
+    put(c, "d.example", RESOLVER_SECURE_NXDOMAIN, 0, 0, 6000);
+    assert_int_equal(stale_ago(c, "d.example", 6000, 0x4d), -1);
+    cache_free(c);
+}
+
 /* Only secure RRsets go stale: expired denials, insecure and error entries do not. */
 static void test_only_secure_rrsets(void **state)
 {
@@ -217,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_errors_keep_stale),
         cmocka_unit_test(test_denial_and_bogus_end_stale),
         cmocka_unit_test(test_fresh_replaces_stale),
+        cmocka_unit_test(test_ttl_zero_secure_is_stale_only),
         cmocka_unit_test(test_only_secure_rrsets),
         cmocka_unit_test(test_stale_count_and_go_first),
     };
