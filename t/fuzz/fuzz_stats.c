@@ -18,9 +18,10 @@
  * for a request it could not read, after which it closes the connection:
  * to a HEAD request that page comes without a length and, in HTTP/1.1,
  * without "Connection: close" (libevent 2.1; danced never sees such a
- * request, see stats.c), and nothing can follow it; a 200 carries the Prometheus content type and exactly the
- * text metrics_render() makes of the daemon's counters, and only answers
- * an input that asks for GET and /metrics; a 405 says "Allow: GET".
+ * request, see stats.c), and nothing can follow it.  A 200 carries the
+ * Prometheus content type and exactly the text metrics_render() makes of
+ * the daemon's counters, and only answers an input that asks for GET and
+ * /metrics; a 405 says "Allow: GET".
  * stats_route_of(): a GET for "/metrics" or "/metrics?anything" is the
  * text, another method there is 405, a target without "/metrics" is 404.
  */
